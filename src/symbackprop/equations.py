@@ -1,0 +1,66 @@
+"""Numbered equations: the one list both the LaTeX document and train.py are made from.
+
+A derivation produces its equations in document order; numbering them here, once, is what
+keeps the ``(7)`` in a train.py comment and the (7) in derivation.tex the same equation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Literal
+
+import sympy
+
+Section = Literal["forward", "loss", "delta", "gradient", "update"]
+
+
+@dataclass(frozen=True)
+class Equation:
+    """lhs = rhs (or lhs <- rhs for an update).
+
+    ``code_rhs`` is an equivalent right-hand side for code when the textbook form is not the
+    numerically stable one (log softmax instead of log of a softmax).
+    ``code_name`` is the variable the code assigns; ``number`` is set by :func:`number`.
+    """
+
+    key: str
+    section: Section
+    lhs: sympy.Expr
+    rhs: sympy.Expr
+    code_name: str = ""
+    code_rhs: sympy.Expr | None = None
+    update: bool = False
+    number: int = 0
+    note: str = field(default="", compare=False)
+
+    @property
+    def label(self) -> str:
+        return "eq:" + self.key.replace("_", "-")
+
+
+def number(equations: Iterable[Equation]) -> list[Equation]:
+    """Number equations 1, 2, ... in order."""
+    return [replace(eq, number=i) for i, eq in enumerate(equations, start=1)]
+
+
+def by_key(equations: Iterable[Equation]) -> dict[str, Equation]:
+    return {eq.key: eq for eq in equations}
+
+
+def graph_equations(derivation, prefix: str = "") -> list[Equation]:
+    """Equations of a scalar-graph derivation: forward, error terms (output first), gradients, updates."""
+    net = derivation.network
+    eqs = [Equation(f"{prefix}forward-{n}", "forward", n, e, n.name) for n, e in net.nodes.items()]
+    for node in reversed(list(net.nodes)):
+        if node.name in derivation.deltas:
+            d = derivation.delta_symbols[node]
+            eqs.append(Equation(f"{prefix}delta-{node}", "delta", d, derivation.deltas[node.name], d.name))
+    for leaf, rhs in derivation.gradients.items():
+        g = derivation.gradient_symbol(leaf)
+        eqs.append(Equation(f"{prefix}gradient-{leaf}", "gradient", g, rhs, g.name))
+    eta = net.learning_rate_symbol
+    for param, rhs in derivation.updates.items():
+        p = sympy.Symbol(param)
+        code = p - eta * derivation.gradient_symbol(param)
+        eqs.append(Equation(f"{prefix}update-{param}", "update", p, rhs, param, code_rhs=code, update=True))
+    return eqs

@@ -1,0 +1,141 @@
+"""Symbol names of fully connected networks in the two notations of the source derivations.
+
+Each symbol has a Python identifier (its SymPy name, also the variable name in code) and a
+LaTeX name, registered in ``latex`` as it is created.
+
+* node notation: inputs x_1..x_n are nodes 1..n, later nodes continue the numbering;
+  w_kj runs from node j into node k (later index first); net_k, y_k, t_k, delta_k, eta, E.
+* layer notation (UFLDL): W^(l)_ij from unit j of layer l to unit i of layer l+1; b^(l)_i;
+  z^(l), a^(l), delta^(l); targets y; alpha; J.
+Indices of 10 or more are separated by a comma (w_{12,3}); identifiers use an underscore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sympy import Symbol
+
+
+def _pair(a: int, b: int, sep: str) -> str:
+    return f"{a}{b}" if a < 10 and b < 10 else f"{a}{sep}{b}"
+
+
+@dataclass
+class Names:
+    """Naming scheme for one layered network (``sizes``) in one notation."""
+
+    notation: str
+    sizes: tuple[int, ...]
+    latex: dict[Symbol, str] = field(default_factory=dict)
+    vectors: set[Symbol] = field(default_factory=set)  # layer vectors: products are elementwise
+
+    def _sym(self, ident: str, latex: str) -> Symbol:
+        s = Symbol(ident)
+        self.latex[s] = latex
+        return s
+
+    def _vec(self, ident: str, latex: str) -> Symbol:
+        s = self._sym(ident, latex)
+        self.vectors.add(s)
+        return s
+
+    @property
+    def node(self) -> bool:
+        return self.notation == "node"
+
+    def unit_number(self, layer: int, k: int) -> int:
+        """Node number of unit k (0-based) of layer ``layer`` (1 = input layer)."""
+        return sum(self.sizes[: layer - 1]) + k + 1
+
+    # --- per-unit symbols -------------------------------------------------------------
+    def input(self, i: int) -> Symbol:
+        return self._sym(f"x_{i + 1}", f"x_{{{i + 1}}}")
+
+    def net(self, layer: int, k: int) -> Symbol:
+        if self.node:
+            u = self.unit_number(layer, k)
+            return self._sym(f"net_{u}", rf"\mathrm{{net}}_{{{u}}}")
+        return self._sym(f"z{layer}_{k + 1}", f"z^{{({layer})}}_{{{k + 1}}}")
+
+    def out(self, layer: int, k: int) -> Symbol:
+        if layer == 1:
+            return self.input(k)
+        if self.node:
+            u = self.unit_number(layer, k)
+            return self._sym(f"y_{u}", f"y_{{{u}}}")
+        return self._sym(f"a{layer}_{k + 1}", f"a^{{({layer})}}_{{{k + 1}}}")
+
+    def delta(self, layer: int, k: int) -> Symbol:
+        if self.node:
+            u = self.unit_number(layer, k)
+            return self._sym(f"delta_{u}", rf"\delta_{{{u}}}")
+        return self._sym(f"delta{layer}_{k + 1}", rf"\delta^{{({layer})}}_{{{k + 1}}}")
+
+    def weight(self, layer: int, k: int, j: int) -> Symbol:
+        """Weight of weight layer ``layer`` from unit j of that layer into unit k of the next."""
+        if self.node:
+            to, frm = self.unit_number(layer + 1, k), self.unit_number(layer, j)
+            return self._sym(f"w_{_pair(to, frm, '_')}", f"w_{{{_pair(to, frm, ',')}}}")
+        i, jj = k + 1, j + 1
+        return self._sym(f"W{layer}_{i}_{jj}", f"W^{{({layer})}}_{{{_pair(i, jj, ',')}}}")
+
+    def bias(self, layer: int, k: int) -> Symbol:
+        if self.node:
+            u = self.unit_number(layer + 1, k)
+            return self._sym(f"b_{u}", f"b_{{{u}}}")
+        return self._sym(f"b{layer}_{k + 1}", f"b^{{({layer})}}_{{{k + 1}}}")
+
+    def target(self, k: int) -> Symbol:
+        if self.node:
+            u = self.unit_number(len(self.sizes), k)
+            return self._sym(f"t_{u}", f"t_{{{u}}}")
+        return self._sym(f"t_{k + 1}", f"y_{{{k + 1}}}")
+
+    # --- layer vectors and matrices ---------------------------------------------------
+    def net_vec(self, layer: int) -> Symbol:
+        if self.node:
+            return self._vec(f"net{layer}", rf"\mathrm{{net}}^{{({layer})}}")
+        return self._vec(f"z{layer}", f"z^{{({layer})}}")
+
+    def out_vec(self, layer: int) -> Symbol:
+        if layer == 1:
+            return self._vec("x", "x")
+        if self.node:
+            return self._vec(f"y{layer}", f"y^{{({layer})}}")
+        return self._vec(f"a{layer}", f"a^{{({layer})}}")
+
+    def delta_vec(self, layer: int) -> Symbol:
+        return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}")
+
+    def matrix(self, layer: int) -> Symbol:
+        return self._sym(f"W{layer}", f"W^{{({layer})}}")
+
+    def bias_vec(self, layer: int) -> Symbol:
+        return self._sym(f"b{layer}", f"b^{{({layer})}}")
+
+    def target_vec(self) -> Symbol:
+        return self._vec("t", "t" if self.node else "y")
+
+    # --- scalars ----------------------------------------------------------------------
+    def objective(self) -> Symbol:
+        return self._sym("E", "E") if self.node else self._sym("J", "J")
+
+    def data_loss(self) -> Symbol:
+        return self._sym("L", "L")
+
+    def regularisation(self) -> Symbol:
+        return self._sym("s", "s")
+
+    def learning_rate(self) -> Symbol:
+        return self._sym("eta", r"\eta") if self.node else self._sym("alpha", r"\alpha")
+
+    def weight_decay(self) -> Symbol:
+        return self._sym("lambda", r"\lambda")
+
+    def batch_size(self) -> Symbol:
+        return self._sym("m", "m")
+
+    def gradient(self, of: Symbol, wrt: Symbol, wrt_latex: str) -> Symbol:
+        """The symbol d(of)/d(wrt), named grad_<wrt> in code."""
+        return self._sym(f"grad_{wrt.name}", rf"\frac{{\partial {self.latex.get(of, of.name)}}}{{\partial {wrt_latex}}}")

@@ -1,0 +1,19 @@
+"""What every derivation can turn into: LaTeX and NumPy text (mixed into both kinds)."""
+
+from __future__ import annotations
+
+
+class Outputs:
+    """Mixin for derivations that have ``network``, ``equations`` and ``latex_names``."""
+
+    def to_latex(self) -> str:
+        """The derivation document (LaTeX source)."""
+        from symbackprop.document import latex_document
+
+        return latex_document(self)
+
+    def to_numpy(self) -> str:
+        """The generated training module (Python source, NumPy only)."""
+        from symbackprop.codegen import numpy_module
+
+        return numpy_module(self)

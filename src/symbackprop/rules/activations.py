@@ -1,0 +1,253 @@
+"""The activation registry: every fact about an activation function in one place.
+
+Each activation is a ``sympy.Function`` subclass that carries its own calculus and printing:
+
+* ``fdiff`` gives the derivative in terms of the function's *output* where that is the
+  textbook form (sigma' = sigma (1 - sigma)); the derivation engine then replaces the
+  output expression by the stored forward value (y_k), so no exp() survives in a delta;
+* ``_latex`` and ``_numpycode`` are SymPy printer hooks (the printers call them);
+* ``numpy_helpers`` names the stable kernels of :mod:`symbackprop.numeric` the code needs.
+
+``ACTIVATIONS`` maps the spec names to :class:`Activation` records, which add what the
+layered engine needs (stable log-of-output forms for the loss). Adding an activation means
+adding one class and one record here; nothing else in the package names activations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy
+from sympy import Function, Heaviside, Piecewise, Rational, S
+
+LEAKY_SLOPE = Rational(1, 100)
+ELU_ALPHA = S.One
+
+
+class Sigmoid(Function):
+    """Logistic sigmoid; derivative sigma (1 - sigma)."""
+
+    nargs = 1
+    numpy_helpers = ("sigmoid",)
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sympy.exp(-x))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "sigmoid(%s)" % printer._print(self.args[0])
+
+
+class Relu(Function):
+    """Rectified linear unit; derivative the step [x > 0]."""
+
+    nargs = 1
+    numpy_helpers = ("relu",)
+
+    def fdiff(self, argindex=1):
+        return Heaviside(self.args[0], 0)
+
+    def _eval_evalf(self, prec):
+        return sympy.Max(self.args[0], 0)._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "relu(%s)" % printer._print(self.args[0])
+
+
+class LeakyRelu(Function):
+    """Leaky ReLU with slope 0.01 below zero."""
+
+    nargs = 1
+    numpy_helpers = ("leaky_relu",)
+
+    def fdiff(self, argindex=1):
+        return Piecewise((S.One, self.args[0] > 0), (LEAKY_SLOPE, True))
+
+    def _eval_evalf(self, prec):
+        x = self.args[0]
+        return Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\operatorname{lrelu}\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "leaky_relu(%s)" % printer._print(self.args[0])
+
+
+class Softplus(Function):
+    """log(1 + e^x); derivative sigma(x)."""
+
+    nargs = 1
+    numpy_helpers = ("softplus",)
+
+    def fdiff(self, argindex=1):
+        return Sigmoid(self.args[0])
+
+    def _eval_evalf(self, prec):
+        return sympy.log(1 + sympy.exp(self.args[0]))._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "softplus(%s)" % printer._print(self.args[0])
+
+
+class Elu(Function):
+    """Exponential linear unit (alpha = 1); derivative 1 above zero, y + 1 below."""
+
+    nargs = 1
+    numpy_helpers = ("elu",)
+
+    def fdiff(self, argindex=1):
+        return Piecewise((S.One, self.args[0] > 0), (self + ELU_ALPHA, True))
+
+    def _eval_evalf(self, prec):
+        x = self.args[0]
+        return Piecewise((x, x > 0), (ELU_ALPHA * (sympy.exp(x) - 1), True))._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\operatorname{elu}\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "elu(%s)" % printer._print(self.args[0])
+
+
+class Softmax(Function):
+    """Component ``i`` (first argument, 0-based) of softmax(z_0, ..., z_n).
+
+    Derivative: d softmax_i / d z_k = softmax_i (delta_ik - softmax_k), again in terms of
+    outputs, so a softmax layer's deltas use only the stored y_k.
+    """
+
+    numpy_helpers = ("softmax_component",)
+
+    def fdiff(self, argindex=2):
+        i, zs = int(self.args[0]), self.args[1:]
+        k = argindex - 2
+        if k < 0:
+            raise sympy.ArgumentIndexError(self, argindex)
+        yk = Softmax(k, *zs)
+        return self * ((1 if i == k else 0) - yk)
+
+    def _eval_evalf(self, prec):
+        i, zs = int(self.args[0]), self.args[1:]
+        return (sympy.exp(zs[i]) / sum(sympy.exp(z) for z in zs))._eval_evalf(prec)
+
+    def _latex(self, printer):
+        zs = ", ".join(printer._print(z) for z in self.args[1:])
+        return r"\operatorname{softmax}_{%d}\left(%s\right)" % (int(self.args[0]) + 1, zs)
+
+    def _numpycode(self, printer):
+        zs = ", ".join(printer._print(z) for z in self.args[1:])
+        return "softmax_component(%d, %s)" % (int(self.args[0]), zs)
+
+
+class LogSoftmax(Function):
+    """Row-wise log softmax of a layer vector: the stable form of log(softmax(z))."""
+
+    nargs = 1
+    numpy_helpers = ("log_softmax",)
+
+    def _latex(self, printer):
+        return r"\log\operatorname{softmax}\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "log_softmax(%s)" % printer._print(self.args[0])
+
+
+class SoftmaxVector(Function):
+    """Row-wise softmax of a layer vector (layer-level equations only)."""
+
+    nargs = 1
+    numpy_helpers = ("softmax",)
+
+    def _latex(self, printer):
+        return r"\operatorname{softmax}\left(%s\right)" % printer._print(self.args[0])
+
+    def _numpycode(self, printer):
+        return "softmax(%s)" % printer._print(self.args[0])
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A registered activation: its SymPy form and what the engines need to know of it.
+
+    ``log_output`` / ``log_one_minus_output`` give stable forms of log f(z) and
+    log(1 - f(z)) in terms of z, used when a loss takes the log of this activation.
+    """
+
+    name: str
+    apply: Callable[[sympy.Expr], sympy.Expr]
+    latex: str
+    vector: bool = False  # softmax couples the units of a layer
+    output_in_unit_interval: bool = False
+    log_output: Callable[[sympy.Expr], sympy.Expr] | None = None
+    log_one_minus_output: Callable[[sympy.Expr], sympy.Expr] | None = None
+    helpers: tuple[str, ...] = field(default=())
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("identity", lambda z: z, r"\operatorname{id}"),
+        Activation(
+            "sigmoid",
+            Sigmoid,
+            r"\sigma",
+            output_in_unit_interval=True,
+            log_output=lambda z: -Softplus(-z),
+            log_one_minus_output=lambda z: -Softplus(z),
+            helpers=("sigmoid", "softplus"),
+        ),
+        Activation("tanh", sympy.tanh, r"\tanh"),
+        Activation("relu", Relu, r"\operatorname{relu}", helpers=("relu", "unit_step")),
+        Activation("leaky_relu", LeakyRelu, r"\operatorname{lrelu}", helpers=("leaky_relu",)),
+        Activation("softplus", Softplus, r"\operatorname{softplus}", helpers=("softplus", "sigmoid")),
+        Activation("elu", Elu, r"\operatorname{elu}", helpers=("elu",)),
+        Activation(
+            "softmax",
+            SoftmaxVector,
+            r"\operatorname{softmax}",
+            vector=True,
+            output_in_unit_interval=True,
+            log_output=LogSoftmax,
+            helpers=("softmax", "log_softmax"),
+        ),
+    )
+}
+
+
+def activation(name: str) -> Activation:
+    """Look up an activation by its spec name; a miss names the known ones."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise KeyError(f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}") from None
+
+
+# Functions an expression in a spec may call: name -> (builder, min args, max args).
+EXPRESSION_FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int, int | None]] = {
+    "exp": (sympy.exp, 1, 1),
+    "log": (sympy.log, 1, 1),
+    "sqrt": (sympy.sqrt, 1, 1),
+    "sigmoid": (Sigmoid, 1, 1),
+    "tanh": (sympy.tanh, 1, 1),
+    "relu": (Relu, 1, 1),
+    "leaky_relu": (LeakyRelu, 1, 1),
+    "softplus": (Softplus, 1, 1),
+    "max": (sympy.Max, 2, None),
+    "min": (sympy.Min, 2, None),
+}

@@ -1,0 +1,278 @@
+"""TOML specs (or a built-in example's name) -> a validated network.
+
+Two forms map to the two models of :mod:`symbackprop.network`:
+
+* expression form — ``inputs``, ``targets``, ``[parameters]``, ``frozen``, ``[nodes]``
+  (order kept), ``loss`` or ``output``, ``[example]``; expressions are parsed by the
+  whitelisting parser of :mod:`symbackprop.expr`, never evaluated;
+* layered form — an ``[mlp]`` table with ``sizes``, ``activations``, ``loss``, ``bias``,
+  ``weight_decay``, ``notation``.
+
+Every problem raises :class:`SpecError`, whose one-line message names the file and the field.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import sympy
+from sympy import Symbol
+
+from symbackprop.examples import example_names, example_text
+from symbackprop.expr import ExprError, parse_expression
+from symbackprop.network import GraphNetwork, LayeredNetwork, NetworkError
+from symbackprop.numeric import HELPERS
+from symbackprop.rules.activations import ACTIVATIONS, EXPRESSION_FUNCTIONS
+from symbackprop.rules.losses import LOSSES
+
+MAX_SPEC_BYTES = 1_000_000
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+# Names the generated module and its helpers use; a spec may not shadow them.
+RESERVED = frozenset(
+    {"np", "values", "v", "new", "grads", "shape", "leaves", "losses", "epoch", "value", "forward", "backward",
+     "loss", "step", "train", "lr", "m", "epochs", "rng", "main", "initial_values", "E", "J", "lambda"}
+    | {"PARAMETERS", "TRAINABLE", "INPUTS", "TARGETS", "LEARNING_RATE", "EPOCHS", "WEIGHT_DECAY", "SEED", "INIT_SCALE"}
+    | set(EXPRESSION_FUNCTIONS) | set(HELPERS)
+)
+COMMON_KEYS = {"name", "title", "learning_rate", "example", "epochs"}
+EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}
+MLP_KEYS = {"sizes", "activations", "loss", "bias", "weight_decay", "notation", "seed", "init_scale"}
+
+
+class SpecError(ValueError):
+    """A bad spec: ``str(err)`` is ``<source>: <field>: <problem>`` on one line."""
+
+    def __init__(self, source: str, field: str, problem: str):
+        self.source, self.field, self.problem = source, field, problem
+        super().__init__(f"{source}: {field}: {problem}")
+
+
+def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
+    """Load a built-in example by name, or a ``.toml`` spec from a path."""
+    path = Path(name_or_path)
+    if str(name_or_path) in example_names() and not path.exists():
+        return load_spec_text(example_text(str(name_or_path)), source=f"{name_or_path} (built-in)", default_name=str(name_or_path))
+    if not path.is_file():
+        known = ", ".join(example_names())
+        raise SpecError(str(name_or_path), "spec", f"no such file and no built-in example of that name (built-in: {known})")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(str(path), "spec", f"file larger than {MAX_SPEC_BYTES} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(str(path), "spec", f"cannot read: {err}") from None
+    return load_spec_text(text, source=str(path), default_name=path.stem)
+
+
+def load_spec_text(text: str, source: str = "<spec>", default_name: str = "network") -> GraphNetwork | LayeredNetwork:
+    """Parse TOML text into a network; ``source`` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(source, "toml", f"syntax error: {err}") from None
+    reader = _Reader(source, data)
+    try:
+        if "mlp" in data:
+            return reader.layered(default_name)
+        return reader.expression(default_name)
+    except NetworkError as err:
+        raise SpecError(source, "network", str(err)) from None
+
+
+class _Reader:
+    """Field-by-field validation with the field's dotted path in every error."""
+
+    def __init__(self, source: str, data: dict[str, Any]):
+        self.source, self.data = source, data
+
+    def fail(self, field: str, problem: str) -> SpecError:
+        return SpecError(self.source, field, problem)
+
+    # --- typed getters ----------------------------------------------------------------
+    def get(self, table: dict, field: str, key: str, kind, default=None, required=False):
+        if key not in table:
+            if required:
+                raise self.fail(field, "missing")
+            return default
+        value = table[key]
+        ok = isinstance(value, kind) and not (kind in (int, float, (int, float)) and isinstance(value, bool))
+        if not ok:
+            raise self.fail(field, f"expected {_kind_name(kind)}, got {type(value).__name__}")
+        return value
+
+    def number(self, field: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(field, "expected a finite number")
+        return float(value)
+
+    def names(self, field: str, value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise self.fail(field, "expected a list of names")
+        for i, name in enumerate(value):
+            self.check_name(f"{field}[{i}]", name)
+        return value
+
+    def check_name(self, field: str, name: Any) -> None:
+        if not isinstance(name, str) or not NAME.match(name):
+            raise self.fail(field, f"{name!r} is not a valid name (letters, digits, _; starting with a letter)")
+        if "__" in name or keyword.iskeyword(name) or name in RESERVED or name.startswith(("delta_", "grad_")):
+            raise self.fail(field, f"the name {name!r} is reserved")
+
+    def unknown_keys(self, table: dict, allowed: set[str], prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", f"unknown field (known: {', '.join(sorted(allowed))})")
+
+    def common(self, default_name: str) -> dict[str, Any]:
+        d = self.data
+        name = self.get(d, "name", "name", str, default_name)
+        return {
+            "name": name,
+            "title": self.get(d, "title", "title", str, ""),
+            "learning_rate": self.number("learning_rate", d.get("learning_rate", 0.5)),
+        }
+
+    # --- expression form --------------------------------------------------------------
+    def expression(self, default_name: str) -> GraphNetwork:
+        d = self.data
+        self.unknown_keys(d, EXPRESSION_KEYS, "")
+        common = self.common(default_name)
+        inputs = self.names("inputs", d.get("inputs", []))
+        targets = self.names("targets", d.get("targets", []))
+        params_table = self.get(d, "parameters", "parameters", dict, {})
+        if isinstance(params_table.get("frozen"), list):
+            raise self.fail("parameters.frozen", "put `frozen = [...]` above the [parameters] table")
+        parameters = {}
+        for key, value in params_table.items():
+            self.check_name(f"parameters.{key}", key)
+            parameters[key] = self.number(f"parameters.{key}", value)
+        frozen = self.names("frozen", d.get("frozen", []))
+        for i, name in enumerate(frozen):
+            if name not in parameters:
+                raise self.fail(f"frozen[{i}]", f"{name!r} is not a parameter")
+        leaves = [*inputs, *targets, *parameters]
+        if len(set(leaves)) != len(leaves):
+            dup = next(n for n in leaves if leaves.count(n) > 1)
+            raise self.fail("inputs", f"{dup!r} is declared twice")
+        nodes_table = self.get(d, "nodes", "nodes", dict, required=True)
+        if not nodes_table:
+            raise self.fail("nodes", "no nodes")
+        symbols: dict[str, Symbol] = {n: Symbol(n) for n in leaves}
+        later = set(nodes_table)
+        nodes: dict[Symbol, sympy.Expr] = {}
+        for key, text in nodes_table.items():
+            field = f"nodes.{key}"
+            self.check_name(field, key)
+            if key in symbols:
+                raise self.fail(field, f"{key!r} is already an input, target or parameter")
+            later.discard(key)
+            nodes[Symbol(key)] = self.parse(field, text, symbols, later | {key})
+            symbols[key] = Symbol(key)
+        has_loss, has_output = "loss" in d, "output" in d
+        if has_loss == has_output:
+            raise self.fail("loss", "give either loss = \"expression\" or output = \"node\" (exactly one)")
+        if has_loss:
+            objective = Symbol("E")
+            nodes[objective] = self.parse("loss", d["loss"], symbols, set())
+        else:
+            out = self.get(d, "output", "output", str)
+            if out not in nodes_table:
+                raise self.fail("output", f"{out!r} is not a node")
+            objective = Symbol(out)
+        example = {}
+        for key, value in self.get(d, "example", "example", dict, {}).items():
+            if key not in inputs and key not in targets and key not in parameters:
+                raise self.fail(f"example.{key}", "not an input, target or parameter")
+            example[Symbol(key)] = self.number(f"example.{key}", value)
+        return GraphNetwork(
+            name=common["name"],
+            title=common["title"],
+            inputs=tuple(Symbol(n) for n in inputs),
+            targets=tuple(Symbol(n) for n in targets),
+            parameters={Symbol(k): v for k, v in parameters.items()},
+            frozen=frozenset(Symbol(n) for n in frozen),
+            nodes=nodes,
+            objective=objective,
+            learning_rate=common["learning_rate"],
+            example=example,
+        )
+
+    def parse(self, field: str, text: Any, symbols: dict[str, Symbol], later: set[str]) -> sympy.Expr:
+        if not isinstance(text, str):
+            raise self.fail(field, "expected an expression in quotes")
+        try:
+            return parse_expression(text, symbols, EXPRESSION_FUNCTIONS)
+        except ExprError as err:
+            if err.name is not None and err.name in later:
+                what = "itself" if field.endswith("." + err.name) else f"node {err.name!r} before it is defined"
+                raise self.fail(field, f"uses {what}") from None
+            raise self.fail(field, str(err)) from None
+
+    # --- layered form -----------------------------------------------------------------
+    def layered(self, default_name: str) -> LayeredNetwork:
+        d = self.data
+        self.unknown_keys(d, COMMON_KEYS | {"mlp"}, "")
+        common = self.common(default_name)
+        mlp = self.get(d, "mlp", "mlp", dict)
+        self.unknown_keys(mlp, MLP_KEYS, "mlp.")
+        sizes = self.get(mlp, "mlp.sizes", "sizes", list, required=True)
+        if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= 100_000 for s in sizes):
+            raise self.fail("mlp.sizes", "expected at least two layer sizes, whole numbers from 1 to 100000")
+        acts = self.get(mlp, "mlp.activations", "activations", list, required=True)
+        if len(acts) != len(sizes) - 1:
+            raise self.fail("mlp.activations", f"{len(acts)} activations for {len(sizes) - 1} weight layers (sizes has {len(sizes)} entries)")
+        for i, act in enumerate(acts):
+            if act not in ACTIVATIONS:
+                raise self.fail(f"mlp.activations[{i}]", f"unknown activation {act!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+            if ACTIVATIONS[act].vector and i != len(acts) - 1:
+                raise self.fail(f"mlp.activations[{i}]", f"{act} is only allowed in the output layer")
+        loss = self.get(mlp, "mlp.loss", "loss", str, required=True)
+        if loss not in LOSSES:
+            raise self.fail("mlp.loss", f"unknown loss {loss!r}; known: {', '.join(sorted(LOSSES))}")
+        out = ACTIVATIONS[acts[-1]]
+        if LOSSES[loss].needs_unit_interval and not out.output_in_unit_interval:
+            raise self.fail("mlp.loss", f"{loss} needs outputs in (0, 1): use a sigmoid or softmax output layer, not {acts[-1]}")
+        if loss == "binary_cross_entropy" and out.vector:
+            raise self.fail("mlp.loss", "binary_cross_entropy goes with sigmoid outputs; use cross_entropy with softmax")
+        notation = self.get(mlp, "mlp.notation", "notation", str, "layer")
+        if notation not in ("node", "layer"):
+            raise self.fail("mlp.notation", f"expected \"node\" or \"layer\", got {notation!r}")
+        decay = self.number("mlp.weight_decay", mlp.get("weight_decay", 0.0))
+        if decay < 0:
+            raise self.fail("mlp.weight_decay", "must not be negative")
+        example = {}
+        for key, value in self.get(d, "example", "example", dict, {}).items():
+            example[key] = self.matrix(f"example.{key}", value, sizes[0] if key == "x" else sizes[-1])
+            if key not in ("x", "t"):
+                raise self.fail(f"example.{key}", "a layered network's example has x and t")
+        if set(example) not in (set(), {"x", "t"}) or (example and len(example["x"]) != len(example["t"])):
+            raise self.fail("example", "give both x and t, with one row per example each")
+        return LayeredNetwork(
+            name=common["name"],
+            title=common["title"],
+            sizes=tuple(sizes),
+            activations=tuple(acts),
+            loss=loss,
+            bias=self.get(mlp, "mlp.bias", "bias", bool, True),
+            weight_decay=decay,
+            notation=notation,
+            learning_rate=common["learning_rate"],
+            seed=self.get(mlp, "mlp.seed", "seed", int, 0),
+            init_scale=self.number("mlp.init_scale", mlp.get("init_scale", 0.5)),
+            example=example,
+        )
+
+    def matrix(self, field: str, value: Any, width: int) -> list[list[float]]:
+        if not isinstance(value, list) or not value or not all(isinstance(r, list) and len(r) == width for r in value):
+            raise self.fail(field, f"expected a list of rows of {width} numbers")
+        return [[self.number(field, v) for v in row] for row in value]
+
+
+def _kind_name(kind) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
+    return names.get(kind, "a number")
