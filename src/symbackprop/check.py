@@ -90,10 +90,14 @@ def finite_differences(module: ModuleType, values: dict, name: str, h: float = S
     return grad
 
 
+def lambdify_numpy(args, expr: sympy.Expr):
+    """``sympy.lambdify`` with the package's NumPy printer and stable kernels."""
+    return sympy.lambdify(args, expr, modules=[HELPERS, {"np": np}, "numpy"], printer=NotationNumPyPrinter())
+
+
 def _lambdified(expr: sympy.Expr):
     args = sorted(expr.free_symbols, key=lambda s: s.name)
-    fn = sympy.lambdify(args, expr, modules=[HELPERS, {"np": np}, "numpy"], printer=NotationNumPyPrinter())
-    return fn, [a.name for a in args]
+    return lambdify_numpy(args, expr), [a.name for a in args]
 
 
 def symbolic_gradients(derivation, values: dict) -> dict[str, np.ndarray] | None:

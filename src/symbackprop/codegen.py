@@ -122,7 +122,7 @@ def _layered_context(derivation) -> dict:
     context.update(
         batched=True,
         forward_reads=_reads(leaves, _used(forward), "values", True),
-        backward_reads=_reads(leaves, _used(backward), "values", True) + _reads(forward_names, _used(backward), "v", True),
+        backward_reads=_reads(leaves, _used(backward), "values", True) + _reads(forward_names, _used(backward), "_fwd", True),
         objective=names.objective().name,
         helpers=helper_source(helpers_needed(exprs)),
         constants=[("WEIGHT_DECAY", repr(float(net.weight_decay))), ("SEED", str(net.seed)), ("INIT_SCALE", repr(float(net.init_scale)))],
@@ -191,14 +191,14 @@ def _graph_context(derivation) -> dict:
     context.update(
         batched=False,
         forward_reads=_reads(leaves, _used(forward), "values", False),
-        backward_reads=_reads(leaves, _used(backward), "values", False) + _reads(forward_names, _used(backward), "v", False),
+        backward_reads=_reads(leaves, _used(backward), "values", False) + _reads(forward_names, _used(backward), "_fwd", False),
         objective=net.objective.name,
         helpers=helper_source(helpers_needed(exprs) | {"unbroadcast"}),
         constants=[],
         forward_lines=_lines(forward, printer),
         forward_returns=forward_names,
         backward_lines=_lines(backward, printer),
-        gradient_returns=[(s.name, f'unbroadcast(grad_{s.name}, shape, np.shape(values["{s.name}"]))') for s in (*net.inputs, *net.parameters)],
+        gradient_returns=[(s.name, f'unbroadcast(grad_{s.name}, _shape, np.shape(values["{s.name}"]))') for s in (*net.inputs, *net.parameters)],
         delta_returns=[(eq.code_name, eq.code_name) for eq in _select(equations, "delta")],
         initial_lines=[f"{INDENT}return {{"] + [f'{INDENT}    "{k}": {float(v)!r},' for k, v in initial.items()] + [f"{INDENT}}}"],
     )

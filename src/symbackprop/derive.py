@@ -37,12 +37,21 @@ from symbackprop.simplify import CANCEL_QUOTIENTS, Rule, apply_rules, stored_val
 _ELEMENTWISE = tuple(a.apply for a in ACTIVATIONS.values() if isinstance(a.apply, type) and not a.vector)
 
 
+def _term_partials(term: sympy.Expr) -> dict[Symbol, sympy.Expr]:
+    """Partials of one term; a product of distinct symbols (w_kj y_j) needs no call to diff."""
+    if term.is_Symbol:
+        return {term: S.One}
+    if term.is_Mul and all(a.is_Symbol or a.is_Number for a in term.args):
+        return {a: sympy.Mul(*(b for b in term.args if b is not a)) for a in term.args if a.is_Symbol}
+    return {s: sympy.diff(term, s) for s in term.free_symbols}
+
+
 def local_partials(expr: sympy.Expr, rule: Rule) -> dict[Symbol, sympy.Expr]:
     """d expr / d s for every free symbol s of expr, differentiating a sum term by term."""
     parts: dict[Symbol, sympy.Expr] = defaultdict(lambda: S.Zero)
     for term in sympy.Add.make_args(expr):
-        for s in term.free_symbols:
-            parts[s] += sympy.diff(term, s)
+        for s, d in _term_partials(term).items():
+            parts[s] += d
     return {s: rule.apply(d) for s, d in parts.items() if d != 0}
 
 

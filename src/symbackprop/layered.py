@@ -129,6 +129,11 @@ def output_delta(net: LayeredNetwork, a: Symbol, z: Symbol, t: Symbol) -> sympy.
     return apply_rules(g * _derivative_in_output(act.name, a, z), [CANCEL_QUOTIENTS])
 
 
+def _in_order(*terms: sympy.Expr) -> sympy.Expr:
+    """A sum kept in the textbook's order (W a + b, delta a^T + lambda W) for the printers."""
+    return sympy.Add(*terms, evaluate=False)
+
+
 def layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
     """The matrix-form equations of ``net``, in document order (unnumbered)."""
     L = net.depth + 1  # number of layers, input layer included (UFLDL's n_l)
@@ -138,7 +143,8 @@ def layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
     for layer in range(1, L):
         a_prev, z, a = names.out_vec(layer), names.net_vec(layer + 1), names.out_vec(layer + 1)
         W, b = names.matrix(layer), names.bias_vec(layer)
-        eqs.append(Equation(f"forward-{z}", "forward", z, MatVec(W, a_prev) + (b if net.bias else 0), z.name))
+        affine = _in_order(MatVec(W, a_prev), b) if net.bias else MatVec(W, a_prev)
+        eqs.append(Equation(f"forward-{z}", "forward", z, affine, z.name))
         act = activation(net.activations[layer - 1])
         eqs.append(Equation(f"forward-{a}", "forward", a, act.apply(z), a.name))
 
@@ -171,7 +177,7 @@ def layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
     grads: dict[Symbol, sympy.Expr] = {}
     for layer in range(1, L):
         W, d_next, a_prev = names.matrix(layer), names.delta_vec(layer + 1), names.out_vec(layer)
-        grads[W] = BatchOuter(d_next, a_prev) + (lam * W if net.weight_decay else 0)
+        grads[W] = _in_order(BatchOuter(d_next, a_prev), lam * W) if net.weight_decay else BatchOuter(d_next, a_prev)
         if net.bias:
             grads[names.bias_vec(layer)] = BatchMean(d_next)
     x = names.out_vec(1)
@@ -227,5 +233,8 @@ class LayeredDerivation(Outputs):
 
     @property
     def latex_names(self) -> dict[Symbol, str]:
+        """LaTeX of every symbol: the notation's, plus per-unit d(objective)/d(.) names once derived."""
+        if "unit_derivation" in self.__dict__:
+            return {**self.unit_derivation.latex_names, **self.names.latex}
         return self.names.latex
 

@@ -32,12 +32,12 @@ from symbackprop.rules.losses import LOSSES
 
 MAX_SPEC_BYTES = 1_000_000
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-# Names the generated module and its helpers use; a spec may not shadow them.
+# Names the generated module uses beside the spec's (its own locals start with "_").
 RESERVED = frozenset(
-    {"np", "values", "v", "new", "grads", "shape", "leaves", "losses", "epoch", "value", "forward", "backward",
-     "loss", "step", "train", "lr", "m", "epochs", "rng", "main", "initial_values", "E", "J", "lambda"}
+    {"np", "values", "forward", "backward", "loss", "step", "train", "main", "initial_values", "E", "J"}
     | {"PARAMETERS", "TRAINABLE", "INPUTS", "TARGETS", "LEARNING_RATE", "EPOCHS", "WEIGHT_DECAY", "SEED", "INIT_SCALE"}
-    | set(EXPRESSION_FUNCTIONS) | set(HELPERS)
+    | set(EXPRESSION_FUNCTIONS)
+    | set(HELPERS)
 )
 COMMON_KEYS = {"name", "title", "learning_rate", "example", "epochs"}
 EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}

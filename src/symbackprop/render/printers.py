@@ -23,7 +23,8 @@ from sympy.printing.precedence import PRECEDENCE
 
 class NotationLatexPrinter(LatexPrinter):
     def __init__(self, names: Mapping[sympy.Symbol, str], vectors: frozenset = frozenset()):
-        super().__init__({"symbol_names": dict(names), "mul_symbol": None})
+        # order="none": keep SymPy's argument order, which writes y - t and 1 - y, not -t + y.
+        super().__init__({"symbol_names": dict(names), "mul_symbol": None, "order": "none"})
         self._vectors = vectors
 
     def _print_Heaviside(self, expr, exp=None):
@@ -48,7 +49,7 @@ class NotationLatexPrinter(LatexPrinter):
 
 class NotationNumPyPrinter(NumPyPrinter):
     def __init__(self, names: Mapping[sympy.Symbol, str] | None = None):
-        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False, "order": "none"})
         self._names = dict(names or {})
 
     def _module_format(self, fqn, register=True):
@@ -56,7 +57,9 @@ class NotationNumPyPrinter(NumPyPrinter):
         return "np." + fqn[len("numpy.") :] if fqn.startswith("numpy.") else fqn
 
     def _print_Symbol(self, expr):
-        return self._names.get(expr, expr.name)
+        if expr in self._names:
+            return self._names[expr]
+        return super()._print_Symbol(expr)  # escapes Python keywords (lambda -> lambda_)
 
     def _print_Heaviside(self, expr):
         return "unit_step(%s)" % self._print(expr.args[0])
