@@ -37,6 +37,9 @@ def write_atomically(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -109,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, NetworkError, ExprError, InputError) as err:
         print(f"symbackprop: error: {err}", file=sys.stderr)
     except (RecursionError, MemoryError):
-        print(f"symbackprop: error: {args.spec}: input too large or too deeply nested", file=sys.stderr)
+        print(f"symbackprop: error: {getattr(args, 'spec', '')}: spec: input too large or too deeply nested", file=sys.stderr)
     except OSError as err:
-        print(f"symbackprop: error: {err.filename or ''}: {err.strerror}", file=sys.stderr)
+        print(f"symbackprop: error: {err.filename or getattr(args, 'spec', '')}: {err.strerror or err}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 

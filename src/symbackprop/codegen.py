@@ -21,7 +21,6 @@ from symbackprop.render.printers import NotationNumPyPrinter
 from symbackprop.render.pyformat import assignment
 
 INDENT = "    "
-DEFAULT_EPOCHS = 20
 
 
 def numpy_module(derivation) -> str:
@@ -36,7 +35,7 @@ def helpers_needed(exprs: Iterable[sympy.Expr]) -> set[str]:
     names: set[str] = set()
     for expr in exprs:
         for node in sympy.preorder_traversal(expr):
-            names.update(getattr(type(node), "numpy_helpers", ()))
+            names.update(getattr(node, "numpy_helpers", ()))
             if isinstance(node, sympy.Heaviside):
                 names.add("unit_step")
     return names
@@ -103,7 +102,7 @@ def _common(derivation, equations: list[Equation], lr_symbol: Symbol, context_na
         "title": net.title,
         "update_lines": _update_lines(_select(equations, "update"), lr_symbol),
         "learning_rate": repr(float(net.learning_rate)),
-        "epochs": DEFAULT_EPOCHS,
+        "epochs": net.epochs,
     }
 
 

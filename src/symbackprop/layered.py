@@ -82,6 +82,7 @@ def unit_graph(net: LayeredNetwork, names: Names | None = None) -> GraphNetwork:
         nodes=nodes,
         objective=objective,
         learning_rate=net.learning_rate,
+        epochs=net.epochs,
         notation=net.notation,
         latex_names=names.latex,
         delta_names=deltas,

@@ -50,6 +50,7 @@ class GraphNetwork:
     delta_names: dict[Symbol, Symbol] = field(default_factory=dict)
     target_groups: tuple[tuple[Symbol, ...], ...] = ()
     learning_rate_symbol: Symbol = Symbol("eta")
+    epochs: int = 20  # of the generated script's training run
     constants: dict[Symbol, float] = field(default_factory=dict)  # e.g. lambda (weight decay)
 
     def __post_init__(self) -> None:
@@ -100,6 +101,7 @@ class LayeredNetwork:
     weight_decay: float = 0.0
     notation: Literal["node", "layer"] = "layer"
     learning_rate: float = 0.5
+    epochs: int = 20
     seed: int = 0
     init_scale: float = 0.5
     example: dict[str, list] = field(default_factory=dict)

@@ -32,6 +32,9 @@ from symbackprop.rules.losses import LOSSES
 
 MAX_SPEC_BYTES = 1_000_000
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # also a folder name: no / or ..
+MAX_TITLE = 200
+MAX_EPOCHS = 1_000_000
 # Names the generated module uses beside the spec's (its own locals start with "_").
 RESERVED = frozenset(
     {"np", "values", "forward", "backward", "loss", "step", "train", "main", "initial_values", "E", "J"}
@@ -75,6 +78,8 @@ def load_spec_text(text: str, source: str = "<spec>", default_name: str = "netwo
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SpecError(source, "toml", f"syntax error: {err}") from None
+    except RecursionError:
+        raise SpecError(source, "toml", "nested too deeply") from None
     reader = _Reader(source, data)
     try:
         if "mlp" in data:
@@ -131,11 +136,18 @@ class _Reader:
     def common(self, default_name: str) -> dict[str, Any]:
         d = self.data
         name = self.get(d, "name", "name", str, default_name)
-        return {
-            "name": name,
-            "title": self.get(d, "title", "title", str, ""),
-            "learning_rate": self.number("learning_rate", d.get("learning_rate", 0.5)),
-        }
+        if not NETWORK_NAME.match(name) or ".." in name:
+            raise self.fail("name", f"{name!r} is not a valid network name (letters, digits, _ . -; at most 64)")
+        title = self.get(d, "title", "title", str, "")
+        if len(title) > MAX_TITLE or not title.isprintable():
+            raise self.fail("title", f"expected one printable line of at most {MAX_TITLE} characters")
+        epochs = self.get(d, "epochs", "epochs", int, 20)
+        if not 1 <= epochs <= MAX_EPOCHS:
+            raise self.fail("epochs", f"expected a whole number from 1 to {MAX_EPOCHS}")
+        rate = self.number("learning_rate", d.get("learning_rate", 0.5))
+        if rate <= 0:
+            raise self.fail("learning_rate", "must be positive")
+        return {"name": name, "title": title, "learning_rate": rate, "epochs": epochs}
 
     # --- expression form --------------------------------------------------------------
     def expression(self, default_name: str) -> GraphNetwork:
@@ -155,10 +167,13 @@ class _Reader:
         for i, name in enumerate(frozen):
             if name not in parameters:
                 raise self.fail(f"frozen[{i}]", f"{name!r} is not a parameter")
-        leaves = [*inputs, *targets, *parameters]
-        if len(set(leaves)) != len(leaves):
-            dup = next(n for n in leaves if leaves.count(n) > 1)
-            raise self.fail("inputs", f"{dup!r} is declared twice")
+        seen: dict[str, str] = {}
+        for field, names in (("inputs", inputs), ("targets", targets), ("parameters", list(parameters))):
+            for name in names:
+                if name in seen:
+                    raise self.fail(field, f"{name!r} is declared twice (already in {seen[name]})")
+                seen[name] = field
+        leaves = list(seen)
         nodes_table = self.get(d, "nodes", "nodes", dict, required=True)
         if not nodes_table:
             raise self.fail("nodes", "no nodes")
@@ -199,6 +214,7 @@ class _Reader:
             nodes=nodes,
             objective=objective,
             learning_rate=common["learning_rate"],
+            epochs=common["epochs"],
             example=example,
         )
 
@@ -227,7 +243,7 @@ class _Reader:
         if len(acts) != len(sizes) - 1:
             raise self.fail("mlp.activations", f"{len(acts)} activations for {len(sizes) - 1} weight layers (sizes has {len(sizes)} entries)")
         for i, act in enumerate(acts):
-            if act not in ACTIVATIONS:
+            if not isinstance(act, str) or act not in ACTIVATIONS:
                 raise self.fail(f"mlp.activations[{i}]", f"unknown activation {act!r}; known: {', '.join(sorted(ACTIVATIONS))}")
             if ACTIVATIONS[act].vector and i != len(acts) - 1:
                 raise self.fail(f"mlp.activations[{i}]", f"{act} is only allowed in the output layer")
@@ -262,10 +278,23 @@ class _Reader:
             weight_decay=decay,
             notation=notation,
             learning_rate=common["learning_rate"],
-            seed=self.get(mlp, "mlp.seed", "seed", int, 0),
-            init_scale=self.number("mlp.init_scale", mlp.get("init_scale", 0.5)),
+            epochs=common["epochs"],
+            seed=self.seed(mlp),
+            init_scale=self.positive("mlp.init_scale", mlp.get("init_scale", 0.5)),
             example=example,
         )
+
+    def seed(self, mlp: dict) -> int:
+        seed = self.get(mlp, "mlp.seed", "seed", int, 0)
+        if not 0 <= seed < 2**63:
+            raise self.fail("mlp.seed", "expected a whole number from 0 to 2**63 - 1")
+        return seed
+
+    def positive(self, field: str, value: Any) -> float:
+        number = self.number(field, value)
+        if number <= 0:
+            raise self.fail(field, "must be positive")
+        return number
 
     def matrix(self, field: str, value: Any, width: int) -> list[list[float]]:
         if not isinstance(value, list) or not value or not all(isinstance(r, list) and len(r) == width for r in value):

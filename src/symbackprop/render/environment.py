@@ -35,6 +35,12 @@ def tex_escape(text: object) -> str:
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group()], str(text))
 
 
+def py_text(text: object) -> str:
+    """Text safe inside a Python string or docstring: one line, backslashes and quotes escaped."""
+    line = " ".join(str(text).split())
+    return line.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def template_dir() -> Path:
     """``symbackprop/templates`` in an installed wheel, else ``templates/`` of the checkout."""
     installed = resources.files("symbackprop").joinpath("templates")
@@ -65,6 +71,7 @@ def environment(latex: bool) -> jinja2.Environment:
         )
     env = jinja2.Environment(**options)
     env.filters["tex"] = tex_escape
+    env.filters["py"] = py_text
     return env
 
 

@@ -25,11 +25,32 @@ LEAKY_SLOPE = Rational(1, 100)
 ELU_ALPHA = S.One
 
 
-class Sigmoid(Function):
-    """Logistic sigmoid; derivative sigma (1 - sigma)."""
+class _Unary(Function):
+    """An elementwise activation: prints as ``latex_name(x)`` and ``numpy_name(x)``.
+
+    ``exp`` is the power SymPy's LaTeX printer passes for sigma(x)^2 and the like.
+    """
 
     nargs = 1
-    numpy_helpers = ("sigmoid",)
+    latex_name = ""
+    numpy_name = ""
+
+    def _latex(self, printer, exp=None):
+        power = f"^{{{exp}}}" if exp else ""
+        return r"%s%s\left(%s\right)" % (self.latex_name, power, printer._print(self.args[0]))
+
+    def _numpycode(self, printer):
+        return "%s(%s)" % (self.numpy_name, printer._print(self.args[0]))
+
+    @property
+    def numpy_helpers(self) -> tuple[str, ...]:
+        return (self.numpy_name,)
+
+
+class Sigmoid(_Unary):
+    """Logistic sigmoid; derivative sigma (1 - sigma)."""
+
+    latex_name, numpy_name = r"\sigma", "sigmoid"
 
     def fdiff(self, argindex=1):
         return self * (1 - self)
@@ -40,18 +61,11 @@ class Sigmoid(Function):
     def _eval_evalf(self, prec):
         return self.rewrite(sympy.exp)._eval_evalf(prec)
 
-    def _latex(self, printer):
-        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
 
-    def _numpycode(self, printer):
-        return "sigmoid(%s)" % printer._print(self.args[0])
-
-
-class Relu(Function):
+class Relu(_Unary):
     """Rectified linear unit; derivative the step [x > 0]."""
 
-    nargs = 1
-    numpy_helpers = ("relu",)
+    latex_name, numpy_name = r"\operatorname{relu}", "relu"
 
     def fdiff(self, argindex=1):
         return Heaviside(self.args[0], 0)
@@ -59,18 +73,11 @@ class Relu(Function):
     def _eval_evalf(self, prec):
         return sympy.Max(self.args[0], 0)._eval_evalf(prec)
 
-    def _latex(self, printer):
-        return r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0])
 
-    def _numpycode(self, printer):
-        return "relu(%s)" % printer._print(self.args[0])
-
-
-class LeakyRelu(Function):
+class LeakyRelu(_Unary):
     """Leaky ReLU with slope 0.01 below zero."""
 
-    nargs = 1
-    numpy_helpers = ("leaky_relu",)
+    latex_name, numpy_name = r"\operatorname{lrelu}", "leaky_relu"
 
     def fdiff(self, argindex=1):
         return Piecewise((S.One, self.args[0] > 0), (LEAKY_SLOPE, True))
@@ -79,18 +86,11 @@ class LeakyRelu(Function):
         x = self.args[0]
         return Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))._eval_evalf(prec)
 
-    def _latex(self, printer):
-        return r"\operatorname{lrelu}\left(%s\right)" % printer._print(self.args[0])
 
-    def _numpycode(self, printer):
-        return "leaky_relu(%s)" % printer._print(self.args[0])
-
-
-class Softplus(Function):
+class Softplus(_Unary):
     """log(1 + e^x); derivative sigma(x)."""
 
-    nargs = 1
-    numpy_helpers = ("softplus",)
+    latex_name, numpy_name = r"\operatorname{softplus}", "softplus"
 
     def fdiff(self, argindex=1):
         return Sigmoid(self.args[0])
@@ -98,18 +98,11 @@ class Softplus(Function):
     def _eval_evalf(self, prec):
         return sympy.log(1 + sympy.exp(self.args[0]))._eval_evalf(prec)
 
-    def _latex(self, printer):
-        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
 
-    def _numpycode(self, printer):
-        return "softplus(%s)" % printer._print(self.args[0])
-
-
-class Elu(Function):
+class Elu(_Unary):
     """Exponential linear unit (alpha = 1); derivative 1 above zero, y + 1 below."""
 
-    nargs = 1
-    numpy_helpers = ("elu",)
+    latex_name, numpy_name = r"\operatorname{elu}", "elu"
 
     def fdiff(self, argindex=1):
         return Piecewise((S.One, self.args[0] > 0), (self + ELU_ALPHA, True))
@@ -117,12 +110,6 @@ class Elu(Function):
     def _eval_evalf(self, prec):
         x = self.args[0]
         return Piecewise((x, x > 0), (ELU_ALPHA * (sympy.exp(x) - 1), True))._eval_evalf(prec)
-
-    def _latex(self, printer):
-        return r"\operatorname{elu}\left(%s\right)" % printer._print(self.args[0])
-
-    def _numpycode(self, printer):
-        return "elu(%s)" % printer._print(self.args[0])
 
 
 class Softmax(Function):
@@ -146,39 +133,26 @@ class Softmax(Function):
         i, zs = int(self.args[0]), self.args[1:]
         return (sympy.exp(zs[i]) / sum(sympy.exp(z) for z in zs))._eval_evalf(prec)
 
-    def _latex(self, printer):
+    def _latex(self, printer, exp=None):
         zs = ", ".join(printer._print(z) for z in self.args[1:])
-        return r"\operatorname{softmax}_{%d}\left(%s\right)" % (int(self.args[0]) + 1, zs)
+        power = f"^{{{exp}}}" if exp else ""
+        return r"\operatorname{softmax}_{%d}%s\left(%s\right)" % (int(self.args[0]) + 1, power, zs)
 
     def _numpycode(self, printer):
         zs = ", ".join(printer._print(z) for z in self.args[1:])
         return "softmax_component(%d, %s)" % (int(self.args[0]), zs)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_Unary):
     """Row-wise log softmax of a layer vector: the stable form of log(softmax(z))."""
 
-    nargs = 1
-    numpy_helpers = ("log_softmax",)
-
-    def _latex(self, printer):
-        return r"\log\operatorname{softmax}\left(%s\right)" % printer._print(self.args[0])
-
-    def _numpycode(self, printer):
-        return "log_softmax(%s)" % printer._print(self.args[0])
+    latex_name, numpy_name = r"\log\operatorname{softmax}", "log_softmax"
 
 
-class SoftmaxVector(Function):
+class SoftmaxVector(_Unary):
     """Row-wise softmax of a layer vector (layer-level equations only)."""
 
-    nargs = 1
-    numpy_helpers = ("softmax",)
-
-    def _latex(self, printer):
-        return r"\operatorname{softmax}\left(%s\right)" % printer._print(self.args[0])
-
-    def _numpycode(self, printer):
-        return "softmax(%s)" % printer._print(self.args[0])
+    latex_name, numpy_name = r"\operatorname{softmax}", "softmax"
 
 
 @dataclass(frozen=True)
