@@ -81,12 +81,7 @@ CASES = [
     ("nul-bytes-utf8", b"inputs = [\x00\x01\x02]\n", "toml", r"syntax|illegal|invalid"),
     ("empty-file", "", "nodes", r"missing|empty|no nodes"),
     ("nonexistent-path", None, "spec", r"no such file|not found|does not exist"),
-    pytest.param(
-        "toml-nested-arrays-5000",
-        "a = " + "[" * 5000 + "]" * 5000 + "\n",
-        "toml",
-        r"nest|deep|syntax"
-    ),
+    pytest.param("toml-nested-arrays-5000", "a = " + "[" * 5000 + "]" * 5000 + "\n", "toml", r"nest|deep|syntax"),
     # --- unknown fields and wrong types --------------------------------------------------------
     ("unknown-top-level-field", expr_spec(top='output = "f"\ncolour = "red"'), "colour", r"unknown"),
     ("unknown-mlp-field", mlp_spec(extra="depth = 3"), "mlp.depth", r"unknown"),
@@ -112,12 +107,7 @@ CASES = [
         r"number",
     ),
     ("bias-not-a-bool", mlp_spec(extra='bias = "yes"'), "mlp.bias", r"true or false|bool|expected"),
-    pytest.param(
-        "epochs-is-a-string",
-        mlp_spec(top='epochs = "many"'),
-        "epochs",
-        r"number|whole|expected"
-    ),
+    pytest.param("epochs-is-a-string", mlp_spec(top='epochs = "many"'), "epochs", r"number|whole|expected"),
     # --- expression form: structure -------------------------------------------------------------
     ("empty-nodes-table", expr_spec(""), "nodes", r"no nodes|empty"),
     ("missing-nodes-table", 'inputs = ["x"]\noutput = "f"\n', "nodes", r"missing"),
@@ -285,19 +275,11 @@ CASES = [
         "activation-not-a-string",
         mlp_spec(activations='[["sigmoid"], "sigmoid"]'),
         "mlp.activations[0]",
-        r"unknown activation|string|expected"
+        r"unknown activation|string|expected",
     ),
+    pytest.param("negative-seed", mlp_spec(extra="seed = -1"), "mlp.seed", r"negative|seed|expected"),
     pytest.param(
-        "negative-seed",
-        mlp_spec(extra="seed = -1"),
-        "mlp.seed",
-        r"negative|seed|expected"
-    ),
-    pytest.param(
-        "negative-init-scale",
-        mlp_spec(extra="init_scale = -1.0"),
-        "mlp.init_scale",
-        r"negative|positive|scale"
+        "negative-init-scale", mlp_spec(extra="init_scale = -1.0"), "mlp.init_scale", r"negative|positive|scale"
     ),
 ]
 

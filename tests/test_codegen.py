@@ -17,7 +17,6 @@ from conftest import EXAMPLES, derivation_of, module_of
 from symbackprop.check import check_derivation, import_source
 
 
-
 def test_generated_code_is_ruff_formatted(example):
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     source = derivation_of(example).to_numpy()
@@ -60,7 +59,11 @@ def test_output_is_byte_identical_across_processes(tmp_path):
     outputs = set()
     for seed in ("0", "1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        outputs.add(subprocess.run([sys.executable, "-c", script, "fc-3-2-2-softmax"], env=env, capture_output=True, text=True, check=True).stdout)
+        outputs.add(
+            subprocess.run(
+                [sys.executable, "-c", script, "fc-3-2-2-softmax"], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
     assert len(outputs) == 1
 
 
@@ -119,7 +122,12 @@ def test_layered_code_is_stable_at_large_pre_activations():
     for name in ("fc-3-2-2", "fc-3-2-2-softmax", "ufldl-3-3-1"):
         m = module_of(name)
         values = m.initial_values()
-        values = {**values, "x": values["x"] * 0 + 1.0, "W1": np.full_like(values["W1"], 400.0), "W2": np.full_like(values["W2"], -1000.0)}
+        values = {
+            **values,
+            "x": values["x"] * 0 + 1.0,
+            "W1": np.full_like(values["W1"], 400.0),
+            "W2": np.full_like(values["W2"], -1000.0),
+        }
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
             loss = m.loss(values)
             grads = m.backward(values)

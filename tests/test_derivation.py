@@ -136,7 +136,9 @@ def test_python_api_builds_a_network_from_sympy():
 
 def test_frozen_parameters_get_no_update():
     x, w, v, f = symbols("x w v f")
-    net = GraphNetwork(name="g", inputs=(x,), parameters={w: 1.0, v: 2.0}, frozen=frozenset({v}), nodes={f: w * v * x}, objective=f)
+    net = GraphNetwork(
+        name="g", inputs=(x,), parameters={w: 1.0, v: 2.0}, frozen=frozenset({v}), nodes={f: w * v * x}, objective=f
+    )
     d = derive(net)
     assert set(d.updates) == {"w"} and set(d.gradients) == {"x", "w", "v"}
 

@@ -1,9 +1,9 @@
 """symbackprop: backpropagation derived symbolically, rendered as documents and NumPy code.
 
-    >>> from symbackprop import load_spec, derive
-    >>> d = derive(load_spec("fc-3-2-2"))
-    >>> d.deltas["net_4"]
-    y_4*(1 - y_4)*(delta_6*w_64 + delta_7*w_74)
+>>> from symbackprop import load_spec, derive
+>>> d = derive(load_spec("fc-3-2-2"))
+>>> d.deltas["net_4"]
+y_4*(1 - y_4)*(delta_6*w_64 + delta_7*w_74)
 """
 
 from __future__ import annotations

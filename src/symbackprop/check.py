@@ -149,10 +149,15 @@ def _layered_symbolic(derivation: LayeredDerivation, values: dict) -> dict[str, 
     for layer in range(1, net.depth + 1):
         shape = (net.sizes[layer], net.sizes[layer - 1])
         grads[f"W{layer}"] = np.array(
-            [[np.mean(per_unit[names.weight(layer, k, j).name] * np.ones(m)) for j in range(shape[1])] for k in range(shape[0])]
+            [
+                [np.mean(per_unit[names.weight(layer, k, j).name] * np.ones(m)) for j in range(shape[1])]
+                for k in range(shape[0])
+            ]
         )
         if net.bias:
-            grads[f"b{layer}"] = np.array([np.mean(per_unit[names.bias(layer, k).name] * np.ones(m)) for k in range(shape[0])])
+            grads[f"b{layer}"] = np.array(
+                [np.mean(per_unit[names.bias(layer, k).name] * np.ones(m)) for k in range(shape[0])]
+            )
     return grads
 
 
@@ -185,7 +190,9 @@ class CheckReport:
             sym = "skipped" if r.symbolic is None else f"{r.symbolic:.2e}"
             lines.append(f"{r.leaf:<12} {r.numeric:>22.2e} {sym:>24}")
         verdict = "PASS" if self.passed else "FAIL"
-        lines.append(f"{verdict}: worst relative error {self.worst:.2e} over {self.points} random points (tolerance {TOLERANCE:g})")
+        lines.append(
+            f"{verdict}: worst relative error {self.worst:.2e} over {self.points} random points (tolerance {TOLERANCE:g})"
+        )
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
@@ -208,7 +215,9 @@ def check_derivation(derivation, module: ModuleType | None = None, points: int =
             worst.setdefault(leaf, []).append(relative_error(analytic[leaf], finite_differences(module, values, leaf)))
             if symbolic is not None:
                 worst_sym.setdefault(leaf, []).append(relative_error(analytic[leaf], symbolic[leaf]))
-    rows = [CheckRow(leaf, max(errs), max(worst_sym[leaf]) if leaf in worst_sym else None) for leaf, errs in worst.items()]
+    rows = [
+        CheckRow(leaf, max(errs), max(worst_sym[leaf]) if leaf in worst_sym else None) for leaf, errs in worst.items()
+    ]
     note = "" if ran_symbolic else "symbolic comparison skipped: too many units for per-node evaluation"
     return CheckReport(net.name, points, rows, note)
 

@@ -112,9 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, NetworkError, ExprError, InputError) as err:
         print(f"symbackprop: error: {err}", file=sys.stderr)
     except (RecursionError, MemoryError):
-        print(f"symbackprop: error: {getattr(args, 'spec', '')}: spec: input too large or too deeply nested", file=sys.stderr)
+        print(
+            f"symbackprop: error: {getattr(args, 'spec', '')}: spec: input too large or too deeply nested",
+            file=sys.stderr,
+        )
     except OSError as err:
-        print(f"symbackprop: error: {err.filename or getattr(args, 'spec', '')}: {err.strerror or err}", file=sys.stderr)
+        print(
+            f"symbackprop: error: {err.filename or getattr(args, 'spec', '')}: {err.strerror or err}", file=sys.stderr
+        )
     return EXIT_BAD_INPUT
 
 

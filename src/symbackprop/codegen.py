@@ -74,7 +74,11 @@ def _reads(names: Iterable[str], used: set[str], source: str, batched: bool) -> 
     for n in names:
         if n in used:
             value = f'{source}["{n}"]'
-            out.append(f"{INDENT}{n} = np.asarray({value}, dtype=float)" if batched and source == "values" else f"{INDENT}{n} = {value}")
+            out.append(
+                f"{INDENT}{n} = np.asarray({value}, dtype=float)"
+                if batched and source == "values"
+                else f"{INDENT}{n} = {value}"
+            )
     return out
 
 
@@ -121,15 +125,22 @@ def _layered_context(derivation) -> dict:
     context.update(
         batched=True,
         forward_reads=_reads(leaves, _used(forward), "values", True),
-        backward_reads=_reads(leaves, _used(backward), "values", True) + _reads(forward_names, _used(backward), "_fwd", True),
+        backward_reads=_reads(leaves, _used(backward), "values", True)
+        + _reads(forward_names, _used(backward), "_fwd", True),
         objective=names.objective().name,
         helpers=helper_source(helpers_needed(exprs)),
-        constants=[("WEIGHT_DECAY", repr(float(net.weight_decay))), ("SEED", str(net.seed)), ("INIT_SCALE", repr(float(net.init_scale)))],
+        constants=[
+            ("WEIGHT_DECAY", repr(float(net.weight_decay))),
+            ("SEED", str(net.seed)),
+            ("INIT_SCALE", repr(float(net.init_scale))),
+        ],
         forward_lines=_lines(forward, printer),
         forward_returns=forward_names,
         backward_lines=_lines(backward, printer),
         gradient_returns=[(leaf, f"grad_{leaf}") for leaf in ("x", *net.parameter_names)],
-        delta_returns=[(f"delta_{names.net_vec(_layer_of(eq)).name}", eq.code_name) for eq in _select(equations, "delta")],
+        delta_returns=[
+            (f"delta_{names.net_vec(_layer_of(eq)).name}", eq.code_name) for eq in _select(equations, "delta")
+        ],
         initial_lines=_layered_initial_lines(net),
     )
     return context
@@ -178,7 +189,11 @@ def _graph_context(derivation) -> dict:
     backward = _select(equations, "delta", "gradient")
     exprs = [eq.rhs for eq in forward + backward]
     leaves = tuple(s.name for s in net.leaves)
-    initial = {**{s.name: 0.0 for s in net.leaves}, **{s.name: v for s, v in net.parameters.items()}, **{s.name: v for s, v in net.example.items()}}
+    initial = {
+        **{s.name: 0.0 for s in net.leaves},
+        **{s.name: v for s, v in net.parameters.items()},
+        **{s.name: v for s, v in net.example.items()},
+    }
     roles = {
         "parameters": [s.name for s in net.parameters],
         "trainable": [s.name for s in net.trainable],
@@ -190,16 +205,21 @@ def _graph_context(derivation) -> dict:
     context.update(
         batched=False,
         forward_reads=_reads(leaves, _used(forward), "values", False),
-        backward_reads=_reads(leaves, _used(backward), "values", False) + _reads(forward_names, _used(backward), "_fwd", False),
+        backward_reads=_reads(leaves, _used(backward), "values", False)
+        + _reads(forward_names, _used(backward), "_fwd", False),
         objective=net.objective.name,
         helpers=helper_source(helpers_needed(exprs) | {"unbroadcast"}),
         constants=[],
         forward_lines=_lines(forward, printer),
         forward_returns=forward_names,
         backward_lines=_lines(backward, printer),
-        gradient_returns=[(s.name, f'unbroadcast(grad_{s.name}, _shape, np.shape(values["{s.name}"]))') for s in (*net.inputs, *net.parameters)],
+        gradient_returns=[
+            (s.name, f'unbroadcast(grad_{s.name}, _shape, np.shape(values["{s.name}"]))')
+            for s in (*net.inputs, *net.parameters)
+        ],
         delta_returns=[(eq.code_name, eq.code_name) for eq in _select(equations, "delta")],
-        initial_lines=[f"{INDENT}return {{"] + [f'{INDENT}    "{k}": {float(v)!r},' for k, v in initial.items()] + [f"{INDENT}}}"],
+        initial_lines=[f"{INDENT}return {{"]
+        + [f'{INDENT}    "{k}": {float(v)!r},' for k, v in initial.items()]
+        + [f"{INDENT}}}"],
     )
     return context
-

@@ -132,7 +132,9 @@ class GraphDerivation(Outputs):
         for node, d in self.delta_symbols.items():
             names.setdefault(d, rf"\frac{{\partial {obj}}}{{\partial {printer.doprint(node)}}}")
         for leaf in self.gradients:
-            names.setdefault(self.gradient_symbol(leaf), rf"\frac{{\partial {obj}}}{{\partial {printer.doprint(Symbol(leaf))}}}")
+            names.setdefault(
+                self.gradient_symbol(leaf), rf"\frac{{\partial {obj}}}{{\partial {printer.doprint(Symbol(leaf))}}}"
+            )
         return names
 
     @cached_property

@@ -34,7 +34,9 @@ class PrintedEquation:
 
 def _printed(eqs: list[Equation], printer: NotationLatexPrinter) -> list[PrintedEquation]:
     return [
-        PrintedEquation(eq.number, eq.label, printer.doprint(eq.lhs), r"\leftarrow" if eq.update else "=", printer.doprint(eq.rhs))
+        PrintedEquation(
+            eq.number, eq.label, printer.doprint(eq.lhs), r"\leftarrow" if eq.update else "=", printer.doprint(eq.rhs)
+        )
         for eq in eqs
     ]
 
@@ -55,7 +57,9 @@ def latex_document(derivation) -> str:
     layer_eqs = [eq for eq in equations if not eq.key.startswith("unit-")]
     unit_eqs = [eq for eq in equations if eq.key.startswith("unit-")]
     layered = isinstance(net, LayeredNetwork)
-    printer = NotationLatexPrinter(derivation.latex_names, frozenset(derivation.names.vectors) if layered else frozenset())
+    printer = NotationLatexPrinter(
+        derivation.latex_names, frozenset(derivation.names.vectors) if layered else frozenset()
+    )
     if layered:
         summary = (
             f"Sizes {', '.join(map(str, net.sizes))}; activations {', '.join(net.activations)}; "

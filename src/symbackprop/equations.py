@@ -6,7 +6,7 @@ keeps the ``(7)`` in a train.py comment and the (7) in derivation.tex the same e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Iterable, Literal
 
 import sympy
@@ -31,7 +31,6 @@ class Equation:
     code_rhs: sympy.Expr | None = None
     update: bool = False
     number: int = 0
-    note: str = field(default="", compare=False)
 
     @property
     def label(self) -> str:
@@ -41,10 +40,6 @@ class Equation:
 def number(equations: Iterable[Equation]) -> list[Equation]:
     """Number equations 1, 2, ... in order."""
     return [replace(eq, number=i) for i, eq in enumerate(equations, start=1)]
-
-
-def by_key(equations: Iterable[Equation]) -> dict[str, Equation]:
-    return {eq.key: eq for eq in equations}
 
 
 def graph_equations(derivation, prefix: str = "") -> list[Equation]:

@@ -179,9 +179,7 @@ def _guard_pow(base: sympy.Expr, exp: sympy.Expr, pos: int) -> None:
         return
     mag = abs(exp)
     size = max((_digits(r) for r in base.atoms(sympy.Rational)), default=0.0)
-    if (base.is_Number and mag > _MAX_DIGITS) or (
-        size and (mag > 10**6 or float(mag) * size > _MAX_DIGITS)
-    ):
+    if (base.is_Number and mag > _MAX_DIGITS) or (size and (mag > 10**6 or float(mag) * size > _MAX_DIGITS)):
         raise ExprError("constant too large to evaluate", pos)
 
 
@@ -194,9 +192,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token], symbols: Mapping[str, sympy.Symbol],
-                 functions: Mapping[str, tuple[Callable[..., sympy.Expr], int, int | None]],
-                 max_depth: int):
+    def __init__(
+        self,
+        tokens: list[_Token],
+        symbols: Mapping[str, sympy.Symbol],
+        functions: Mapping[str, tuple[Callable[..., sympy.Expr], int, int | None]],
+        max_depth: int,
+    ):
         self.tokens, self.i = tokens, 0
         self.symbols, self.functions, self.max_depth = symbols, functions, max_depth
 
@@ -272,8 +274,13 @@ class _Parser:
         left = operands.pop()
         if op == "**":
             _guard_pow(left, right, pos)
-        fn = {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-              "/": lambda: left / right, "**": lambda: left**right}[op]
+        fn = {
+            "+": lambda: left + right,
+            "-": lambda: left - right,
+            "*": lambda: left * right,
+            "/": lambda: left / right,
+            "**": lambda: left**right,
+        }[op]
         operands.append(self._build(pos, f"'{op}'", fn))
         return op in _NESTING_OPS
 

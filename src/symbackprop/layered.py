@@ -72,7 +72,11 @@ def unit_graph(net: LayeredNetwork, names: Names | None = None) -> GraphNetwork:
     targets = tuple(names.target(k) for k in range(net.sizes[-1]))
     objective = names.objective()
     nodes[objective] = sympy.Add(*(loss.term(y, t) for y, t in zip(previous, targets))) + _decay(net, names, weights)
-    deltas = {names.net(layer + 1, k): names.delta(layer + 1, k) for layer in range(1, net.depth + 1) for k in range(net.sizes[layer])}
+    deltas = {
+        names.net(layer + 1, k): names.delta(layer + 1, k)
+        for layer in range(1, net.depth + 1)
+        for k in range(net.sizes[layer])
+    }
     return GraphNetwork(
         name=net.name,
         title=net.title,
@@ -139,7 +143,13 @@ def layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
     """The matrix-form equations of ``net``, in document order (unnumbered)."""
     L = net.depth + 1  # number of layers, input layer included (UFLDL's n_l)
     loss, out_act = loss_rule(net.loss), activation(net.activations[-1])
-    lam, m, alpha, J, t = names.weight_decay(), names.batch_size(), names.learning_rate(), names.objective(), names.target_vec()
+    lam, m, alpha, J, t = (
+        names.weight_decay(),
+        names.batch_size(),
+        names.learning_rate(),
+        names.objective(),
+        names.target_vec(),
+    )
     eqs: list[Equation] = []
     for layer in range(1, L):
         a_prev, z, a = names.out_vec(layer), names.net_vec(layer + 1), names.out_vec(layer + 1)
@@ -238,4 +248,3 @@ class LayeredDerivation(Outputs):
         if "unit_derivation" in self.__dict__:
             return {**self.unit_derivation.latex_names, **self.names.latex}
         return self.names.latex
-

@@ -64,10 +64,6 @@ class GraphNetwork:
     def trainable(self) -> tuple[Symbol, ...]:
         return tuple(p for p in self.parameters if p not in self.frozen)
 
-    @property
-    def has_loss(self) -> bool:
-        return bool(self.targets) or self.objective.name in ("E", "J")
-
     def validate(self) -> None:
         """Every node uses only leaves and earlier nodes; the objective is a node."""
         known = set(self.leaves) | set(self.constants)

@@ -138,4 +138,6 @@ class Names:
 
     def gradient(self, of: Symbol, wrt: Symbol, wrt_latex: str) -> Symbol:
         """The symbol d(of)/d(wrt), named grad_<wrt> in code."""
-        return self._sym(f"grad_{wrt.name}", rf"\frac{{\partial {self.latex.get(of, of.name)}}}{{\partial {wrt_latex}}}")
+        return self._sym(
+            f"grad_{wrt.name}", rf"\frac{{\partial {self.latex.get(of, of.name)}}}{{\partial {wrt_latex}}}"
+        )

@@ -59,10 +59,14 @@ def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
     """Load a built-in example by name, or a ``.toml`` spec from a path."""
     path = Path(name_or_path)
     if str(name_or_path) in example_names() and not path.exists():
-        return load_spec_text(example_text(str(name_or_path)), source=f"{name_or_path} (built-in)", default_name=str(name_or_path))
+        return load_spec_text(
+            example_text(str(name_or_path)), source=f"{name_or_path} (built-in)", default_name=str(name_or_path)
+        )
     if not path.is_file():
         known = ", ".join(example_names())
-        raise SpecError(str(name_or_path), "spec", f"no such file and no built-in example of that name (built-in: {known})")
+        raise SpecError(
+            str(name_or_path), "spec", f"no such file and no built-in example of that name (built-in: {known})"
+        )
     if path.stat().st_size > MAX_SPEC_BYTES:
         raise SpecError(str(path), "spec", f"file larger than {MAX_SPEC_BYTES} bytes")
     try:
@@ -190,7 +194,7 @@ class _Reader:
             symbols[key] = Symbol(key)
         has_loss, has_output = "loss" in d, "output" in d
         if has_loss == has_output:
-            raise self.fail("loss", "give either loss = \"expression\" or output = \"node\" (exactly one)")
+            raise self.fail("loss", 'give either loss = "expression" or output = "node" (exactly one)')
         if has_loss:
             objective = Symbol("E")
             nodes[objective] = self.parse("loss", d["loss"], symbols, set())
@@ -241,10 +245,15 @@ class _Reader:
             raise self.fail("mlp.sizes", "expected at least two layer sizes, whole numbers from 1 to 100000")
         acts = self.get(mlp, "mlp.activations", "activations", list, required=True)
         if len(acts) != len(sizes) - 1:
-            raise self.fail("mlp.activations", f"{len(acts)} activations for {len(sizes) - 1} weight layers (sizes has {len(sizes)} entries)")
+            raise self.fail(
+                "mlp.activations",
+                f"{len(acts)} activations for {len(sizes) - 1} weight layers (sizes has {len(sizes)} entries)",
+            )
         for i, act in enumerate(acts):
             if not isinstance(act, str) or act not in ACTIVATIONS:
-                raise self.fail(f"mlp.activations[{i}]", f"unknown activation {act!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+                raise self.fail(
+                    f"mlp.activations[{i}]", f"unknown activation {act!r}; known: {', '.join(sorted(ACTIVATIONS))}"
+                )
             if ACTIVATIONS[act].vector and i != len(acts) - 1:
                 raise self.fail(f"mlp.activations[{i}]", f"{act} is only allowed in the output layer")
         loss = self.get(mlp, "mlp.loss", "loss", str, required=True)
@@ -252,12 +261,16 @@ class _Reader:
             raise self.fail("mlp.loss", f"unknown loss {loss!r}; known: {', '.join(sorted(LOSSES))}")
         out = ACTIVATIONS[acts[-1]]
         if LOSSES[loss].needs_unit_interval and not out.output_in_unit_interval:
-            raise self.fail("mlp.loss", f"{loss} needs outputs in (0, 1): use a sigmoid or softmax output layer, not {acts[-1]}")
+            raise self.fail(
+                "mlp.loss", f"{loss} needs outputs in (0, 1): use a sigmoid or softmax output layer, not {acts[-1]}"
+            )
         if loss == "binary_cross_entropy" and out.vector:
-            raise self.fail("mlp.loss", "binary_cross_entropy goes with sigmoid outputs; use cross_entropy with softmax")
+            raise self.fail(
+                "mlp.loss", "binary_cross_entropy goes with sigmoid outputs; use cross_entropy with softmax"
+            )
         notation = self.get(mlp, "mlp.notation", "notation", str, "layer")
         if notation not in ("node", "layer"):
-            raise self.fail("mlp.notation", f"expected \"node\" or \"layer\", got {notation!r}")
+            raise self.fail("mlp.notation", f'expected "node" or "layer", got {notation!r}')
         decay = self.number("mlp.weight_decay", mlp.get("weight_decay", 0.0))
         if decay < 0:
             raise self.fail("mlp.weight_decay", "must not be negative")
@@ -303,5 +316,12 @@ class _Reader:
 
 
 def _kind_name(kind) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
+    names = {
+        str: "a string",
+        int: "a whole number",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
     return names.get(kind, "a number")
