@@ -71,8 +71,8 @@ def backward(values):
     grad_x0 = delta_dot * w0  # eq. (4)
     grad_x1 = delta_dot * w1  # eq. (5)
     grad_w0 = delta_dot * x0  # eq. (6)
-    grad_w1 = delta_dot * x1  # eq. (7)
-    grad_w2 = delta_dot  # eq. (8)
+    grad_w1 = delta_dot * x1  # eq. (8)
+    grad_w2 = delta_dot  # eq. (10)
     return {
         "x0": unbroadcast(grad_x0, _shape, np.shape(values["x0"])),
         "x1": unbroadcast(grad_x1, _shape, np.shape(values["x1"])),
@@ -93,8 +93,8 @@ def step(values, lr=None):
     new = dict(values)
     lr = LEARNING_RATE if lr is None else lr
     grads = backward(values)
-    new["w0"] = values["w0"] - lr * grads["w0"]  # eq. (9)
-    new["w1"] = values["w1"] - lr * grads["w1"]  # eq. (10)
+    new["w0"] = values["w0"] - lr * grads["w0"]  # eq. (7)
+    new["w1"] = values["w1"] - lr * grads["w1"]  # eq. (9)
     new["w2"] = values["w2"] - lr * grads["w2"]  # eq. (11)
     return new
 

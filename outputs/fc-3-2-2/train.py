@@ -37,11 +37,11 @@ def forward(values):
     W2 = np.asarray(values["W2"], dtype=float)
     b2 = np.asarray(values["b2"], dtype=float)
     m = len(values["x"])
-    net2 = x @ W1.T + b1  # eq. (1)
-    y2 = sigmoid(net2)  # eq. (2)
-    net3 = y2 @ W2.T + b2  # eq. (3)
-    y3 = sigmoid(net3)  # eq. (4)
-    E = np.sum((1 / 2) * (y3 - t) ** 2) / m  # eq. (5)
+    net2 = x @ W1.T + b1  # eq. (9)
+    y2 = sigmoid(net2)  # eq. (10)
+    net3 = y2 @ W2.T + b2  # eq. (11)
+    y3 = sigmoid(net3)  # eq. (12)
+    E = np.sum((1 / 2) * (y3 - t) ** 2) / m  # eq. (14)
     return {
         "net2": net2,
         "y2": y2,
@@ -61,13 +61,13 @@ def backward(values):
     y2 = _fwd["y2"]
     y3 = _fwd["y3"]
     m = len(values["x"])
-    delta3 = y3 * (1 - y3) * (y3 - t)  # eq. (6)
-    delta2 = y2 * (1 - y2) * (delta3 @ W2)  # eq. (7)
-    grad_W1 = delta2.T @ x / m  # eq. (8)
-    grad_b1 = np.mean(delta2, axis=0)  # eq. (9)
-    grad_W2 = delta3.T @ y2 / m  # eq. (10)
-    grad_b2 = np.mean(delta3, axis=0)  # eq. (11)
-    grad_x = (delta2 @ W1) / m  # eq. (12)
+    delta3 = y3 * (1 - y3) * (y3 - t)  # eq. (50)
+    delta2 = y2 * (1 - y2) * (delta3 @ W2)  # eq. (51)
+    grad_W1 = delta2.T @ x / m  # eq. (52)
+    grad_b1 = np.mean(delta2, axis=0)  # eq. (54)
+    grad_W2 = delta3.T @ y2 / m  # eq. (56)
+    grad_b2 = np.mean(delta3, axis=0)  # eq. (58)
+    grad_x = (delta2 @ W1) / m  # eq. (60)
     return {
         "x": grad_x,
         "W1": grad_W1,
@@ -89,10 +89,10 @@ def step(values, lr=None):
     new = dict(values)
     lr = LEARNING_RATE if lr is None else lr
     grads = backward(values)
-    new["W1"] = values["W1"] - lr * grads["W1"]  # eq. (13)
-    new["b1"] = values["b1"] - lr * grads["b1"]  # eq. (14)
-    new["W2"] = values["W2"] - lr * grads["W2"]  # eq. (15)
-    new["b2"] = values["b2"] - lr * grads["b2"]  # eq. (16)
+    new["W1"] = values["W1"] - lr * grads["W1"]  # eq. (53)
+    new["b1"] = values["b1"] - lr * grads["b1"]  # eq. (55)
+    new["W2"] = values["W2"] - lr * grads["W2"]  # eq. (57)
+    new["b2"] = values["b2"] - lr * grads["b2"]  # eq. (59)
     return new
 
 

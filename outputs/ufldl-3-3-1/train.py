@@ -37,13 +37,13 @@ def forward(values):
     W2 = np.asarray(values["W2"], dtype=float)
     b2 = np.asarray(values["b2"], dtype=float)
     m = len(values["x"])
-    z2 = x @ W1.T + b1  # eq. (1)
-    a2 = sigmoid(z2)  # eq. (2)
-    z3 = a2 @ W2.T + b2  # eq. (3)
-    a3 = sigmoid(z3)  # eq. (4)
-    L = np.sum((1 / 2) * (a3 - t) ** 2) / m  # eq. (5)
-    s = (1 / 2) * WEIGHT_DECAY * (np.sum(W1**2) + np.sum(W2**2))  # eq. (6)
-    J = L + s  # eq. (7)
+    z2 = x @ W1.T + b1  # eq. (9)
+    a2 = sigmoid(z2)  # eq. (10)
+    z3 = a2 @ W2.T + b2  # eq. (11)
+    a3 = sigmoid(z3)  # eq. (12)
+    L = np.sum((1 / 2) * (a3 - t) ** 2) / m  # eq. (14)
+    s = (1 / 2) * WEIGHT_DECAY * (np.sum(W1**2) + np.sum(W2**2))  # eq. (15)
+    J = L + s  # eq. (16)
     return {
         "z2": z2,
         "a2": a2,
@@ -65,13 +65,13 @@ def backward(values):
     a2 = _fwd["a2"]
     a3 = _fwd["a3"]
     m = len(values["x"])
-    delta3 = a3 * (1 - a3) * (a3 - t)  # eq. (8)
-    delta2 = a2 * (1 - a2) * (delta3 @ W2)  # eq. (9)
-    grad_W1 = delta2.T @ x / m + W1 * WEIGHT_DECAY  # eq. (10)
-    grad_b1 = np.mean(delta2, axis=0)  # eq. (11)
-    grad_W2 = delta3.T @ a2 / m + W2 * WEIGHT_DECAY  # eq. (12)
-    grad_b2 = np.mean(delta3, axis=0)  # eq. (13)
-    grad_x = (delta2 @ W1) / m  # eq. (14)
+    delta3 = a3 * (1 - a3) * (a3 - t)  # eq. (56)
+    delta2 = a2 * (1 - a2) * (delta3 @ W2)  # eq. (57)
+    grad_W1 = delta2.T @ x / m + W1 * WEIGHT_DECAY  # eq. (58)
+    grad_b1 = np.mean(delta2, axis=0)  # eq. (60)
+    grad_W2 = delta3.T @ a2 / m + W2 * WEIGHT_DECAY  # eq. (62)
+    grad_b2 = np.mean(delta3, axis=0)  # eq. (64)
+    grad_x = (delta2 @ W1) / m  # eq. (66)
     return {
         "x": grad_x,
         "W1": grad_W1,
@@ -93,10 +93,10 @@ def step(values, lr=None):
     new = dict(values)
     lr = LEARNING_RATE if lr is None else lr
     grads = backward(values)
-    new["W1"] = values["W1"] - lr * grads["W1"]  # eq. (15)
-    new["b1"] = values["b1"] - lr * grads["b1"]  # eq. (16)
-    new["W2"] = values["W2"] - lr * grads["W2"]  # eq. (17)
-    new["b2"] = values["b2"] - lr * grads["b2"]  # eq. (18)
+    new["W1"] = values["W1"] - lr * grads["W1"]  # eq. (59)
+    new["b1"] = values["b1"] - lr * grads["b1"]  # eq. (61)
+    new["W2"] = values["W2"] - lr * grads["W2"]  # eq. (63)
+    new["b2"] = values["b2"] - lr * grads["b2"]  # eq. (65)
     return new
 
 

@@ -109,22 +109,28 @@ def symbolic_gradients(derivation, values: dict) -> dict[str, np.ndarray] | None
     return _evaluate(derivation, dict(values))
 
 
-def _evaluate(graph_derivation, env: dict) -> dict[str, np.ndarray]:
-    """Forward values, deltas (reverse order) and gradients of a scalar-graph derivation."""
+def evaluate_graph(graph_derivation, env: dict) -> tuple[dict, dict, dict]:
+    """Forward values, error terms (by delta symbol name) and gradients of a scalar-graph
+    derivation at the point ``env`` (leaf name -> value), equation by equation."""
     net = graph_derivation.network
-    env.update({c.name: v for c, v in net.constants.items()})
+    values = {**env, **{c.name: v for c, v in net.constants.items()}}
     for node, expr in net.nodes.items():
         fn, args = _lambdified(expr)
-        env[node.name] = fn(*(env[a] for a in args))
+        values[node.name] = fn(*(values[a] for a in args))
+    deltas: dict = {}
     for node in reversed(list(net.nodes)):
         if node.name in graph_derivation.deltas:
             fn, args = _lambdified(graph_derivation.deltas[node.name])
-            env[graph_derivation.delta_symbols[node].name] = fn(*(env[a] for a in args))
+            deltas[graph_derivation.delta_symbols[node].name] = fn(*({**values, **deltas}[a] for a in args))
     grads = {}
     for leaf, expr in graph_derivation.gradients.items():
         fn, args = _lambdified(expr)
-        grads[leaf] = np.asarray(fn(*(env[a] for a in args)), dtype=float)
-    return grads
+        grads[leaf] = np.asarray(fn(*({**values, **deltas}[a] for a in args)), dtype=float)
+    return values, deltas, grads
+
+
+def _evaluate(graph_derivation, env: dict) -> dict[str, np.ndarray]:
+    return evaluate_graph(graph_derivation, env)[2]
 
 
 def _layered_symbolic(derivation: LayeredDerivation, values: dict) -> dict[str, np.ndarray]:

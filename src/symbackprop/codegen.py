@@ -21,6 +21,7 @@ from symbackprop.render.printers import NotationNumPyPrinter
 from symbackprop.render.pyformat import assignment
 
 INDENT = "    "
+DELTA_SECTIONS = ("delta", "delta-output", "delta-hidden")
 
 
 def numpy_module(derivation) -> str:
@@ -116,7 +117,7 @@ def _layered_context(derivation) -> dict:
     equations = derivation.equations
     printer = NotationNumPyPrinter({names.weight_decay(): "WEIGHT_DECAY"})
     forward = _select(equations, "forward", "loss")
-    backward = _select(equations, "delta", "gradient")
+    backward = _select(equations, *DELTA_SECTIONS, "gradient")
     exprs = [eq.code_rhs if eq.code_rhs is not None else eq.rhs for eq in forward + backward]
     leaves = ("x", "t", *net.parameter_names)
     roles = {"parameters": net.parameter_names, "trainable": net.parameter_names, "inputs": ("x",), "targets": ("t",)}
@@ -139,7 +140,7 @@ def _layered_context(derivation) -> dict:
         backward_lines=_lines(backward, printer),
         gradient_returns=[(leaf, f"grad_{leaf}") for leaf in ("x", *net.parameter_names)],
         delta_returns=[
-            (f"delta_{names.net_vec(_layer_of(eq)).name}", eq.code_name) for eq in _select(equations, "delta")
+            (f"delta_{names.net_vec(_layer_of(eq)).name}", eq.code_name) for eq in _select(equations, *DELTA_SECTIONS)
         ],
         initial_lines=_layered_initial_lines(net),
     )
@@ -186,7 +187,7 @@ def _graph_context(derivation) -> dict:
     equations = derivation.equations
     printer = NotationNumPyPrinter({s: "WEIGHT_DECAY" for s in net.constants})
     forward = _select(equations, "forward")
-    backward = _select(equations, "delta", "gradient")
+    backward = _select(equations, *DELTA_SECTIONS, "gradient")
     exprs = [eq.rhs for eq in forward + backward]
     leaves = tuple(s.name for s in net.leaves)
     initial = {
@@ -217,7 +218,7 @@ def _graph_context(derivation) -> dict:
             (s.name, f'unbroadcast(grad_{s.name}, _shape, np.shape(values["{s.name}"]))')
             for s in (*net.inputs, *net.parameters)
         ],
-        delta_returns=[(eq.code_name, eq.code_name) for eq in _select(equations, "delta")],
+        delta_returns=[(eq.code_name, eq.code_name) for eq in _select(equations, *DELTA_SECTIONS)],
         initial_lines=[f"{INDENT}return {{"]
         + [f'{INDENT}    "{k}": {float(v)!r},' for k, v in initial.items()]
         + [f"{INDENT}}}"],

@@ -26,7 +26,7 @@ from typing import Mapping
 import sympy
 from sympy import S, Symbol
 
-from symbackprop.equations import Equation, graph_equations, number
+from symbackprop.equations import Equation, document_order, graph_equations, number
 from symbackprop.render.outputs import Outputs
 from symbackprop.network import GraphNetwork
 from sympy.printing.latex import LatexPrinter
@@ -93,6 +93,10 @@ class GraphDerivation(Outputs):
     updates: dict[str, sympy.Expr]
     partials: dict[Symbol, dict[Symbol, sympy.Expr]] = field(repr=False)
     fused: dict[Symbol, Symbol] = field(repr=False)
+    consumers: dict[Symbol, list[Symbol]] = field(repr=False, default_factory=dict)
+    # Per node, d(objective)/d(node) as first summed, before simplification; for an activation
+    # output (fused) node this is the inlined dE/dy_k the documents show as a step.
+    totals: dict[Symbol, sympy.Expr] = field(repr=False, default_factory=dict)
 
     @cached_property
     def _forward_expanded(self) -> dict[Symbol, sympy.Expr]:
@@ -139,7 +143,7 @@ class GraphDerivation(Outputs):
 
     @cached_property
     def equations(self) -> list[Equation]:
-        return number(graph_equations(self))
+        return number(document_order(graph_equations(self)))
 
 
 def delta_symbol(net: GraphNetwork, node: Symbol) -> Symbol:
@@ -160,12 +164,14 @@ def derive_graph(net: GraphNetwork) -> GraphDerivation:
     rules = [targets_sum_to_one(net.target_groups), CANCEL_QUOTIENTS]
 
     adjoint: dict[Symbol, sympy.Expr] = {net.objective: S.One}
+    totals: dict[Symbol, sympy.Expr] = {}
     deltas: dict[str, sympy.Expr] = {}
     delta_symbols: dict[Symbol, Symbol] = {}
     for node in reversed(list(net.nodes)):
         if node == net.objective:
             continue
         total = sympy.Add(*(adjoint[c] * partials[c][node] for c in consumers[node]))
+        totals[node] = total
         if node in fused:
             adjoint[node] = total  # inlined: the delta is taken with respect to its net
             continue
@@ -178,4 +184,4 @@ def derive_graph(net: GraphNetwork) -> GraphDerivation:
         gradients[leaf.name] = sympy.Add(*(adjoint[c] * partials[c][leaf] for c in consumers[leaf]))
     eta = net.learning_rate_symbol
     updates = {p.name: p - eta * gradients[p.name] for p in net.trainable}
-    return GraphDerivation(net, deltas, delta_symbols, gradients, updates, partials, fused)
+    return GraphDerivation(net, deltas, delta_symbols, gradients, updates, partials, fused, dict(consumers), totals)

@@ -11,7 +11,7 @@ from typing import Iterable, Literal
 
 import sympy
 
-Section = Literal["forward", "loss", "delta", "gradient", "update"]
+Section = Literal["forward", "loss", "delta", "delta-output", "delta-hidden", "gradient", "update"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Equation:
     code_rhs: sympy.Expr | None = None
     update: bool = False
     number: int = 0
+    layer: bool = False  # a layer-level (matrix) equation of a layered network
 
     @property
     def label(self) -> str:
@@ -42,10 +43,41 @@ def number(equations: Iterable[Equation]) -> list[Equation]:
     return [replace(eq, number=i) for i, eq in enumerate(equations, start=1)]
 
 
+# Where each equation stands in a document: the part (a heading) and its rank there.
+PARTS = ("forward", "loss", "delta-output", "delta-hidden", "delta", "gradient", "matrix")
+
+
+def part_of(eq: Equation) -> str:
+    """The document part of an equation: the backward equations of the matrix form have their
+    own part; an update goes with its gradient."""
+    if eq.layer and eq.section not in ("forward", "loss"):
+        return "matrix"
+    return "gradient" if eq.section == "update" else eq.section
+
+
+def document_order(equations: Iterable[Equation]) -> list[Equation]:
+    """Equations in the order a document presents them: by part, per unit before matrix form,
+    each update right after its gradient."""
+    eqs = list(equations)
+    position = {eq.key: i for i, eq in enumerate(eqs)}
+
+    def rank(eq: Equation) -> tuple:
+        anchor = position[eq.key]
+        if eq.section == "update":
+            anchor = position.get(eq.key.replace("update-", "gradient-", 1), anchor)
+        return (PARTS.index(part_of(eq)), eq.layer, anchor, eq.section == "update")
+
+    return sorted(eqs, key=rank)
+
+
 def graph_equations(derivation, prefix: str = "") -> list[Equation]:
     """Equations of a scalar-graph derivation: forward, error terms (output first), gradients, updates."""
     net = derivation.network
-    eqs = [Equation(f"{prefix}forward-{n}", "forward", n, e, n.name) for n, e in net.nodes.items()]
+    loss = bool(net.targets)
+    eqs = [
+        Equation(f"{prefix}forward-{n}", "loss" if n == net.objective and loss else "forward", n, e, n.name)
+        for n, e in net.nodes.items()
+    ]
     for node in reversed(list(net.nodes)):
         if node.name in derivation.deltas:
             d = derivation.delta_symbols[node]
@@ -57,5 +89,6 @@ def graph_equations(derivation, prefix: str = "") -> list[Equation]:
     for param, rhs in derivation.updates.items():
         p = sympy.Symbol(param)
         code = p - eta * derivation.gradient_symbol(param)
-        eqs.append(Equation(f"{prefix}update-{param}", "update", p, rhs, param, code_rhs=code, update=True))
+        shown = sympy.Add(p, -sympy.Mul(eta, derivation.gradients[param], evaluate=False), evaluate=False)
+        eqs.append(Equation(f"{prefix}update-{param}", "update", p, shown, param, code_rhs=code, update=True))
     return eqs

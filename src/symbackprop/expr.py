@@ -52,8 +52,8 @@ _DIGITS = frozenset(string.digits)
 _NAME_START = frozenset(string.ascii_letters + "_")
 _NAME_CHARS = _NAME_START | _DIGITS
 _KEYWORDS = frozenset(keyword.kwlist)
+_MAX_CONSTANT_NESTING = 4  # see _Parser._guard_constant
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "pos": 3, "**": 4}
-_NESTING_OPS = frozenset({"neg", "pos", "**"})
 _UNDEFINED = frozenset({sympy.zoo, sympy.oo, -sympy.oo, sympy.nan})
 
 
@@ -201,6 +201,7 @@ class _Parser:
     ):
         self.tokens, self.i = tokens, 0
         self.symbols, self.functions, self.max_depth = symbols, functions, max_depth
+        self._const_depth: dict[sympy.Basic, int | None] = {}
 
     def _peek(self) -> _Token:
         return self.tokens[self.i]
@@ -237,9 +238,11 @@ class _Parser:
     def _expr(self, depth: int) -> sympy.Expr:
         """Parse operands joined by binary operators, up to ')', ',', '=' or the end."""
         self._check_depth(depth, self._peek().pos)
+        terms: list[sympy.Expr] = []  # finished terms of the sum, added n-ary at the end
         operands: list[sympy.Expr] = []
-        ops: list[tuple[str, int]] = []
+        ops: list[tuple[str, int]] = []  # only operators binding tighter than + and -
         nest = 0  # pending unary operators and '**' on the stack
+        negate, plus_pos = False, 0
         while True:
             tok = self._take()
             if tok.kind == "op" and tok.text in "+-":
@@ -250,39 +253,76 @@ class _Parser:
             operands.append(self._operand(tok, depth + nest + 1))
             nxt = self._peek()
             if nxt.kind in ("num", "name") or self._is(nxt, "("):
-                shown = f"'{nxt.text}'"
-                raise ExprError(f"missing operator before {shown}", nxt.pos)
+                raise ExprError(f"missing operator before '{nxt.text}'", nxt.pos)
             prec = _PREC.get(nxt.text) if nxt.kind == "op" else None
             if prec is None:
                 break
             self._take()
             while ops and (_PREC[ops[-1][0]] > prec or (_PREC[ops[-1][0]] == prec and prec != 4)):
                 nest -= self._reduce(*ops.pop(), operands)
+            if prec == 1:  # binary + or -: everything tighter is reduced; close the term
+                terms.append(self._signed(operands.pop(), negate, plus_pos))
+                negate, plus_pos = nxt.text == "-", nxt.pos
+                continue
             if nxt.text == "**":
                 nest += 1
                 self._check_depth(depth + nest, nxt.pos)
             ops.append((nxt.text, nxt.pos))
         while ops:
             self._reduce(*ops.pop(), operands)
-        return operands[0]
+        if not terms:
+            return operands[0]
+        terms.append(self._signed(operands[0], negate, plus_pos))
+        return self._build(plus_pos, "'+'", lambda: sympy.Add(*terms))
+
+    def _signed(self, term: sympy.Expr, negate: bool, pos: int) -> sympy.Expr:
+        return self._build(pos, "'-'", lambda: -term) if negate else term
 
     def _reduce(self, op: str, pos: int, operands: list[sympy.Expr]) -> int:
         right = operands.pop()
         if op in ("neg", "pos"):
-            operands.append(self._build(pos, "'-'", lambda: -right if op == "neg" else right))
+            operands.append(self._signed(right, op == "neg", pos))
             return 1
         left = operands.pop()
         if op == "**":
             _guard_pow(left, right, pos)
+            self._guard_constant([left, right], pos)
         fn = {
-            "+": lambda: left + right,
-            "-": lambda: left - right,
             "*": lambda: left * right,
             "/": lambda: left / right,
             "**": lambda: left**right,
         }[op]
         operands.append(self._build(pos, f"'{op}'", fn))
-        return op in _NESTING_OPS
+        return int(op == "**")
+
+    def _guard_constant(self, args: list[sympy.Expr], pos: int) -> None:
+        """Refuse functions/powers nested deeply inside symbol-free sub-expressions.
+
+        SymPy evaluates such constants numerically (evalf) while constructing them,
+        at a cost exponential in their nesting: log(1/log(1/...)) eight deep takes
+        tens of seconds.  Sub-expressions containing a symbol are not affected.
+        """
+        memo, stack = self._const_depth, list(args)
+        while stack:  # iterative post-order walk, memoised across the whole parse
+            node = stack[-1]
+            if node in memo:
+                stack.pop()
+                continue
+            pending = [a for a in node.args if a not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            kids = [memo[a] for a in node.args]
+            if node.is_Symbol or None in kids:
+                memo[node] = None
+            else:
+                memo[node] = max(kids, default=0) + (bool(kids) and not (node.is_Add or node.is_Mul))
+        depths = [memo[a] for a in args]
+        if None not in depths and 1 + max(depths, default=0) > _MAX_CONSTANT_NESTING:
+            raise ExprError(
+                f"constant sub-expression nests functions or powers more than "
+                f"{_MAX_CONSTANT_NESTING} deep; too costly to evaluate", pos)
 
     def _build(self, pos: int, what: str, thunk: Callable[[], object]) -> sympy.Expr:
         try:
@@ -349,6 +389,8 @@ class _Parser:
             want = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
             plural = "" if want.endswith(" 1") else "s"
             raise ExprError(f"{name}() takes {want} argument{plural} ({len(args)} given)", tok.pos)
+        if args:
+            self._guard_constant(args, tok.pos)
         return self._build(tok.pos, f"{name}()", lambda: builder(*args))
 
 

@@ -16,6 +16,7 @@ them (a document of a small network, ``deltas``, ``expanded``, verification).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from typing import Mapping
 
@@ -24,7 +25,7 @@ import sympy
 from sympy import S, Symbol
 
 from symbackprop.derive import GraphDerivation, derive_graph
-from symbackprop.equations import Equation, graph_equations, number
+from symbackprop.equations import Equation, document_order, graph_equations, number
 from symbackprop.layerops import BatchMean, BatchOuter, FrobSq, LossMean, MatTVec, MatVec, UnitSum
 from symbackprop.render.outputs import Outputs
 from symbackprop.network import GraphNetwork, LayeredNetwork
@@ -140,7 +141,11 @@ def _in_order(*terms: sympy.Expr) -> sympy.Expr:
 
 
 def layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
-    """The matrix-form equations of ``net``, in document order (unnumbered)."""
+    """The matrix-form equations of ``net``, unnumbered, each marked ``layer=True``."""
+    return [replace(eq, layer=True) for eq in _layer_equations(net, names)]
+
+
+def _layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
     L = net.depth + 1  # number of layers, input layer included (UFLDL's n_l)
     loss, out_act = loss_rule(net.loss), activation(net.activations[-1])
     lam, m, alpha, J, t = (
@@ -183,7 +188,8 @@ def layer_equations(net: LayeredNetwork, names: Names) -> list[Equation]:
         deltas[layer] = MatTVec(names.matrix(layer), names.delta_vec(layer + 1)) * fprime
     for layer, rhs in deltas.items():
         d = names.delta_vec(layer)
-        eqs.append(Equation(f"delta-{layer}", "delta", d, rhs, d.name))
+        section = "delta-output" if layer == L else "delta-hidden"
+        eqs.append(Equation(f"delta-{layer}", section, d, rhs, d.name))
 
     grads: dict[Symbol, sympy.Expr] = {}
     for layer in range(1, L):
@@ -222,10 +228,36 @@ class LayeredDerivation(Outputs):
 
     @cached_property
     def equations(self) -> list[Equation]:
+        """Numbered in document order: per-unit equations (small networks) before the matrix form."""
         eqs = list(self.layer_equations)
         if self.network.unit_count <= PER_UNIT_LIMIT:
-            eqs += graph_equations(self.unit_derivation, prefix="unit-")
-        return number(eqs)
+            unit = [self._unit_section(eq) for eq in graph_equations(self.unit_derivation, prefix="unit-")]
+            eqs += sorted(unit, key=self._unit_rank)
+        return number(document_order(eqs))
+
+    def _unit_rank(self, eq: Equation) -> tuple:
+        """Error terms layer by layer from the output, units in increasing order; input
+        gradients after the parameters'."""
+        net = self.network
+        if eq.section.startswith("delta"):
+            where = {self.names.delta(l, k): (-l, k) for l in range(2, len(net.sizes) + 1) for k in range(net.sizes[l - 1])}
+            return (1, *where[eq.lhs])
+        if eq.section == "gradient" and eq.key.startswith("unit-gradient-x_"):
+            return (2, 0, 0)
+        return (0, 0, 0)
+
+    def _unit_section(self, eq: Equation) -> Equation:
+        """Per-unit error terms are output-layer or hidden-layer ones; the per-unit objective
+        names the weight-decay term s (defined with the matrix form) instead of listing it."""
+        if eq.section == "loss" and self.network.weight_decay:
+            lam = self.names.weight_decay()
+            data = sympy.Add(*(t for t in sympy.Add.make_args(eq.rhs) if not t.has(lam)))
+            return replace(eq, rhs=sympy.Add(data, self.names.regularisation(), evaluate=False))
+        if eq.section != "delta":
+            return eq
+        output_layer = len(self.network.sizes)
+        outputs = {self.names.delta(output_layer, k) for k in range(self.network.sizes[-1])}
+        return replace(eq, section="delta-output" if eq.lhs in outputs else "delta-hidden")
 
     @property
     def deltas(self) -> Mapping[str, sympy.Expr]:

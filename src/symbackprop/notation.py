@@ -29,6 +29,11 @@ class Names:
     sizes: tuple[int, ...]
     latex: dict[Symbol, str] = field(default_factory=dict)
     vectors: set[Symbol] = field(default_factory=set)  # layer vectors: products are elementwise
+    roles: dict[Symbol, tuple[str, int]] = field(default_factory=dict)  # W2 -> ("matrix", 2), ...
+
+    def _role(self, s: Symbol, kind: str, layer: int) -> Symbol:
+        self.roles[s] = (kind, layer)
+        return s
 
     def _sym(self, ident: str, latex: str) -> Symbol:
         s = Symbol(ident)
@@ -94,11 +99,17 @@ class Names:
 
     # --- layer vectors and matrices ---------------------------------------------------
     def net_vec(self, layer: int) -> Symbol:
+        return self._role(self._net_vec(layer), 'net', layer)
+
+    def _net_vec(self, layer: int) -> Symbol:
         if self.node:
             return self._vec(f"net{layer}", rf"\mathrm{{net}}^{{({layer})}}")
         return self._vec(f"z{layer}", f"z^{{({layer})}}")
 
     def out_vec(self, layer: int) -> Symbol:
+        return self._role(self._out_vec(layer), 'out', layer)
+
+    def _out_vec(self, layer: int) -> Symbol:
         if layer == 1:
             return self._vec("x", "x")
         if self.node:
@@ -106,16 +117,25 @@ class Names:
         return self._vec(f"a{layer}", f"a^{{({layer})}}")
 
     def delta_vec(self, layer: int) -> Symbol:
+        return self._role(self._delta_vec(layer), 'delta', layer)
+
+    def _delta_vec(self, layer: int) -> Symbol:
         return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}")
 
     def matrix(self, layer: int) -> Symbol:
+        return self._role(self._matrix(layer), 'matrix', layer)
+
+    def _matrix(self, layer: int) -> Symbol:
         return self._sym(f"W{layer}", f"W^{{({layer})}}")
 
     def bias_vec(self, layer: int) -> Symbol:
+        return self._role(self._bias_vec(layer), 'bias', layer)
+
+    def _bias_vec(self, layer: int) -> Symbol:
         return self._sym(f"b{layer}", f"b^{{({layer})}}")
 
     def target_vec(self) -> Symbol:
-        return self._vec("t", "t" if self.node else "y")
+        return self._role(self._vec("t", "t" if self.node else "y"), "target", len(self.sizes))
 
     # --- scalars ----------------------------------------------------------------------
     def objective(self) -> Symbol:

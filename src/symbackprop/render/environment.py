@@ -41,6 +41,12 @@ def py_text(text: object) -> str:
     return line.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def md_escape(text: object) -> str:
+    """Plain text for Markdown: one line, with the characters that start markup escaped."""
+    line = " ".join(str(text).split())
+    return re.sub(r"([\\`*_{}\[\]<>#|$])", r"\\\1", line)
+
+
 def template_dir() -> Path:
     """``symbackprop/templates`` in an installed wheel, else ``templates/`` of the checkout."""
     installed = resources.files("symbackprop").joinpath("templates")
@@ -72,6 +78,7 @@ def environment(latex: bool) -> jinja2.Environment:
     env = jinja2.Environment(**options)
     env.filters["tex"] = tex_escape
     env.filters["py"] = py_text
+    env.filters["md"] = md_escape
     return env
 
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 class Outputs:
     """Mixin for derivations that have ``network``, ``equations`` and ``latex_names``."""
 
-    def to_latex(self) -> str:
+    def to_latex(self, lang: str = "en") -> str:
         """The derivation document (LaTeX source)."""
         from symbackprop.document import latex_document
 
-        return latex_document(self)
+        return latex_document(self, lang)
+
+    def to_markdown(self, lang: str = "en") -> str:
+        """The derivation document as Markdown with $$ maths (GitHub, Jupyter)."""
+        from symbackprop.document import markdown_document
+
+        return markdown_document(self, lang)
 
     def to_numpy(self) -> str:
         """The generated training module (Python source, NumPy only)."""

@@ -225,3 +225,85 @@ EXPRESSION_FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int, int | None
     "max": (sympy.Max, 2, None),
     "min": (sympy.Min, 2, None),
 }
+
+
+# --- lemmas: each derivative derived step by step, for the documents ------------------------
+# A lemma is a list of (lhs, rhs) pairs of SymPy expressions (lhs None continues the previous
+# line), built unevaluated so the printers show each step as written.
+
+def _u(op, *args):
+    return op(*args, evaluate=False)
+
+
+def _frac(num, den):
+    """num/den kept as one fraction inside a product (not merged with its neighbours)."""
+    inverse = _u(sympy.Pow, den, -1)
+    return sympy.UnevaluatedExpr(inverse if num == 1 else _u(sympy.Mul, num, inverse))
+
+
+def _sigmoid_lemma(x):
+    e = sympy.exp(-x)
+    den = _u(sympy.Add, S.One, e)
+    return [
+        (Sigmoid(x), 1 / den),
+        (sympy.Derivative(Sigmoid(x), x), _u(sympy.Mul, e, _u(sympy.Pow, den, -2))),
+        (None, _u(sympy.Mul, _frac(_u(sympy.Add, S.One, e, S.NegativeOne), den), _frac(S.One, den))),
+        (None, _u(sympy.Mul, _u(sympy.Add, S.One, -_frac(S.One, den)), _frac(S.One, den))),
+        (None, _u(sympy.Mul, 1 - Sigmoid(x), Sigmoid(x))),
+    ]
+
+
+def _tanh_lemma(x):
+    ep, em = sympy.exp(x), sympy.exp(-x)
+    plus, minus = _u(sympy.Add, ep, em), _u(sympy.Add, ep, -em)
+    return [
+        (sympy.tanh(x), _u(sympy.Mul, minus, _u(sympy.Pow, plus, -1))),
+        (sympy.Derivative(sympy.tanh(x), x), _u(sympy.Mul, _u(sympy.Add, plus**2, -(minus**2)), _u(sympy.Pow, plus, -2))),
+        (None, 1 - sympy.tanh(x) ** 2),
+    ]
+
+
+def _relu_lemma(x):
+    return [(Relu(x), sympy.Max(0, x)), (sympy.Derivative(Relu(x), x), Heaviside(x, 0))]
+
+
+def _leaky_lemma(x):
+    return [(LeakyRelu(x), Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))), (sympy.Derivative(LeakyRelu(x), x), LeakyRelu(x).fdiff())]
+
+
+def _softplus_lemma(x):
+    e = sympy.exp(x)
+    return [
+        (Softplus(x), sympy.log(_u(sympy.Add, S.One, e))),
+        (sympy.Derivative(Softplus(x), x), _u(sympy.Mul, e, _u(sympy.Pow, _u(sympy.Add, S.One, e), -1))),
+        (None, Sigmoid(x)),
+    ]
+
+
+def _elu_lemma(x):
+    return [
+        (Elu(x), Piecewise((x, x > 0), (sympy.exp(x) - 1, True))),
+        (sympy.Derivative(Elu(x), x), Piecewise((S.One, x > 0), (sympy.exp(x), True))),
+        (None, Elu(x).fdiff()),
+    ]
+
+
+def _softmax_lemma(x):
+    i, j, k = sympy.symbols("i j k", integer=True)
+    z, y = sympy.IndexedBase("z"), sympy.IndexedBase("y")
+    n = sympy.Symbol("n", integer=True)
+    return [
+        (y[i], _u(sympy.Mul, sympy.exp(z[i]), _u(sympy.Pow, sympy.Sum(sympy.exp(z[k]), (k, 1, n)), -1))),
+        (sympy.Derivative(y[i], z[j]), _u(sympy.Mul, y[i], _u(sympy.Add, sympy.KroneckerDelta(i, j), -y[j]))),
+    ]
+
+
+LEMMAS: dict[str, Callable[[sympy.Symbol], list]] = {
+    "sigmoid": _sigmoid_lemma,
+    "tanh": _tanh_lemma,
+    "relu": _relu_lemma,
+    "leaky_relu": _leaky_lemma,
+    "softplus": _softplus_lemma,
+    "elu": _elu_lemma,
+    "softmax": _softmax_lemma,
+}
