@@ -21,6 +21,7 @@ from sympy import Symbol
 
 from symbackprop.equations import PARTS, Equation, part_of
 from symbackprop.instantiate import verify_layer_equations
+from symbackprop.layered import PER_UNIT_LIMIT
 from symbackprop.network import LayeredNetwork
 from symbackprop.render import diagram
 from symbackprop.render.environment import render, tex_escape
@@ -78,14 +79,13 @@ class _Builder:
         self.net = derivation.network
         self.layered = isinstance(self.net, LayeredNetwork)
         self.msg = catalogue(lang)
-        self.equations = derivation.equations  # computes the per-unit derivation if shown
-        self.unit = _unit_derivation(derivation) if self._shows_units() else None
+        self.equations = derivation.equations
+        # the per-unit derivation: always for graphs, for layered networks only when small
+        small = not self.layered or self.net.unit_count <= PER_UNIT_LIMIT
+        self.unit = _unit_derivation(derivation) if small else None
         names = dict(derivation.latex_names)
         vectors = frozenset(derivation.names.vectors) if self.layered else frozenset()
         self.printer = NotationLatexPrinter(names, vectors)
-
-    def _shows_units(self) -> bool:
-        return not self.layered or any(eq.key.startswith("unit-") for eq in self.d.equations)
 
     def p(self, expr) -> str:
         return self.printer.doprint(expr)
@@ -211,8 +211,10 @@ class _Builder:
         from symbackprop.check import evaluate_graph
 
         unit = self.unit
+        if unit is None:
+            return {"too_large": True}
         env = self._example_values()
-        if unit is None or env is None:
+        if env is None:
             return None
         values, deltas, grads = evaluate_graph(unit, env)
         net = unit.network
@@ -228,7 +230,7 @@ class _Builder:
         height = max(len(forward), len(backward))
         pad = [("", "")] * height
         rows = [(*f, *b) for f, b in zip((forward + pad)[:height], (backward + pad)[:height])]
-        return {"rows": rows, "gradients": gradients, "circuit": circuit}
+        return {"rows": rows, "gradients": gradients, "circuit": circuit, "too_large": False}
 
     def _example_values(self) -> dict | None:
         if self.layered:
@@ -356,8 +358,19 @@ def context(derivation, lang: str = "en") -> dict:
         "example": b.example(),
         "gates": not b.layered,
         "appendix": b.appendix(),
-        "large": b.msg.large_words.format(units=net.unit_count) if b.layered and not b._shows_units() else "",
+        "large": b.msg.large_words.format(units=net.unit_count) if b.unit is None else "",
     }
+
+
+SUMMARY_LIMIT = 40
+
+
+def summary_latex(derivation) -> str:
+    """The error-term and gradient equations, numbered, in one ``$$ aligned $$`` display."""
+    b = _Builder(derivation, "en")
+    chosen = [eq for eq in b.equations if eq.section.startswith("delta") or eq.section == "gradient"]
+    rows = [rf"{b.p(eq.lhs)} &= {b.p(eq.rhs)} && ({eq.number})" for eq in chosen[:SUMMARY_LIMIT]]
+    return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
 
 
 def latex_document(derivation, lang: str = "en") -> str:

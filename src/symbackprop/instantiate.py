@@ -149,3 +149,98 @@ def _expected(unit, names: Names, net: LayeredNetwork):
         return data_term  # "loss" (no decay) or "loss-data"
 
     return expected
+
+
+# --- index form: one representative unit of a wide layer, sums written with sigma ----------
+
+
+def _base(names: Names, kind: str, layer: int) -> sympy.IndexedBase:
+    """The indexed name of a family of per-unit symbols (w_{k,j}, a^{(2)}_{j}, ...)."""
+    node = names.node
+    table = {
+        "matrix": "w" if node else f"W^{{({layer})}}",
+        "bias": "b" if node else f"b^{{({layer})}}",
+        "net": r"\mathrm{net}" if node else f"z^{{({layer})}}",
+        "out": "x" if layer == 1 else ("y" if node else f"a^{{({layer})}}"),
+        "delta": r"\delta" if node else f"\\delta^{{({layer})}}",
+        "target": "t" if node else "y",
+    }
+    return sympy.IndexedBase(Symbol(table[kind]))
+
+
+def _range(names: Names, layer: int) -> tuple[int, int]:
+    """First and last index of the units of a layer (node numbers, or 1..n)."""
+    if names.node:
+        return names.unit_number(layer, 0), names.unit_number(layer, names.sizes[layer - 1] - 1)
+    return 1, names.sizes[layer - 1]
+
+
+def _label(names: Names, layer: int, k: int) -> int:
+    return names.unit_number(layer, k) if names.node else k + 1
+
+
+def indexed(expr: sympy.Expr, names: Names, index: Symbol) -> sympy.Expr:
+    """An elementwise layer expression at a running unit index (inside a sum)."""
+    def visit(e):
+        if e.is_Symbol and e in names.roles:
+            kind, layer = names.roles[e]
+            return _base(names, kind, layer)[index]
+        if e.is_Atom:
+            return e
+        return e.func(*(visit(a) for a in e.args))
+
+    return visit(expr)
+
+
+def representative(expr: sympy.Expr, names: Names, k: int = 0, j: int | None = None) -> sympy.Expr:
+    """Component k (k, j) of a layer expression with every sum over a layer in sigma form."""
+    i = Symbol("i")
+    if isinstance(expr, MatVec):
+        W, a = expr.args
+        layer = names.roles[W][1]
+        lo, hi = _range(names, layer)
+        return sympy.Sum(_base(names, "matrix", layer)[_label(names, layer + 1, k), i] * indexed(a, names, i), (i, lo, hi))
+    if isinstance(expr, MatTVec):
+        W, d = expr.args
+        layer = names.roles[W][1]
+        lo, hi = _range(names, layer + 1)
+        return sympy.Sum(_base(names, "matrix", layer)[i, _label(names, layer, k)] * indexed(d, names, i), (i, lo, hi))
+    if isinstance(expr, (UnitSum, LossMean)):
+        h = expr.args[0]
+        layer = next(names.roles[s][1] for s in h.free_symbols if s in names.roles)
+        return sympy.Sum(indexed(h, names, i), (i, *_range(names, layer)))
+    if isinstance(expr, FrobSq):
+        layer = names.roles[expr.args[0]][1]
+        r, c = Symbol("r"), Symbol("c")
+        return sympy.Sum(_base(names, "matrix", layer)[r, c] ** 2, (r, *_range(names, layer + 1)), (c, *_range(names, layer)))
+    if isinstance(expr, SoftmaxVector):
+        z = expr.args[0]
+        layer = names.roles[z][1]
+        return sympy.exp(component(z, names, k)) / sympy.Sum(sympy.exp(indexed(z, names, i)), (i, *_range(names, layer)))
+    if isinstance(expr, (BatchOuter, BatchMean)) or expr.is_Symbol or expr.is_Number:
+        return component(expr, names, k, j)
+    return expr.func(*(representative(a, names, k, j) for a in expr.args))
+
+
+def representative_equations(equations, names: Names, net: LayeredNetwork) -> list:
+    """Per-unit equations of a wide network, for the first unit of each layer (first weight
+    of each matrix), in index form; keys start with ``unit-`` like the full per-unit ones."""
+    objective, alpha = names.objective(), names.learning_rate()
+    out = []
+    for eq in equations:
+        if eq.section in ("forward", "delta-output", "delta-hidden"):
+            lhs = component(eq.lhs, names, 0)
+        elif eq.section == "loss":
+            lhs = eq.lhs
+        else:
+            leaf = Symbol(eq.key.split("-", 1)[1])
+            kind, layer = names.roles.get(leaf, ("input", 1))
+            unit = {"matrix": lambda: names.weight(layer, 0, 0), "bias": lambda: names.bias(layer, 0)}.get(kind, lambda: names.input(0))()
+            grad = names.gradient(objective, unit, names.latex[unit])
+            if eq.update:
+                out.append(replace(eq, key="unit-" + eq.key, lhs=unit, rhs=unit - alpha * grad, code_rhs=None, layer=False))
+                continue
+            lhs = grad
+        rhs = representative(eq.rhs, names, 0, 0)
+        out.append(replace(eq, key="unit-" + eq.key, lhs=lhs, rhs=rhs, code_rhs=None, layer=False))
+    return out

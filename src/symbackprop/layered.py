@@ -233,6 +233,10 @@ class LayeredDerivation(Outputs):
         if self.network.unit_count <= PER_UNIT_LIMIT:
             unit = [self._unit_section(eq) for eq in graph_equations(self.unit_derivation, prefix="unit-")]
             eqs += sorted(unit, key=self._unit_rank)
+        else:  # one representative unit per layer, sums in index form
+            from symbackprop.instantiate import representative_equations
+
+            eqs += representative_equations(self.layer_equations, self.names, self.network)
         return number(document_order(eqs))
 
     def _unit_rank(self, eq: Equation) -> tuple:

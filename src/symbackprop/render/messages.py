@@ -107,6 +107,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "门的规律：加法门把梯度原样分给所有输入；乘法门交换：每个输入得到梯度乘以另一个输入；max 门把梯度传给较大的输入。",
     ),
     "no_example": ("The spec gives no example values.", "规格中没有给出样例数值。"),
+    "example_too_large": (
+        "A table of every value would be too long for this network; train.py computes them.",
+        "该网络的数值表太长，从略；train.py 会计算这些值。",
+    ),
     "large_words": (
         "This network has {units} nodes: per-node equations are shown in index form for one node of each layer; the matrix form covers them all.",
         "该网络共有 {units} 个节点：每层只以下标形式给出一个代表节点的公式，矩阵形式涵盖全部节点。",

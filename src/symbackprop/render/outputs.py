@@ -23,3 +23,14 @@ class Outputs:
         from symbackprop.codegen import numpy_module
 
         return numpy_module(self)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the whole document, maths rendered by MathJax."""
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the numbered error terms and gradients as one aligned display."""
+        from symbackprop.document import summary_latex
+
+        return summary_latex(self)
+

@@ -1,0 +1,202 @@
+"""The derivation documents: content, both notations and languages, LaTeX safety, PDF builds.
+
+Compile tests need TeX Live (pdflatex for English, xelatex + ctex for Chinese). CI installs it;
+on a machine without it those tests are skipped with the reason shown, never passed silently.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+
+import pytest
+from conftest import EXAMPLES, derivation_of
+
+from symbackprop import LayeredNetwork, derive, load_spec, load_spec_text
+from symbackprop.cli import main
+from symbackprop.instantiate import LayerCheckError, verify_layer_equations
+from symbackprop.render.pdf import compile_pdf
+
+needs_tex = {
+    "en": pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (Debian: texlive-latex-base)"),
+    "zh": pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex not installed (Debian: texlive-xetex texlive-lang-chinese)"),
+}
+
+
+@pytest.mark.parametrize("lang", [pytest.param("en", marks=needs_tex["en"]), pytest.param("zh", marks=needs_tex["zh"])])
+def test_every_example_compiles_without_errors_or_overfull_boxes(example, lang):
+    compiled = compile_pdf(derivation_of(example).to_latex(lang), lang)
+    assert compiled.pdf.startswith(b"%PDF")
+    assert not [w for w in compiled.overfull if w > 10.0], compiled.overfull
+
+
+@needs_tex["en"]
+def test_wide_network_in_node_notation_compiles_without_overfull_boxes():
+    net = LayeredNetwork("wide", (10, 8, 6), ("tanh", "softmax"), "cross_entropy", weight_decay=0.1, notation="node")
+    compiled = compile_pdf(derive(net).to_latex("en"), "en")
+    assert not [w for w in compiled.overfull if w > 10.0]
+
+
+def test_document_teaches_the_hidden_delta_step_by_step():
+    tex = derivation_of("fc-3-2-2").to_latex()
+    # chain rule, total derivative over the nodes fed, the lemma factor, then the numbered result
+    assert r"\frac{\partial E}{\partial y_{4}} &= \frac{\partial E}{\partial \mathrm{net}_{6}}" in tex
+    assert r"&= \delta_{6} w_{64} + \delta_{7} w_{74}" in tex
+    assert r"\delta_{4} &= y_{4} \left(1 - y_{4}\right) \left(\delta_{6} w_{64} + \delta_{7} w_{74}\right) \tag{" in tex
+    for reason in ("chain rule", "total derivative", "derivative of the activation"):
+        assert reason in tex
+
+
+def test_document_sections_in_order():
+    tex = derivation_of("ufldl-3-3-1").to_latex()
+    headings = re.findall(r"\\section\{([^}]*)\}", tex)
+    assert headings == [
+        "The network",
+        "Forward pass",
+        "The objective",
+        "Error terms of the output layer",
+        "Error terms of the hidden layers",
+        "Gradients and update rules",
+        "The matrix form",
+        "Derivatives used",
+        "A worked example",
+        "Equations in train.py",
+    ]
+    assert r"J &= L + s" in tex and r"\begin{tikzpicture}" in tex
+
+
+def test_softmax_cross_entropy_document_shows_the_collapse_to_y_minus_t():
+    tex = derivation_of("fc-3-2-2-softmax").to_latex()
+    assert "targets sum to one" in tex
+    assert r"\delta_{6} &= y_{6} - t_{6}" in tex
+    assert "softmax + cross-entropy" in tex  # the pair lemma
+
+
+def test_sigmoid_lemma_uses_the_add_and_subtract_one_step():
+    tex = derivation_of("cs231n-neuron").to_latex()
+    assert r"\frac{1 + e^{- x} - 1}{1 + e^{- x}} \frac{1}{1 + e^{- x}}" in tex
+    assert r"\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)" in tex
+
+
+def test_circuit_example_shows_values_and_gradients_on_wires():
+    tex = derivation_of("cs231n-circuit").to_latex()
+    assert "add gate distributes" in tex and "multiply gate" in tex
+    picture = tex[tex.index(r"\begin{tikzpicture}") : tex.index(r"\end{tikzpicture}")]
+    for number in ("-12", "3", "-4"):
+        assert number in picture
+
+
+def test_equation_numbers_agree_between_document_and_code(example):
+    d = derivation_of(example)
+    tex, code = d.to_latex(), d.to_numpy()
+    tags = {int(n): label for n, label in re.findall(r"\\tag\{(\d+)\}\\label\{([^}]*)\}", tex)}
+    for eq in d.equations:
+        assert tags[eq.number] == eq.label
+    for number in re.findall(r"# eq\. \((\d+)\)", code):
+        assert int(number) in tags
+
+
+def test_appendix_points_at_the_lines_that_compute_each_equation(example):
+    d = derivation_of(example)
+    code_lines = d.to_numpy().splitlines()
+    rows = re.findall(r"\\eqref\{([^}]*)\} & \\texttt\{(\w+)\} & \\texttt\{train.py:(\d+)\}", d.to_latex())
+    assert rows
+    numbers = {eq.label: eq.number for eq in d.equations}
+    for label, function, line in rows:
+        text = code_lines[int(line) - 1]
+        above = code_lines[int(line) - 2]
+        assert f"eq. ({numbers[label]})" in text or f"eq. ({numbers[label]})" in above
+
+
+def test_notation_override_renames_every_symbol():
+    net = replace(load_spec("fc-3-2-2"), notation="layer")
+    tex = derive(net).to_latex()
+    assert r"W^{(1)}_{21}" in tex and r"\delta^{(2)}_{1}" in tex and r"w_{41}" not in tex
+
+
+def test_indices_above_nine_are_separated_by_a_comma():
+    net = LayeredNetwork("n", (11, 2, 1), ("sigmoid", "sigmoid"), "squared_error", notation="node")
+    tex = derive(net).to_latex()
+    assert r"w_{12,1}" in tex and r"w_{12,11}" in tex
+
+
+def test_chinese_document_uses_the_tutorial_terms():
+    tex = derivation_of("ufldl-3-3-1").to_latex("zh")
+    assert r"\documentclass[11pt,fontset=fandol]{ctexart}" in tex
+    for term in ("前向传播", "误差项", "链式法则", "全导数", "学习率", "权重衰减"):
+        assert term in tex
+    # same template: the equations are identical to the English document's
+    en = derivation_of("ufldl-3-3-1").to_latex("en")
+    assert re.findall(r"\\tag\{\d+\}.*", tex) == re.findall(r"\\tag\{\d+\}.*", en)
+
+
+def test_markdown_document_has_numbered_display_maths():
+    md = derivation_of("fc-3-2-2").to_markdown()
+    assert md.startswith("# Backpropagation")
+    assert md.count("$$") % 2 == 0 and "\\tag{17}" in md
+    assert "| `backward` |" not in md or "train.py:" in md
+
+
+def test_jupyter_representations():
+    d = derivation_of("colah-graph")
+    assert d._repr_latex_().startswith("$$\\begin{aligned}")
+    assert "## The network" in d._repr_markdown_()
+
+
+def test_spec_text_cannot_inject_latex(tmp_path):
+    spec = tmp_path / "evil.toml"
+    spec.write_text(
+        'title = "x \\\\input{/etc/passwd} \\\\write18{touch pwned} $ & % # _ ^ ~ { }"\n'
+        'inputs = ["x"]\noutput = "f"\n[nodes]\nf = "x*x"\n'
+    )
+    tex = derive(load_spec(spec)).to_latex()
+    title_line = next(line for line in tex.splitlines() if line.startswith(r"\title"))
+    assert r"\input" not in title_line and r"\write18" not in title_line
+    assert r"\textbackslash{}input" in title_line and r"\$" in title_line and r"\&" in title_line
+
+
+def test_every_matrix_equation_is_checked_against_the_per_unit_equations():
+    for acts, loss in [(("tanh", "softmax"), "squared_error"), (("relu", "sigmoid"), "binary_cross_entropy"), (("elu", "identity"), "squared_error")]:
+        assert verify_layer_equations(LayeredNetwork("r", (3, 4, 2), acts, loss, weight_decay=0.1)) > 20
+
+
+def test_matrix_check_catches_a_wrong_layer_equation(monkeypatch):
+    import symbackprop.layered as layered
+
+    original = layered._layer_equations
+
+    def wrong(net, names):
+        return [replace(eq, rhs=eq.rhs * 2) if eq.key == "delta-2" else eq for eq in original(net, names)]
+
+    monkeypatch.setattr(layered, "_layer_equations", wrong)
+    with pytest.raises(LayerCheckError, match="delta-2"):
+        verify_layer_equations(load_spec("ufldl-3-3-1"))
+
+
+@needs_tex["en"]
+def test_cli_writes_pdf_and_markdown(tmp_path):
+    assert main(["derive", "cs231n-circuit", "-o", str(tmp_path / "a"), "--pdf"]) == 0
+    assert (tmp_path / "a" / "derivation.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["derive", "fc-3-2-2", "-o", str(tmp_path / "b"), "--notation", "layer", "--format", "md"]) == 0
+    assert r"W^{(1)}_{21}" in (tmp_path / "b" / "derivation.md").read_text()
+
+
+def test_cli_rejects_notation_for_a_graph(tmp_path, capsys):
+    assert main(["derive", "cs231n-circuit", "-o", str(tmp_path), "--notation", "node"]) == 2
+    assert "--notation" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_large_network_shows_one_representative_node_per_layer_in_index_form():
+    spec = '[mlp]\nsizes = [64, 32, 10]\nactivations = ["relu", "softmax"]\nloss = "cross_entropy"\nnotation = "node"\n'
+    d = derive(load_spec_text(spec))
+    tex = d.to_latex()
+    assert tex.count(r"\tag{") < 60 and "unit_derivation" not in d.__dict__
+    assert r"\delta_{65} &= \left[\mathrm{net}_{65} > 0\right] \sum_{i=97}^{106} {\delta}_{i} {w}_{i,65}" in tex
+    assert r"\mathrm{net}_{65} &= b_{65} + \sum_{i=1}^{64} {x}_{i} {w}_{65,i}" in tex
+    assert "matrix equation below was checked" in tex
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_documents_are_deterministic(name):
+    assert derive(load_spec(name)).to_latex("zh") == derivation_of(name).to_latex("zh")
