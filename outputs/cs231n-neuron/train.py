@@ -49,9 +49,15 @@ def forward(values):
     w0 = values["w0"]
     w1 = values["w1"]
     w2 = values["w2"]
-    dot = w2 + w0 * x0 + w1 * x1  # eq. (1)
-    f = sigmoid(dot)  # eq. (2)
+    p0 = w0 * x0  # eq. (1)
+    p1 = w1 * x1  # eq. (2)
+    s = p0 + p1  # eq. (3)
+    dot = s + w2  # eq. (4)
+    f = sigmoid(dot)  # eq. (5)
     return {
+        "p0": p0,
+        "p1": p1,
+        "s": s,
         "dot": dot,
         "f": f,
     }
@@ -67,12 +73,15 @@ def backward(values):
     f = _fwd["f"]
     _leaves = (*INPUTS, *TARGETS, *PARAMETERS)
     _shape = np.broadcast_shapes(*(np.shape(values[n]) for n in _leaves))
-    delta_dot = f * (1 - f)  # eq. (3)
-    grad_x0 = delta_dot * w0  # eq. (4)
-    grad_x1 = delta_dot * w1  # eq. (5)
-    grad_w0 = delta_dot * x0  # eq. (6)
-    grad_w1 = delta_dot * x1  # eq. (8)
-    grad_w2 = delta_dot  # eq. (10)
+    delta_dot = f * (1 - f)  # eq. (6)
+    delta_s = delta_dot  # eq. (7)
+    delta_p1 = delta_s  # eq. (8)
+    delta_p0 = delta_s  # eq. (9)
+    grad_x0 = delta_p0 * w0  # eq. (10)
+    grad_x1 = delta_p1 * w1  # eq. (11)
+    grad_w0 = delta_p0 * x0  # eq. (12)
+    grad_w1 = delta_p1 * x1  # eq. (14)
+    grad_w2 = delta_dot  # eq. (16)
     return {
         "x0": unbroadcast(grad_x0, _shape, np.shape(values["x0"])),
         "x1": unbroadcast(grad_x1, _shape, np.shape(values["x1"])),
@@ -80,6 +89,9 @@ def backward(values):
         "w1": unbroadcast(grad_w1, _shape, np.shape(values["w1"])),
         "w2": unbroadcast(grad_w2, _shape, np.shape(values["w2"])),
         "delta_dot": delta_dot,
+        "delta_s": delta_s,
+        "delta_p1": delta_p1,
+        "delta_p0": delta_p0,
     }
 
 
@@ -93,9 +105,9 @@ def step(values, lr=None):
     new = dict(values)
     lr = LEARNING_RATE if lr is None else lr
     grads = backward(values)
-    new["w0"] = values["w0"] - lr * grads["w0"]  # eq. (7)
-    new["w1"] = values["w1"] - lr * grads["w1"]  # eq. (9)
-    new["w2"] = values["w2"] - lr * grads["w2"]  # eq. (11)
+    new["w0"] = values["w0"] - lr * grads["w0"]  # eq. (13)
+    new["w1"] = values["w1"] - lr * grads["w1"]  # eq. (15)
+    new["w2"] = values["w2"] - lr * grads["w2"]  # eq. (17)
     return new
 
 
