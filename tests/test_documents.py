@@ -19,8 +19,12 @@ from symbackprop.instantiate import LayerCheckError, verify_layer_equations
 from symbackprop.render.pdf import compile_pdf
 
 needs_tex = {
-    "en": pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (Debian: texlive-latex-base)"),
-    "zh": pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex not installed (Debian: texlive-xetex texlive-lang-chinese)"),
+    "en": pytest.mark.skipif(
+        shutil.which("pdflatex") is None, reason="pdflatex not installed (Debian: texlive-latex-base)"
+    ),
+    "zh": pytest.mark.skipif(
+        shutil.which("xelatex") is None, reason="xelatex not installed (Debian: texlive-xetex texlive-lang-chinese)"
+    ),
 }
 
 
@@ -103,7 +107,7 @@ def test_appendix_points_at_the_lines_that_compute_each_equation(example):
     rows = re.findall(r"\\eqref\{([^}]*)\} & \\texttt\{(\w+)\} & \\texttt\{train.py:(\d+)\}", d.to_latex())
     assert rows
     numbers = {eq.label: eq.number for eq in d.equations}
-    for label, function, line in rows:
+    for label, _function, line in rows:
         text = code_lines[int(line) - 1]
         above = code_lines[int(line) - 2]
         assert f"eq. ({numbers[label]})" in text or f"eq. ({numbers[label]})" in above
@@ -157,7 +161,11 @@ def test_spec_text_cannot_inject_latex(tmp_path):
 
 
 def test_every_matrix_equation_is_checked_against_the_per_unit_equations():
-    for acts, loss in [(("tanh", "softmax"), "squared_error"), (("relu", "sigmoid"), "binary_cross_entropy"), (("elu", "identity"), "squared_error")]:
+    for acts, loss in [
+        (("tanh", "softmax"), "squared_error"),
+        (("relu", "sigmoid"), "binary_cross_entropy"),
+        (("elu", "identity"), "squared_error"),
+    ]:
         assert verify_layer_equations(LayeredNetwork("r", (3, 4, 2), acts, loss, weight_decay=0.1)) > 20
 
 

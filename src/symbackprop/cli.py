@@ -115,7 +115,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_regenerate(args: argparse.Namespace) -> int:
     """Rewrite the committed example outputs: every built-in example into DIR/<name>/."""
     rendered = {
-        name: render_outputs(derive(load_spec(name)), LANGUAGES, ("tex", "md"), pdf=args.pdf) for name in example_names()
+        name: render_outputs(derive(load_spec(name)), LANGUAGES, ("tex", "md"), pdf=args.pdf)
+        for name in example_names()
     }
     for name, files in rendered.items():
         write_all(Path(args.directory) / name, files)

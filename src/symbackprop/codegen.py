@@ -96,15 +96,37 @@ def _select(equations: list[Equation], *sections: str) -> list[Equation]:
     return [eq for eq in equations if eq.section in sections and not eq.key.startswith("unit-")]
 
 
-def _common(derivation, equations: list[Equation], lr_symbol: Symbol, context_names: dict) -> dict:
-    net = derivation.network
+def _common(
+    derivation,
+    forward_sections: tuple[str, ...],
+    printer: NotationNumPyPrinter,
+    lr_symbol: Symbol,
+    roles: dict,
+    leaves: tuple[str, ...],
+    batched: bool,
+) -> dict:
+    """What both kinds of module share: names, the numbered lines, reads and returns."""
+    net, equations = derivation.network, derivation.equations
+    forward = _select(equations, *forward_sections)
+    backward = _select(equations, *DELTA_SECTIONS, "gradient")
+    forward_names = [eq.code_name for eq in forward]
+    exprs = [eq.code_rhs if eq.code_rhs is not None else eq.rhs for eq in forward + backward]
     return {
-        "name_lines": _tuple_lines("PARAMETERS", context_names["parameters"])
-        + _tuple_lines("TRAINABLE", context_names["trainable"])
-        + _tuple_lines("INPUTS", context_names["inputs"])
-        + _tuple_lines("TARGETS", context_names["targets"]),
+        "name_lines": [
+            line
+            for role in ("parameters", "trainable", "inputs", "targets")
+            for line in _tuple_lines(role.upper(), roles[role])
+        ],
         "name": net.name,
         "title": net.title,
+        "batched": batched,
+        "helpers_used": helpers_needed(exprs),
+        "forward_reads": _reads(leaves, _used(forward), "values", batched),
+        "backward_reads": _reads(leaves, _used(backward), "values", batched)
+        + _reads(forward_names, _used(backward), "_fwd", batched),
+        "forward_lines": _lines(forward, printer),
+        "forward_returns": forward_names,
+        "backward_lines": _lines(backward, printer),
         "update_lines": _update_lines(_select(equations, "update"), lr_symbol),
         "learning_rate": repr(float(net.learning_rate)),
         "epochs": net.epochs,
@@ -114,34 +136,21 @@ def _common(derivation, equations: list[Equation], lr_symbol: Symbol, context_na
 def _layered_context(derivation) -> dict:
     net: LayeredNetwork = derivation.network
     names = derivation.names
-    equations = derivation.equations
     printer = NotationNumPyPrinter({names.weight_decay(): "WEIGHT_DECAY"})
-    forward = _select(equations, "forward", "loss")
-    backward = _select(equations, *DELTA_SECTIONS, "gradient")
-    exprs = [eq.code_rhs if eq.code_rhs is not None else eq.rhs for eq in forward + backward]
-    leaves = ("x", "t", *net.parameter_names)
-    roles = {"parameters": net.parameter_names, "trainable": net.parameter_names, "inputs": ("x",), "targets": ("t",)}
-    context = _common(derivation, equations, names.learning_rate(), roles)
-    forward_names = [eq.code_name for eq in forward]
+    params = net.parameter_names
+    roles = {"parameters": params, "trainable": params, "inputs": ("x",), "targets": ("t",)}
+    context = _common(derivation, ("forward", "loss"), printer, names.learning_rate(), roles, ("x", "t", *params), True)
+    deltas = _select(derivation.equations, *DELTA_SECTIONS)
     context.update(
-        batched=True,
-        forward_reads=_reads(leaves, _used(forward), "values", True),
-        backward_reads=_reads(leaves, _used(backward), "values", True)
-        + _reads(forward_names, _used(backward), "_fwd", True),
         objective=names.objective().name,
-        helpers=helper_source(helpers_needed(exprs)),
+        helpers=helper_source(context.pop("helpers_used")),
         constants=[
             ("WEIGHT_DECAY", repr(float(net.weight_decay))),
             ("SEED", str(net.seed)),
             ("INIT_SCALE", repr(float(net.init_scale))),
         ],
-        forward_lines=_lines(forward, printer),
-        forward_returns=forward_names,
-        backward_lines=_lines(backward, printer),
-        gradient_returns=[(leaf, f"grad_{leaf}") for leaf in ("x", *net.parameter_names)],
-        delta_returns=[
-            (f"delta_{names.net_vec(_layer_of(eq)).name}", eq.code_name) for eq in _select(equations, *DELTA_SECTIONS)
-        ],
+        gradient_returns=[(leaf, f"grad_{leaf}") for leaf in ("x", *params)],
+        delta_returns=[(f"delta_{names.net_vec(_layer_of(eq)).name}", eq.code_name) for eq in deltas],
         initial_lines=_layered_initial_lines(net),
     )
     return context
@@ -184,41 +193,29 @@ def _layered_initial_lines(net: LayeredNetwork) -> list[str]:
 
 def _graph_context(derivation) -> dict:
     net: GraphNetwork = derivation.network
-    equations = derivation.equations
     printer = NotationNumPyPrinter({s: "WEIGHT_DECAY" for s in net.constants})
-    forward = _select(equations, "forward")
-    backward = _select(equations, *DELTA_SECTIONS, "gradient")
-    exprs = [eq.rhs for eq in forward + backward]
-    leaves = tuple(s.name for s in net.leaves)
-    initial = {
-        **{s.name: 0.0 for s in net.leaves},
-        **{s.name: v for s, v in net.parameters.items()},
-        **{s.name: v for s, v in net.example.items()},
-    }
     roles = {
         "parameters": [s.name for s in net.parameters],
         "trainable": [s.name for s in net.trainable],
         "inputs": [s.name for s in net.inputs],
         "targets": [s.name for s in net.targets],
     }
-    context = _common(derivation, equations, net.learning_rate_symbol, roles)
-    forward_names = [eq.code_name for eq in forward]
+    leaves = tuple(s.name for s in net.leaves)
+    context = _common(derivation, ("forward", "loss"), printer, net.learning_rate_symbol, roles, leaves, False)
+    initial = {
+        **{s.name: 0.0 for s in net.leaves},
+        **{s.name: v for s, v in net.parameters.items()},
+        **{s.name: v for s, v in net.example.items()},
+    }
     context.update(
-        batched=False,
-        forward_reads=_reads(leaves, _used(forward), "values", False),
-        backward_reads=_reads(leaves, _used(backward), "values", False)
-        + _reads(forward_names, _used(backward), "_fwd", False),
         objective=net.objective.name,
-        helpers=helper_source(helpers_needed(exprs) | {"unbroadcast"}),
+        helpers=helper_source(context.pop("helpers_used") | {"unbroadcast"}),
         constants=[],
-        forward_lines=_lines(forward, printer),
-        forward_returns=forward_names,
-        backward_lines=_lines(backward, printer),
         gradient_returns=[
             (s.name, f'unbroadcast(grad_{s.name}, _shape, np.shape(values["{s.name}"]))')
             for s in (*net.inputs, *net.parameters)
         ],
-        delta_returns=[(eq.code_name, eq.code_name) for eq in _select(equations, *DELTA_SECTIONS)],
+        delta_returns=[(eq.code_name, eq.code_name) for eq in _select(derivation.equations, *DELTA_SECTIONS)],
         initial_lines=[f"{INDENT}return {{"]
         + [f'{INDENT}    "{k}": {float(v)!r},' for k, v in initial.items()]
         + [f"{INDENT}}}"],

@@ -158,7 +158,8 @@ class _Builder:
         rate = f"${self.p(self.net.learning_rate_symbol if not self.layered else self.d.names.learning_rate())} = {self.net.learning_rate:g}$"
         text = {
             "forward": [m.forward_words],
-            "loss": [m.loss_words] + ([m.regularisation_words if self.net.weight_decay else m.batch_words] if self.layered else []),
+            "loss": [m.loss_words]
+            + ([m.regularisation_words if self.net.weight_decay else m.batch_words] if self.layered else []),
             "delta-output": [m.output_words],
             "delta-hidden": [m.hidden_words],
             "delta": [m.backward_words],
@@ -220,7 +221,11 @@ class _Builder:
         net = unit.network
         fmt = _number
         forward = [(self.p(s), fmt(values[s.name])) for s in (*net.leaves, *net.nodes)]
-        backward = [(self.p(unit.delta_symbols[n]), fmt(deltas[unit.delta_symbols[n].name])) for n in reversed(list(net.nodes)) if n in unit.delta_symbols]
+        backward = [
+            (self.p(unit.delta_symbols[n]), fmt(deltas[unit.delta_symbols[n].name]))
+            for n in reversed(list(net.nodes))
+            if n in unit.delta_symbols
+        ]
         gradients = []
         rate = self.net.learning_rate
         for leaf, g in grads.items():
@@ -257,7 +262,10 @@ class _Builder:
     def _circuit(self, values: dict, deltas: dict, grads: dict) -> str:
         net, unit = self.net, self.unit
         nodes = [(s.name, "input", self.p(s)) for s in net.leaves]
-        nodes += [(n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n))) for n, e in net.nodes.items()]
+        nodes += [
+            (n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n)))
+            for n, e in net.nodes.items()
+        ]
         edges = [(s.name, n.name) for n, e in net.nodes.items() for s in sorted(e.free_symbols, key=str)]
         grad_of = {n.name: _number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
         grad_of[net.objective.name] = "1"
@@ -286,7 +294,9 @@ class _Builder:
         ]
         biases = [("+1" if net.bias and i < net.depth else None) for i in range(len(net.sizes))]
         captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
-        return diagram.layered_diagram(layers, edges, biases=biases, edge_labels=net.unit_count <= 12, caption_layers=captions)
+        return diagram.layered_diagram(
+            layers, edges, biases=biases, edge_labels=net.unit_count <= 12, caption_layers=captions
+        )
 
     def appendix(self) -> list[tuple[int, str, str, int]]:
         labels = {eq.number: eq.label for eq in self.equations}
@@ -309,7 +319,15 @@ def _number(value) -> str:
     return "0" if value == 0 else f"{value:.4g}"
 
 
-_GATES = {sympy.Add: "+", sympy.Mul: r"\times", sympy.Max: r"\max", sympy.Min: r"\min", sympy.exp: r"\exp", sympy.log: r"\log", sympy.tanh: r"\tanh"}
+_GATES = {
+    sympy.Add: "+",
+    sympy.Mul: r"\times",
+    sympy.Max: r"\max",
+    sympy.Min: r"\min",
+    sympy.exp: r"\exp",
+    sympy.log: r"\log",
+    sympy.tanh: r"\tanh",
+}
 
 
 def _gate_label(expr: sympy.Expr, name: str) -> str:

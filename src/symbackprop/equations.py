@@ -86,7 +86,7 @@ def graph_equations(derivation, prefix: str = "") -> list[Equation]:
         g = derivation.gradient_symbol(leaf)
         eqs.append(Equation(f"{prefix}gradient-{leaf}", "gradient", g, rhs, g.name))
     eta = net.learning_rate_symbol
-    for param, rhs in derivation.updates.items():
+    for param in derivation.updates:
         p = sympy.Symbol(param)
         code = p - eta * derivation.gradient_symbol(param)
         shown = sympy.Add(p, -sympy.Mul(eta, derivation.gradients[param], evaluate=False), evaluate=False)

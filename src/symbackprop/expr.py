@@ -322,7 +322,9 @@ class _Parser:
         if None not in depths and 1 + max(depths, default=0) > _MAX_CONSTANT_NESTING:
             raise ExprError(
                 f"constant sub-expression nests functions or powers more than "
-                f"{_MAX_CONSTANT_NESTING} deep; too costly to evaluate", pos)
+                f"{_MAX_CONSTANT_NESTING} deep; too costly to evaluate",
+                pos,
+            )
 
     def _build(self, pos: int, what: str, thunk: Callable[[], object]) -> sympy.Expr:
         try:

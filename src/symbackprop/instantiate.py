@@ -62,7 +62,9 @@ def component(expr: sympy.Expr, names: Names, k: int, j: int | None = None) -> s
         return sympy.Add(*(component(h, names, i) for i in range(_width(h, names))))
     if isinstance(expr, FrobSq):
         layer = names.roles[expr.args[0]][1]
-        return sympy.Add(*(names.weight(layer, r, c) ** 2 for r in range(names.sizes[layer]) for c in range(names.sizes[layer - 1])))
+        return sympy.Add(
+            *(names.weight(layer, r, c) ** 2 for r in range(names.sizes[layer]) for c in range(names.sizes[layer - 1]))
+        )
     if isinstance(expr, SoftmaxVector):
         z = expr.args[0]
         return Softmax(k, *(component(z, names, i) for i in range(_width(z, names))))
@@ -181,6 +183,7 @@ def _label(names: Names, layer: int, k: int) -> int:
 
 def indexed(expr: sympy.Expr, names: Names, index: Symbol) -> sympy.Expr:
     """An elementwise layer expression at a running unit index (inside a sum)."""
+
     def visit(e):
         if e.is_Symbol and e in names.roles:
             kind, layer = names.roles[e]
@@ -199,7 +202,9 @@ def representative(expr: sympy.Expr, names: Names, k: int = 0, j: int | None = N
         W, a = expr.args
         layer = names.roles[W][1]
         lo, hi = _range(names, layer)
-        return sympy.Sum(_base(names, "matrix", layer)[_label(names, layer + 1, k), i] * indexed(a, names, i), (i, lo, hi))
+        return sympy.Sum(
+            _base(names, "matrix", layer)[_label(names, layer + 1, k), i] * indexed(a, names, i), (i, lo, hi)
+        )
     if isinstance(expr, MatTVec):
         W, d = expr.args
         layer = names.roles[W][1]
@@ -212,14 +217,27 @@ def representative(expr: sympy.Expr, names: Names, k: int = 0, j: int | None = N
     if isinstance(expr, FrobSq):
         layer = names.roles[expr.args[0]][1]
         r, c = Symbol("r"), Symbol("c")
-        return sympy.Sum(_base(names, "matrix", layer)[r, c] ** 2, (r, *_range(names, layer + 1)), (c, *_range(names, layer)))
+        return sympy.Sum(
+            _base(names, "matrix", layer)[r, c] ** 2, (r, *_range(names, layer + 1)), (c, *_range(names, layer))
+        )
     if isinstance(expr, SoftmaxVector):
         z = expr.args[0]
         layer = names.roles[z][1]
-        return sympy.exp(component(z, names, k)) / sympy.Sum(sympy.exp(indexed(z, names, i)), (i, *_range(names, layer)))
+        return sympy.exp(component(z, names, k)) / sympy.Sum(
+            sympy.exp(indexed(z, names, i)), (i, *_range(names, layer))
+        )
     if isinstance(expr, (BatchOuter, BatchMean)) or expr.is_Symbol or expr.is_Number:
         return component(expr, names, k, j)
     return expr.func(*(representative(a, names, k, j) for a in expr.args))
+
+
+def _first_unit(names: Names, kind: str, layer: int) -> Symbol:
+    """The representative parameter or input: the first weight, bias or input of a layer."""
+    if kind == "matrix":
+        return names.weight(layer, 0, 0)
+    if kind == "bias":
+        return names.bias(layer, 0)
+    return names.input(0)
 
 
 def representative_equations(equations, names: Names, net: LayeredNetwork) -> list:
@@ -235,10 +253,12 @@ def representative_equations(equations, names: Names, net: LayeredNetwork) -> li
         else:
             leaf = Symbol(eq.key.split("-", 1)[1])
             kind, layer = names.roles.get(leaf, ("input", 1))
-            unit = {"matrix": lambda: names.weight(layer, 0, 0), "bias": lambda: names.bias(layer, 0)}.get(kind, lambda: names.input(0))()
+            unit = _first_unit(names, kind, layer)
             grad = names.gradient(objective, unit, names.latex[unit])
             if eq.update:
-                out.append(replace(eq, key="unit-" + eq.key, lhs=unit, rhs=unit - alpha * grad, code_rhs=None, layer=False))
+                out.append(
+                    replace(eq, key="unit-" + eq.key, lhs=unit, rhs=unit - alpha * grad, code_rhs=None, layer=False)
+                )
                 continue
             lhs = grad
         rhs = representative(eq.rhs, names, 0, 0)

@@ -244,7 +244,9 @@ class LayeredDerivation(Outputs):
         gradients after the parameters'."""
         net = self.network
         if eq.section.startswith("delta"):
-            where = {self.names.delta(l, k): (-l, k) for l in range(2, len(net.sizes) + 1) for k in range(net.sizes[l - 1])}
+            where = {
+                self.names.delta(l, k): (-l, k) for l in range(2, len(net.sizes) + 1) for k in range(net.sizes[l - 1])
+            }
             return (1, *where[eq.lhs])
         if eq.section == "gradient" and eq.key.startswith("unit-gradient-x_"):
             return (2, 0, 0)

@@ -99,7 +99,7 @@ class Names:
 
     # --- layer vectors and matrices ---------------------------------------------------
     def net_vec(self, layer: int) -> Symbol:
-        return self._role(self._net_vec(layer), 'net', layer)
+        return self._role(self._net_vec(layer), "net", layer)
 
     def _net_vec(self, layer: int) -> Symbol:
         if self.node:
@@ -107,7 +107,7 @@ class Names:
         return self._vec(f"z{layer}", f"z^{{({layer})}}")
 
     def out_vec(self, layer: int) -> Symbol:
-        return self._role(self._out_vec(layer), 'out', layer)
+        return self._role(self._out_vec(layer), "out", layer)
 
     def _out_vec(self, layer: int) -> Symbol:
         if layer == 1:
@@ -117,19 +117,19 @@ class Names:
         return self._vec(f"a{layer}", f"a^{{({layer})}}")
 
     def delta_vec(self, layer: int) -> Symbol:
-        return self._role(self._delta_vec(layer), 'delta', layer)
+        return self._role(self._delta_vec(layer), "delta", layer)
 
     def _delta_vec(self, layer: int) -> Symbol:
         return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}")
 
     def matrix(self, layer: int) -> Symbol:
-        return self._role(self._matrix(layer), 'matrix', layer)
+        return self._role(self._matrix(layer), "matrix", layer)
 
     def _matrix(self, layer: int) -> Symbol:
         return self._sym(f"W{layer}", f"W^{{({layer})}}")
 
     def bias_vec(self, layer: int) -> Symbol:
-        return self._role(self._bias_vec(layer), 'bias', layer)
+        return self._role(self._bias_vec(layer), "bias", layer)
 
     def _bias_vec(self, layer: int) -> Symbol:
         return self._sym(f"b{layer}", f"b^{{({layer})}}")

@@ -46,7 +46,10 @@ class Line:
 def _chain(objective: Symbol, via: list[Symbol], wrt: Symbol, direct: sympy.Expr | None = None) -> sympy.Expr:
     """sum over c of dO/dc dc/dwrt as unevaluated partials; ``direct`` is the objective's own
     explicit dependence on wrt (the weight-decay term), written out."""
-    terms = [Partial(c, wrt) if c == objective else sympy.Mul(Partial(objective, c), Partial(c, wrt), evaluate=False) for c in via]
+    terms = [
+        Partial(c, wrt) if c == objective else sympy.Mul(Partial(objective, c), Partial(c, wrt), evaluate=False)
+        for c in via
+    ]
     if direct is not None:
         terms.append(direct)
     return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
@@ -98,7 +101,10 @@ def delta_lines(d: GraphDerivation, node: Symbol) -> list[Line]:
         lines.append(Line(Partial(y, node), d.partials[y][node], "activation-derivative"))
         return _distinct(lines)
     if outputs:  # softmax: every output of the layer depends on this net
-        lines = [Line(delta, Partial(obj, node), "definition"), Line(None, _chain(obj, outputs, node), "total-derivative")]
+        lines = [
+            Line(delta, Partial(obj, node), "definition"),
+            Line(None, _chain(obj, outputs, node), "total-derivative"),
+        ]
         for y in outputs:
             lines.append(Line(Partial(obj, y), d.totals[y], "loss-derivative"))
             lines.append(Line(Partial(y, node), d.partials[y][node], "activation-derivative"))

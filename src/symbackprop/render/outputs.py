@@ -33,4 +33,3 @@ class Outputs:
         from symbackprop.document import summary_latex
 
         return summary_latex(self)
-

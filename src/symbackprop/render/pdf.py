@@ -53,15 +53,23 @@ def compile_pdf(tex: str, lang: str = "en") -> CompiledPdf:
     """Compile LaTeX source to PDF bytes (raises CompileError, also when TeX is missing)."""
     engine = engine_for(lang)
     if shutil.which(engine) is None:
-        raise CompileError(f"{engine} is not installed (Debian: texlive-latex-base, texlive-xetex, texlive-lang-chinese)")
+        raise CompileError(
+            f"{engine} is not installed (Debian: texlive-latex-base, texlive-xetex, texlive-lang-chinese)"
+        )
     env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1", "openin_any": "p", "openout_any": "p"}
     command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "derivation.tex"]
     with tempfile.TemporaryDirectory(prefix="symbackprop-tex-") as tmp:
         folder = Path(tmp)
         (folder / "derivation.tex").write_text(tex, encoding="utf-8")
         for _ in range(2):
-            run = subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
-            log = (folder / "derivation.log").read_text(encoding="utf-8", errors="replace") if (folder / "derivation.log").exists() else run.stdout.decode(errors="replace")
+            run = subprocess.run(
+                command, cwd=folder, env=env, capture_output=True, timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL
+            )
+            log = (
+                (folder / "derivation.log").read_text(encoding="utf-8", errors="replace")
+                if (folder / "derivation.log").exists()
+                else run.stdout.decode(errors="replace")
+            )
             if run.returncode != 0:
                 errors = [line for line in log.splitlines() if line.startswith("!")][:3]
                 raise CompileError(f"{engine} failed: {' | '.join(errors) or 'see the log'}")

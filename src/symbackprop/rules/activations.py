@@ -231,6 +231,7 @@ EXPRESSION_FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int, int | None
 # A lemma is a list of (lhs, rhs) pairs of SymPy expressions (lhs None continues the previous
 # line), built unevaluated so the printers show each step as written.
 
+
 def _u(op, *args):
     return op(*args, evaluate=False)
 
@@ -258,7 +259,10 @@ def _tanh_lemma(x):
     plus, minus = _u(sympy.Add, ep, em), _u(sympy.Add, ep, -em)
     return [
         (sympy.tanh(x), _u(sympy.Mul, minus, _u(sympy.Pow, plus, -1))),
-        (sympy.Derivative(sympy.tanh(x), x), _u(sympy.Mul, _u(sympy.Add, plus**2, -(minus**2)), _u(sympy.Pow, plus, -2))),
+        (
+            sympy.Derivative(sympy.tanh(x), x),
+            _u(sympy.Mul, _u(sympy.Add, plus**2, -(minus**2)), _u(sympy.Pow, plus, -2)),
+        ),
         (None, 1 - sympy.tanh(x) ** 2),
     ]
 
@@ -268,7 +272,10 @@ def _relu_lemma(x):
 
 
 def _leaky_lemma(x):
-    return [(LeakyRelu(x), Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))), (sympy.Derivative(LeakyRelu(x), x), LeakyRelu(x).fdiff())]
+    return [
+        (LeakyRelu(x), Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))),
+        (sympy.Derivative(LeakyRelu(x), x), LeakyRelu(x).fdiff()),
+    ]
 
 
 def _softplus_lemma(x):

@@ -36,10 +36,15 @@ def _softmax_cross_entropy_lemma() -> list:
     i, j, n = sympy.symbols("i j n", integer=True)
     y, t, z = sympy.IndexedBase("y"), sympy.IndexedBase("t"), sympy.IndexedBase("z")
     E = sympy.Symbol("E")
-    terms = _u(sympy.Mul, _u(sympy.Mul, -t[i], _u(sympy.Pow, y[i], -1)), y[i], _u(sympy.Add, sympy.KroneckerDelta(i, j), -y[j]))
+    terms = _u(
+        sympy.Mul, _u(sympy.Mul, -t[i], _u(sympy.Pow, y[i], -1)), y[i], _u(sympy.Add, sympy.KroneckerDelta(i, j), -y[j])
+    )
     return [
         (E, -sympy.Sum(t[i] * log(y[i]), (i, 1, n))),
-        (sympy.Derivative(E, z[j]), sympy.Sum(_u(sympy.Mul, sympy.Derivative(E, y[i]), sympy.Derivative(y[i], z[j])), (i, 1, n))),
+        (
+            sympy.Derivative(E, z[j]),
+            sympy.Sum(_u(sympy.Mul, sympy.Derivative(E, y[i]), sympy.Derivative(y[i], z[j])), (i, 1, n)),
+        ),
         (None, sympy.Sum(terms, (i, 1, n))),
         (None, _u(sympy.Add, -t[j], _u(sympy.Mul, y[j], sympy.Sum(t[i], (i, 1, n))))),
         (None, _u(sympy.Add, y[j], -t[j])),
