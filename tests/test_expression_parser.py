@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sympy
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sympy import Rational, symbols
 
@@ -102,7 +102,11 @@ def _tree(children):
 @settings(max_examples=100, deadline=None)
 @given(st.recursive(leaves, _tree, max_leaves=8))
 def test_round_trip_through_python_semantics(text):
-    parsed = parse(text)
+    try:
+        parsed = parse(text)
+    except ExprError as err:  # only a division by zero may be refused
+        assert "undefined" in str(err)
+        assume(False)
     namespace = {"x": x, "y": y, "z": z, "sigmoid": Sigmoid, "tanh": sympy.tanh, "exp": sympy.exp}
     namespace["relu"] = EXPRESSION_FUNCTIONS["relu"][0]
     # the reference builds the same tree with SymPy operators directly (our own test text only)
