@@ -124,6 +124,60 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Judge one answer, or every line of a LaTeX file; exit 0 correct, 1 incorrect, 2 invalid."""
+    from symbackprop.verify.check import verify_answer, verify_document
+
+    if (args.answer is None) == (args.file is None):
+        raise InputError(f"{args.spec}: verify: give exactly one of --answer and --file")
+    if args.answer is not None:
+        verdict = verify_answer(args.spec, args.answer, args.target, args.notation, args.time_limit)
+        _report([verdict], args.json)
+        return verdict.exit_code
+    text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+    verdicts = verify_document(args.spec, text, args.notation, args.time_limit)
+    _report(verdicts, args.json, document=True)
+    return verdicts[-1].exit_code if verdicts else EXIT_BAD_INPUT
+
+
+def _report(verdicts, as_json: bool, document: bool = False) -> None:
+    import json
+
+    if as_json:
+        objects = [v.to_json() for v in verdicts]
+        if document:
+            overall = verdicts[-1].to_json() if verdicts else {"verdict": "invalid", "message": "no equations found"}
+            print(json.dumps({**overall, "lines": objects}, sort_keys=True))
+        else:
+            print(json.dumps(objects[0], sort_keys=True))
+        return
+    for v in verdicts:
+        where = f"line {v.line}: " if v.line is not None else ""
+        codes = f" [{', '.join(v.diagnosis)}]" if v.diagnosis else ""
+        print(f"{where}{v.verdict}{codes}: {v.message}")
+        if v.counterexample:
+            print(f"  counterexample: {v.counterexample}")
+        if v.decided_by:
+            print(f"  decided by: {v.decided_by}")
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade a class: a folder of answer files or a CSV (student, question, answer)."""
+    from symbackprop.verify.grade import grade
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 20) == 0:
+            print(f"graded {done}/{total}", file=sys.stderr, flush=True)
+
+    summary = grade(args.spec, args.submissions, args.output, jobs=args.jobs, time_limit=args.time_limit, force=args.force, progress=progress)
+    print(
+        f"{summary['total']} answers ({summary['graded']} graded now, {summary['skipped']} already graded): "
+        f"{summary['correct']} correct, {summary['incorrect']} incorrect, {summary['invalid']} invalid; "
+        f"report in {args.output}"
+    )
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="symbackprop", description="Derive backpropagation symbolically.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,6 +195,23 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--points", type=int, default=3, help="random points to check (default 3)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.set_defaults(run=cmd_check)
+    v = sub.add_parser("verify", help="check a student's derivation (exit 0 correct, 1 incorrect, 2 invalid)")
+    v.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
+    v.add_argument("--answer", help="one equation, LaTeX or plain text")
+    v.add_argument("--file", help="a LaTeX file: every line of its display maths, step by step")
+    v.add_argument("--target", help="what the answer derives, when it has no left-hand side (delta_4, w_64, update:w_64)")
+    v.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
+    v.add_argument("--json", action="store_true", help="print one JSON object")
+    v.add_argument("--time-limit", type=float, default=5.0, help="seconds per answer (default 5)")
+    v.set_defaults(run=cmd_verify)
+    g = sub.add_parser("grade", help="grade a class's answers into report/ (CSV, JSON, HTML)")
+    g.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
+    g.add_argument("submissions", help="a folder with one file per student, or a CSV (student, question, answer)")
+    g.add_argument("-o", "--output", default="report", help="report folder (default: report)")
+    g.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    g.add_argument("--time-limit", type=float, default=5.0, help="seconds per answer (default 5)")
+    g.add_argument("--force", action="store_true", help="grade again answers already graded")
+    g.set_defaults(run=cmd_grade)
     r = sub.add_parser("regenerate", help="regenerate the outputs of every built-in example")
     r.add_argument("directory", nargs="?", default="outputs", help="target folder (default: outputs)")
     r.add_argument("--pdf", action="store_true", help="also compile the PDFs (needs TeX Live)")
