@@ -14,6 +14,7 @@ means nothing for a gradient that is zero up to rounding.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import tempfile
@@ -92,7 +93,8 @@ def finite_differences(module: ModuleType, values: dict, name: str, h: float = S
 
 def lambdify_numpy(args, expr: sympy.Expr):
     """``sympy.lambdify`` with the package's NumPy printer and stable kernels."""
-    return sympy.lambdify(args, expr, modules=[HELPERS, {"np": np}, "numpy"], printer=NotationNumPyPrinter())
+    namespace = {"np": np, "functools": functools}  # Max/Min of several arguments print with functools.reduce
+    return sympy.lambdify(args, expr, modules=[HELPERS, namespace, "numpy"], printer=NotationNumPyPrinter())
 
 
 def _lambdified(expr: sympy.Expr):

@@ -169,7 +169,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if done == total or done % max(1, total // 20) == 0:
             print(f"graded {done}/{total}", file=sys.stderr, flush=True)
 
-    summary = grade(args.spec, args.submissions, args.output, jobs=args.jobs, time_limit=args.time_limit, force=args.force, progress=progress)
+    summary = grade(
+        args.spec,
+        args.submissions,
+        args.output,
+        jobs=args.jobs,
+        time_limit=args.time_limit,
+        force=args.force,
+        progress=progress,
+    )
     print(
         f"{summary['total']} answers ({summary['graded']} graded now, {summary['skipped']} already graded): "
         f"{summary['correct']} correct, {summary['incorrect']} incorrect, {summary['invalid']} invalid; "
@@ -199,7 +207,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
     v.add_argument("--answer", help="one equation, LaTeX or plain text")
     v.add_argument("--file", help="a LaTeX file: every line of its display maths, step by step")
-    v.add_argument("--target", help="what the answer derives, when it has no left-hand side (delta_4, w_64, update:w_64)")
+    v.add_argument(
+        "--target", help="what the answer derives, when it has no left-hand side (delta_4, w_64, update:w_64)"
+    )
     v.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.add_argument("--time-limit", type=float, default=5.0, help="seconds per answer (default 5)")

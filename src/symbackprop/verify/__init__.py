@@ -1,6 +1,6 @@
 """Verifying students' derivations: parse their LaTeX, decide, diagnose, grade a class.
 
-    verify_answer(network, "\\delta_6 = (y_6 - t_6) y_6 (1 - y_6)") -> Verdict
+verify_answer(network, "\\delta_6 = (y_6 - t_6) y_6 (1 - y_6)") -> Verdict
 """
 
 from __future__ import annotations

@@ -29,12 +29,13 @@ from sympy import Symbol
 from symbackprop import derive, load_spec
 from symbackprop.check import evaluate_graph, lambdify_numpy
 from symbackprop.instantiate import component
-from symbackprop.layerops import MatTVec, MatVec
+from symbackprop.layerops import BatchOuter, MatTVec, MatVec
+from symbackprop.rules.activations import ACTIVATIONS, Softmax
 from symbackprop.network import LayeredNetwork, NetworkError
 from symbackprop.spec import SpecError
 from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line
 from symbackprop.verify.resolve import Evaluator, ResolveError, Table, build_table
-from symbackprop.verify.verdict import CORRECT, INCORRECT, INVALID, Verdict, invalid
+from symbackprop.verify.verdict import CORRECT, INCORRECT, Verdict, invalid
 
 POINTS = 8
 RTOL = 1e-8
@@ -48,6 +49,7 @@ class Target:
     reference: sympy.Expr
     symbol: Symbol | None = None  # the unit, parameter or node
     layer_shape: tuple | None = None  # components of a matrix-form equation
+    update: bool = False
 
 
 @dataclass
@@ -75,7 +77,11 @@ def _random_points(table: Table) -> dict:
     rng = np.random.default_rng(12345)
     env = {}
     for s in net.leaves:
-        env[s.name] = rng.uniform(0.2, 0.9, POINTS) * rng.choice([-1, 1], POINTS) if s not in net.targets else rng.uniform(0.1, 0.9, POINTS)
+        env[s.name] = (
+            rng.uniform(0.2, 0.9, POINTS) * rng.choice([-1, 1], POINTS)
+            if s not in net.targets
+            else rng.uniform(0.1, 0.9, POINTS)
+        )
     for group in net.target_groups:  # one-hot or probability targets
         raw = rng.uniform(0.1, 1.0, (len(group), POINTS))
         for s, row in zip(group, raw / raw.sum(axis=0)):
@@ -92,8 +98,9 @@ def _random_points(table: Table) -> dict:
 @contextmanager
 def time_limit(seconds: float):
     """Raise TimeoutError after ``seconds`` (only in the main thread; elsewhere no limit)."""
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
+    running = signal.getitimer(signal.ITIMER_REAL)[0] if threading.current_thread() is threading.main_thread() else 0
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0 or 0 < running <= seconds:
+        yield  # no limit possible here, or an outer limit (a grading worker's) comes sooner
         return
 
     def expire(signum, frame):
@@ -134,7 +141,9 @@ def target_of(ctx: Context, lhs: Node, relation: str, evaluator: Evaluator) -> T
     if lhs.kind == "name" and not isinstance(symbol, Symbol):  # L or s: a named part of the objective
         return Target(lhs.parts[0], "forward", symbol)
     if not isinstance(symbol, Symbol):
-        raise ResolveError("the left-hand side must name one quantity (\\delta_6, \\frac{\\partial E}{\\partial w_{64}}, w_{64})")
+        raise ResolveError(
+            "the left-hand side must name one quantity (\\delta_6, \\frac{\\partial E}{\\partial w_{64}}, w_{64})"
+        )
     return _symbol_target(ctx, symbol, relation)
 
 
@@ -144,7 +153,7 @@ def _symbol_target(ctx: Context, symbol: Symbol, relation: str) -> Target:
         if d == symbol:
             return _delta_target(ctx, node)
     if symbol.name in unit.updates and relation in ("<-", ":=", "="):
-        return Target(symbol.name, "update", unit.updates[symbol.name], symbol)
+        return Target(symbol.name, "update", unit.updates[symbol.name], symbol, update=True)
     if symbol in unit.network.nodes:
         return Target(symbol.name, "forward", unit.network.nodes[symbol], symbol)
     layer = _layer_target(ctx, symbol, gradient=False, update=relation in ("<-", ":="))
@@ -169,9 +178,17 @@ def _layer_target(ctx: Context, symbol: Symbol, gradient: bool, update: bool = F
         )
         if wanted:
             sizes = table.derivation.network.sizes
-            shape = (sizes[layer], sizes[layer - 1]) if kind == "matrix" else (sizes[layer - (kind != "bias")] if kind != "bias" else sizes[layer], None)
+            shape = (
+                (sizes[layer], sizes[layer - 1])
+                if kind == "matrix"
+                else (sizes[layer - (kind != "bias")] if kind != "bias" else sizes[layer], None)
+            )
             name = f"d{table.objective}/d{symbol}" if gradient else symbol.name
-            return Target(name, "layer", eq.rhs, symbol, shape)
+            reference = eq.rhs
+            if eq.update:  # W - alpha dJ/dW: the gradient written out, as a student would
+                gradient_eq = next(g for g in table.derivation.layer_equations if g.key == f"gradient-{symbol.name}")
+                reference = reference.xreplace({gradient_eq.lhs: gradient_eq.rhs})
+            return Target(name, "layer", reference, symbol, shape, update=eq.update)
     return None
 
 
@@ -237,7 +254,11 @@ def _equal(ctx: Context, target: Target, answer: sympy.Expr, reference: sympy.Ex
 
 def _exactly_equal(ctx: Context, target: Target, answer: sympy.Expr) -> bool:
     """A proof: with error terms unfolded into stored values, the difference expands to zero."""
-    pairs = zip(_components(ctx, target, answer), _components(ctx, target, target.reference)) if target.kind == "layer" else [(answer, target.reference)]
+    pairs = (
+        zip(_components(ctx, target, answer), _components(ctx, target, target.reference))
+        if target.kind == "layer"
+        else [(answer, target.reference)]
+    )
     forward = ctx.table.unit._forward_expanded
     for a, b in pairs:
         difference = sympy.expand(_unfold(ctx, a - b).xreplace(ctx.stored))
@@ -260,33 +281,90 @@ def _unfold(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
 # --- diagnosis ------------------------------------------------------------------------------
 
 
+def _activation_factors(ctx: Context, target: Target) -> list[tuple[sympy.Expr, sympy.Expr]]:
+    """(f'(net), f(net)) pairs, in stored form, for every activation the reference may contain."""
+    unit = ctx.table.unit
+    pairs = []
+    if target.kind == "layer":
+        net, names = ctx.table.derivation.network, ctx.table.derivation.names
+        from symbackprop.layered import _derivative_in_output
+
+        for layer in range(2, len(net.sizes) + 1):
+            if not ACTIVATIONS[net.activations[layer - 2]].vector:
+                a, z = names.out_vec(layer), names.net_vec(layer)
+                pairs.append((_derivative_in_output(net.activations[layer - 2], a, z), a))
+        return pairs
+    for y, expr in unit.network.nodes.items():
+        if not expr.args or not (y in unit.fused or y == unit.network.objective):
+            continue
+        arg = expr.args[1 + int(expr.args[0])] if isinstance(expr, Softmax) else expr.args[0]  # softmax: its own net
+        fp = unit.partials[y].get(arg)
+        if fp is not None and fp != 1:
+            pairs.append((fp, y))
+    return pairs
+
+
 def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple[str, sympy.Expr, str]]:
     """The reference after each typical mistake: (code, expression, what it means)."""
-    unit = ctx.table.unit
     out: list[tuple[str, sympy.Expr, str]] = []
-    if target.kind == "delta":
-        outputs = [y for y in unit.consumers.get(target.symbol, []) if y in unit.fused]
-        if len(outputs) == 1:
-            y = outputs[0]
-            fp = unit.partials[y][target.symbol]
-            out.append(("missing_activation_derivative", reference / fp, "the activation's derivative is missing"))
-            out.append(("extra_activation_derivative", reference * fp, "the activation's derivative appears twice"))
-            out.append(("activation_instead_of_derivative", reference / fp * y, "the activation stands where its derivative belongs"))
-    if target.kind in ("gradient", "update", "layer"):
-        lam = Symbol("lambda")
-        if reference.has(lam):
-            out.append(("missing_regularization", reference.subs(lam, 0), "the weight-decay term is missing"))
-    if target.kind in ("update",) or (target.kind == "layer" and target.symbol is not None and reference.has(target.symbol) and not reference.has(Symbol("lambda"))):
-        if target.symbol is not None:
-            out.append(("wrong_learning_rate_sign", 2 * target.symbol - reference, "the update adds the gradient instead of subtracting it"))
-    for add in [a for a in sympy.preorder_traversal(reference) if isinstance(a, sympy.Add)][:20]:
-        for term in add.args:
-            out.append(("missing_term", reference.xreplace({add: add - term}), f"the term {term} is missing"))
+    forms = [reference]
+    if target.kind != "layer":
+        unfolded = _unfold(ctx, reference)
+        forms += [unfolded, unfolded.xreplace(ctx.table.unit._forward_expanded)]
+    for fp, y in _activation_factors(ctx, target):
+        for form in forms[:2]:
+            if form.has(fp) or target.kind == "layer" or target.symbol is not None:
+                out.append(("missing_activation_derivative", form / fp, "the activation's derivative is missing"))
+                out.append(
+                    (
+                        "activation_instead_of_derivative",
+                        form / fp * y,
+                        "the activation stands where its derivative belongs",
+                    )
+                )
+                out.append(("extra_activation_derivative", form * fp, "the activation's derivative appears twice"))
+    lam = Symbol("lambda")
+    if reference.has(lam):
+        out.append(("missing_regularization", reference.subs(lam, 0), "the weight-decay term is missing"))
+    if target.update and target.symbol is not None:
+        out.append(
+            (
+                "wrong_learning_rate_sign",
+                2 * target.symbol - reference,
+                "the update adds the gradient instead of subtracting it",
+            )
+        )
+    swap = _swapped_weights(ctx)
+    if swap and reference.xreplace(swap) != reference:
+        out.append(
+            (
+                "transposed_index",
+                reference.xreplace(swap),
+                "weight indices are transposed (the later node's index comes first)",
+            )
+        )
     if target.kind == "layer":
         swapped = reference.replace(lambda e: isinstance(e, MatTVec), lambda e: MatVec(*e.args))
+        swapped = swapped.replace(lambda e: isinstance(e, BatchOuter), lambda e: BatchOuter(*reversed(e.args)))
         if swapped != reference:
-            out.append(("transposed_index", swapped, "a matrix needs its transpose"))
+            out.append(("transposed_index", swapped, "a matrix or outer product is transposed"))
+    for form in forms:
+        for add in [a for a in sympy.preorder_traversal(form) if isinstance(a, sympy.Add)][:20]:
+            for term in add.args:
+                out.append(("missing_term", form.xreplace({add: add - term}), f"the term {term} is missing"))
     return out
+
+
+def _swapped_weights(ctx: Context) -> dict:
+    """w_kj -> w_jk for every weight whose transposed name also exists."""
+    table = ctx.table
+    swap = {}
+    for (base, indices, layer), symbol in table.symbols.items():
+        if len(indices) == 2:
+            other = table.symbols.get((base, (indices[1], indices[0]), layer))
+            if other is not None and other != symbol:
+                swap[symbol] = other
+    return swap
 
 
 def _diagnose(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[str], str]:
@@ -296,14 +374,18 @@ def _diagnose(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[st
     except (ResolveError, KeyError, TypeError, ValueError):
         return _shape_mismatch(ctx, target, answer)
     ok = np.isfinite(a) & np.isfinite(r) & (np.abs(r) > 1e-12)
-    if ok.any():
+    zero = np.isfinite(a) & np.isfinite(r) & (np.abs(r) <= 1e-12)
+    if ok.any() and np.all(np.abs(a[zero]) <= 1e-12):
         ratio = a[ok] / r[ok]
-        if np.allclose(ratio, ratio[0], rtol=1e-8):
+        if np.allclose(ratio, ratio[0], rtol=1e-8) and abs(ratio[0] - 1) > 1e-8:
             c = ratio[0]
             if abs(c + 1) < 1e-8:
                 return ["sign"], "the sign is wrong: the answer is minus the correct value"
             if abs(c) > 1e-12:
-                return ["factor"], f"a constant factor is wrong: the answer is {sympy.nsimplify(c, tolerance=1e-9)} times the correct value"
+                return (
+                    ["factor"],
+                    f"a constant factor is wrong: the answer is {sympy.nsimplify(c, tolerance=1e-9)} times the correct value",
+                )
     for code, variant, words in _variants(ctx, target, reference):
         if _equal(ctx, target, answer, variant):
             return [code], words
@@ -349,7 +431,14 @@ def judge(ctx: Context, target: Target, answer: sympy.Expr) -> Verdict:
     exact = numeric and _exactly_equal(ctx, target, answer)
     if numeric:
         if transposed:
-            return Verdict(INCORRECT, target.name, ["transposed_index"], f"indices written the wrong way round: {', '.join(transposed)} (the later node's index comes first)", None, "numeric")
+            return Verdict(
+                INCORRECT,
+                target.name,
+                ["transposed_index"],
+                f"indices written the wrong way round: {', '.join(transposed)} (the later node's index comes first)",
+                None,
+                "numeric",
+            )
         decided = "symbolic and numeric" if exact else "numeric (no exact proof within the time limit)"
         return Verdict(CORRECT, target.name, [], f"this is {target.name}, as the network defines it", None, decided)
     codes, words = _diagnose(ctx, target, answer)
@@ -360,7 +449,42 @@ def judge(ctx: Context, target: Target, answer: sympy.Expr) -> Verdict:
     return Verdict(INCORRECT, target.name, codes, f"{words[0].upper()}{words[1:]}.", example, "numeric counterexample")
 
 
-def verify_answer(spec: str, answer: str, target: str | None = None, notation: str | None = None, seconds: float = TIME_LIMIT) -> Verdict:
+def _identity(ctx: Context, sides) -> Verdict | None:
+    """A line about no network quantity (a lemma such as sigma' = sigma (1 - sigma)): every side
+    must equal the one before it for all values of its free variables. None if it is not one."""
+    evaluator = Evaluator(ctx.table, free=True)
+    try:
+        exprs = [evaluator.evaluate(side) for side in sides]
+    except ParseError:
+        return None
+    free = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
+    if not free or any(not s.name.startswith("free_") for s in free):
+        return None
+    rng = np.random.default_rng(7)
+    points = [rng.uniform(-2.0, 2.0, POINTS) for _ in free]
+    values = []
+    for expr in exprs:
+        with np.errstate(all="ignore"):
+            values.append(np.broadcast_to(np.asarray(lambdify_numpy(free, expr)(*points), dtype=float), (POINTS,)))
+    for step in range(1, len(exprs)):
+        if not _same(values[step - 1], values[step]):
+            shown = {s.name[5:]: round(float(p[0]), 6) for s, p in zip(free, points)}
+            return Verdict(
+                INCORRECT,
+                None,
+                ["other"],
+                f"step {step} of this identity does not follow from the one before",
+                {"values": shown},
+                "numeric counterexample",
+            )
+    proven = all(sympy.simplify((exprs[i] - exprs[i - 1]).rewrite(sympy.exp)) == 0 for i in range(1, len(exprs)))
+    decided = "symbolic and numeric" if proven else "numeric (no exact proof within the time limit)"
+    return Verdict(CORRECT, None, [], "an identity that holds for every value of its variables", None, decided)
+
+
+def verify_answer(
+    spec: str, answer: str, target: str | None = None, notation: str | None = None, seconds: float = TIME_LIMIT
+) -> Verdict:
     """Judge one equation (or one right-hand side with ``target``) against a built-in or spec file."""
     try:
         with time_limit(seconds):
@@ -387,7 +511,13 @@ def _verify(spec: str, answer: str, target_text: str | None, notation: str | Non
         else:
             if len(sides) < 2 or sides[0] is None:
                 return invalid("the answer has no left-hand side; give one (\\delta_6 = ...) or a target")
-            target = target_of(ctx, sides[0], relations[0], evaluator)
+            try:
+                target = target_of(ctx, sides[0], relations[0], evaluator)
+            except ResolveError as err:
+                identity = _identity(ctx, sides)
+                if identity is None:
+                    raise err
+                return identity
             ctx.table.transposed.clear()
             rhs = list(sides[1:])
         verdict = None
@@ -425,6 +555,9 @@ def verify_document(spec: str, text: str, notation: str | None = None, seconds: 
             previous_lhs = body.split("=")[0].split("\\leftarrow")[0].strip() or None
         verdict = verify_answer(spec, body, notation=notation, seconds=seconds)
         verdict.line = number
+        if verdict.verdict != CORRECT:
+            shown = line if len(line) <= 120 else line[:117] + "..."
+            verdict.message += f" In: {shown}"
         verdicts.append(verdict)
         if verdict.verdict != CORRECT:
             break

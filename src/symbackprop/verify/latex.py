@@ -24,17 +24,81 @@ MAX_DEPTH = 100
 MAX_DIGITS = 30
 
 GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota", "kappa",
-    "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega",
-    "Delta", "Sigma", "Phi", "Omega", "Lambda", "Theta", "Gamma",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Delta",
+    "Sigma",
+    "Phi",
+    "Omega",
+    "Lambda",
+    "Theta",
+    "Gamma",
 }
 FUNCTIONS = {"exp", "log", "ln", "tanh", "max", "min", "sqrt"}
-IGNORED = {",", ";", "!", ":", " ", "quad", "qquad", "left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr",
-           "nonumber", "notag", "displaystyle", "limits"}
+IGNORED = {
+    ",",
+    ";",
+    "!",
+    ":",
+    " ",
+    "quad",
+    "qquad",
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "nonumber",
+    "notag",
+    "displaystyle",
+    "limits",
+}
 WRAPPERS = {"mathrm", "operatorname", "mathit", "mathbf", "boldsymbol", "bm", "mathnormal", "text", "textrm"}
 OPERATORS = {"cdot": "*", "times": "*", "odot": "odot", "circ": "odot", "ast": "*", "div": "/"}
 RELATIONS = {"leftarrow": "<-", "gets": "<-", "coloneqq": ":=", "approx": "=", "equiv": "="}
-OTHER = {"frac", "dfrac", "tfrac", "partial", "sum", "top", "intercal", "prime", "in", "infty", "ldots", "dots", "cdots"}
+OTHER = {
+    "frac",
+    "dfrac",
+    "tfrac",
+    "partial",
+    "sum",
+    "top",
+    "intercal",
+    "prime",
+    "in",
+    "infty",
+    "ldots",
+    "dots",
+    "cdots",
+    "lVert",
+    "rVert",
+    "Vert",
+}
 ALLOWED = GREEK | FUNCTIONS | IGNORED | WRAPPERS | set(OPERATORS) | set(RELATIONS) | OTHER
 SETS = {"outputs", "output", "hidden", "inputs", "input"}
 
@@ -185,8 +249,8 @@ class Parser:
 
     def _take_relation(self) -> str:
         rel = self._relation()
-        self.take()
-        if rel in (":=", "<-") and self.peek().kind == "sym":
+        first = self.take()
+        if first.kind == "sym" and rel in (":=", "<-"):  # written with two characters
             self.take()
         return rel
 
@@ -226,7 +290,12 @@ class Parser:
             return True
         if tok.kind == "sym":
             return tok.text in ("(", "[", "{")
-        return tok.kind == "cmd" and tok.text not in OPERATORS and tok.text not in RELATIONS and tok.text not in ("top", "in")
+        return (
+            tok.kind == "cmd"
+            and tok.text not in OPERATORS
+            and tok.text not in RELATIONS
+            and tok.text not in ("top", "in", "rVert", "Vert")
+        )
 
     def unary(self) -> Node:
         with self.nested():
@@ -289,8 +358,15 @@ class Parser:
                 self.take()
                 closing = {"(": ")", "[": "]", "{": "}"}[tok.text]
                 node = self.expression()
+                if tok.text == "[" and self.at("sym", ">"):  # Iverson bracket [net_4 > 0]: the step
+                    self.take()
+                    if self.take().text != "0":
+                        raise ParseError("write the step as [x > 0]")
+                    node = Node("step", (node,))
                 self.expect("sym", closing)
                 return node
+            if tok.kind == "cmd" and tok.text in ("lVert", "Vert"):
+                return self.norm()
             if tok.kind == "cmd":
                 return self.command()
             if tok.kind == "letter":
@@ -298,6 +374,24 @@ class Parser:
             if tok.kind == "end":
                 raise ParseError("the answer ends too early")
             raise ParseError(f"unexpected '{tok.text}' at position {tok.pos}")
+
+    def norm(self) -> Node:
+        """\\lVert W \\rVert_F^2: the squared Frobenius norm of a weight matrix."""
+        self.take()
+        inner = self.expression()
+        if not (self.at("cmd", "rVert") or self.at("cmd", "Vert")):
+            raise ParseError("a norm \\lVert ... needs its closing \\rVert")
+        self.take()
+        if self.at("sym", "_"):
+            self.take()
+            self.subscript()
+        if not self.at("sym", "^"):
+            raise ParseError("only the squared norm \\lVert W \\rVert_F^2 is supported")
+        self.take()
+        exponent = self.group_or_atom()
+        if exponent != Node("num", ("2",)):
+            raise ParseError("only the squared norm \\lVert W \\rVert_F^2 is supported")
+        return Node("norm2", (inner,))
 
     def command(self) -> Node:
         tok = self.take()
@@ -352,10 +446,27 @@ class Parser:
         return args[0]
 
     def fraction(self) -> Node:
+        if self._operator_numerator():  # \frac{d}{dx} f: the derivative operator
+            self.i += 3
+            self.expect("sym", "{")
+            if not (self.at("cmd", "partial") or self.at("letter", "d")):
+                raise ParseError("write the operator as \\frac{d}{dx}")
+            self.take()
+            variable = self.power()
+            self.expect("sym", "}")
+            return Node("dop", (variable,))
         numerator = self.braced_or_token()
         denominator = self.braced_or_token()
         derivative = _derivative(numerator, denominator)
         return derivative or Node("div", (numerator, denominator))
+
+    def _operator_numerator(self) -> bool:
+        first, second, third = self.peek(), self.peek(1), self.peek(2)
+        return (
+            first.text == "{"
+            and (second.text == "partial" or (second.kind == "letter" and second.text == "d"))
+            and third.text == "}"
+        )
 
     def braced_or_token(self) -> Node:
         if self.at("sym", "{"):
@@ -501,7 +612,12 @@ class Parser:
 
     def _layer_superscript(self) -> bool:
         """^{(2)} or ^{2} after W, b, z, a, delta, y: a layer index, not a power."""
-        return self.peek(1).text == "{" and self.peek(2).text == "(" and self.peek(3).kind == "num" and self.peek(4).text == ")"
+        return (
+            self.peek(1).text == "{"
+            and self.peek(2).text == "("
+            and self.peek(3).kind == "num"
+            and self.peek(4).text == ")"
+        )
 
     def layer_index(self) -> int:
         self.expect("sym", "{")
@@ -516,7 +632,9 @@ def _derivative(numerator: Node, denominator: Node) -> Node | None:
     if numerator.kind == "differential" and denominator.kind == "differential":
         return Node("derivative", (numerator.parts[0], denominator.parts[0]))
     if numerator.kind == "differential" or denominator.kind == "differential":
-        raise ParseError("write a derivative as \\frac{\\partial E}{\\partial net_k}, with a differential above and below")
+        raise ParseError(
+            "write a derivative as \\frac{\\partial E}{\\partial net_k}, with a differential above and below"
+        )
     return None
 
 
@@ -535,14 +653,19 @@ def math_lines(document: str) -> list[tuple[int, str]]:
     if len(document) > 20 * MAX_LENGTH:
         raise ParseError(f"document longer than {20 * MAX_LENGTH} characters")
     blocks = [(m.start(2), m.group(2)) for m in _ENVIRONMENT.finditer(document)]
-    blocks += [(m.start(), m.group(1) or m.group(2)) for m in _DISPLAY.finditer(document)]
+    blocks += [
+        (m.start(1) if m.group(1) is not None else m.start(2), m.group(1) or m.group(2))
+        for m in _DISPLAY.finditer(document)
+    ]
     if not blocks:
         blocks = [(0, document)]
     lines = []
     for start, body in sorted(blocks):
-        line_number = document.count("\n", 0, start) + 1
-        for piece in re.split(r"\\\\(?:\[[^\]]*\])?", body):
+        offset = 0
+        for piece in re.split(r"(\\\\(?:\[[^\]]*\])?)", body):
             text = _NOISE.sub("", piece).strip()
-            if text:
-                lines.append((line_number + body.count("\n", 0, body.find(piece)), text))
+            if text and not piece.startswith("\\\\"):
+                lead = len(piece) - len(piece.lstrip())
+                lines.append((document.count("\n", 0, start + offset + lead) + 1, text))
+            offset += len(piece)
     return lines

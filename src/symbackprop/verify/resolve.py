@@ -12,7 +12,6 @@ activation's derivative.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -20,7 +19,7 @@ import sympy
 from sympy import Rational, Symbol
 
 from symbackprop.derive import GraphDerivation
-from symbackprop.layerops import BatchOuter, MatTVec, MatVec, UnitSum
+from symbackprop.layerops import BatchOuter, FrobSq, MatTVec, MatVec, UnitSum
 from symbackprop.network import LayeredNetwork
 from symbackprop.rules.activations import ACTIVATIONS, Elu, LeakyRelu, Relu, Sigmoid, Softmax, SoftmaxVector, Softplus
 from symbackprop.verify.latex import Node, ParseError
@@ -90,7 +89,12 @@ def _layered_table(derivation) -> Table:
             if net.bias:
                 table.add("b", (u,), None if node else layer - 1, names.bias(layer - 1, k))
             for j in range(net.sizes[layer - 2]):
-                table.add("w" if node else "W", (u, label(layer - 1, j)), None if node else layer - 1, names.weight(layer - 1, k, j))
+                table.add(
+                    "w" if node else "W",
+                    (u, label(layer - 1, j)),
+                    None if node else layer - 1,
+                    names.weight(layer - 1, k, j),
+                )
     for k in range(net.sizes[-1]):
         table.add("t" if node else "y", (label(len(net.sizes), k),), None, names.target(k))
     table.add("eta" if node else "alpha", (), None, names.learning_rate())
@@ -115,8 +119,13 @@ def _layered_table(derivation) -> Table:
     table.add("t" if node else "y", (), None, names.target_vec())
     table.roles = dict(names.roles)
     units = [[label(layer, k) for k in range(net.sizes[layer - 1])] for layer in range(1, len(net.sizes) + 1)]
-    table.sets = {"inputs": units[0], "input": units[0], "outputs": units[-1], "output": units[-1],
-                  "hidden": [u for layer in units[1:-1] for u in layer]}
+    table.sets = {
+        "inputs": units[0],
+        "input": units[0],
+        "outputs": units[-1],
+        "output": units[-1],
+        "hidden": [u for layer in units[1:-1] for u in layer],
+    }
     return table
 
 
@@ -150,9 +159,10 @@ def _bound(index: str, env: dict[str, int]):
 class Evaluator:
     """Turns a syntax tree into SymPy over the table's symbols."""
 
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, free: bool = False):
         self.table = table
         self.strict = False  # inside a sum whose range is inferred: no transposed-index guesses
+        self.free = free  # unknown plain names are free variables (identities such as lemmas)
 
     def lookup(self, base: str, sub: str | None, layer: int | None, env: dict[str, int]) -> Symbol:
         found = []
@@ -164,7 +174,9 @@ class Evaluator:
             return found[0]
         written = f"{base}_{{{sub}}}" if sub else base
         if len(found) > 1:
-            raise ResolveError(f"'{written}' is ambiguous; separate the indices with a comma, e.g. {base}_{{{sub[:-1]},{sub[-1]}}}")
+            raise ResolveError(
+                f"'{written}' is ambiguous; separate the indices with a comma, e.g. {base}_{{{sub[:-1]},{sub[-1]}}}"
+            )
         for indices in [] if self.strict else _index_candidates(sub, env):  # a weight written the wrong way round
             if len(indices) == 2:
                 key = (base, (str(indices[1]), str(indices[0])), layer)
@@ -189,6 +201,8 @@ class Evaluator:
             raise ResolveError(f"{base}' needs an argument, e.g. {base}'(net_j)")
         if base == "e" and not sub and ("e", (), None) not in self.table.symbols:
             return sympy.E
+        if self.free and not sub and layer is None:
+            return Symbol(f"free_{base}", real=True)
         return self.lookup(base, sub, layer, env)
 
     def _neg(self, node, env):
@@ -210,13 +224,24 @@ class Evaluator:
         return self.evaluate(node.parts[0], env) * self.evaluate(node.parts[1], env)
 
     def _mul(self, node, env):
+        if node.parts[0].kind == "dop":  # d/dx applied to what follows it
+            variable = self.evaluate(node.parts[0].parts[0], env)
+            if not isinstance(variable, Symbol):
+                raise ResolveError("differentiate with respect to one variable: \\frac{d}{dx}")
+            return sympy.diff(self.evaluate(node.parts[1], env), variable)
         left, right = self.evaluate(node.parts[0], env), self.evaluate(node.parts[1], env)
         return self.product(left, right)
+
+    def _dop(self, node, env):
+        raise ResolveError("\\frac{d}{dx} needs something to differentiate after it")
 
     def product(self, left, right):
         """Matrix products keep their order: W a, W^T delta, delta a^T; the rest is elementwise."""
         roles = self.table.roles
         kind = lambda e: roles.get(e.args[0] if isinstance(e, Transposed) else e, (None,))[0]  # noqa: E731
+        scalar = lambda e: not isinstance(e, Transposed) and not (e.free_symbols & roles.keys())  # noqa: E731
+        if scalar(left) or scalar(right):
+            return left * right
         if kind(left) == "matrix" and not isinstance(left, Transposed):
             return MatVec(left, right)
         if isinstance(left, Transposed) and kind(left) == "matrix":
@@ -226,6 +251,15 @@ class Evaluator:
         if kind(right) == "matrix" or isinstance(right, Transposed):
             raise ResolveError("a matrix stands on the wrong side of a product; write W a or (W)^T delta")
         return left * right
+
+    def _step(self, node, env):
+        return sympy.Heaviside(self.evaluate(node.parts[0], env), 0)
+
+    def _norm2(self, node, env):
+        inner = self.evaluate(node.parts[0], env)
+        if self.table.roles.get(inner, (None,))[0] != "matrix":
+            raise ResolveError("a norm needs a weight matrix: \\lVert W^{(1)} \\rVert_F^2")
+        return FrobSq(inner)
 
     def _transpose(self, node, env):
         return Transposed(self.evaluate(node.parts[0], env))
@@ -264,7 +298,15 @@ class Evaluator:
         if len(args) != 1:
             raise ResolveError(f"{base}(...) takes one argument")
         arg = self.evaluate(args[0], env)
-        named = {"sigma": Sigmoid, "sigmoid": Sigmoid, "relu": Relu, "softplus": Softplus, "elu": Elu, "lrelu": LeakyRelu, "softmax": SoftmaxVector}
+        named = {
+            "sigma": Sigmoid,
+            "sigmoid": Sigmoid,
+            "relu": Relu,
+            "softplus": Softplus,
+            "elu": Elu,
+            "lrelu": LeakyRelu,
+            "softmax": SoftmaxVector,
+        }
         if base in named:
             fn = named[base]
             value = fn(arg)
@@ -344,7 +386,9 @@ class Evaluator:
 def _uses_index(node, var: str) -> bool:
     """Does a subtree mention the index (in a subscript, or as a name)?"""
     if isinstance(node, Node):
-        if node.kind == "name" and (node.parts[0] == var or (node.parts[1] and var in re.findall(r"[A-Za-z]", node.parts[1]))):
+        if node.kind == "name" and (
+            node.parts[0] == var or (node.parts[1] and var in re.findall(r"[A-Za-z]", node.parts[1]))
+        ):
             return True
         return any(_uses_index(p, var) for p in node.parts)
     if isinstance(node, tuple):
