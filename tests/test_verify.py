@@ -108,3 +108,21 @@ def test_every_line_of_the_generated_document_verifies(name):
     assert bad == allowed, bad[0].message if bad else ""
     numbered = len(re.findall(r"\\tag\{\d+\}", text))
     assert sum(v.verdict == "correct" for v in verdicts) >= numbered
+
+
+def test_grade_command_writes_the_three_reports(tmp_path, capsys):
+    answers = tmp_path / "answers.csv"
+    answers.write_text(
+        "student,question,answer\n"
+        'ada,q1,"\\delta_6 = (y_6 - t_6) y_6 (1 - y_6)"\n'
+        'bob,q1,"\\delta_6 = (t_6 - y_6) y_6 (1 - y_6)"\n'
+        "eve,q1,__import__('os').system('touch pwned')\n"
+    )
+    report = tmp_path / "report"
+    assert main(["grade", "fc-3-2-2", str(answers), "-o", str(report), "--jobs", "1"]) == 0
+    out = capsys.readouterr()
+    assert "1 correct, 1 incorrect, 1 invalid" in out.out and "graded 3/3" in out.err
+    results = json.loads((report / "results.json").read_text())
+    assert {r["student"]: r["verdict"] for r in results} == {"ada": "correct", "bob": "incorrect", "eve": "invalid"}
+    assert "sign" in (report / "results.csv").read_text() and "<html" in (report / "index.html").read_text().lower()
+    assert not (tmp_path / "pwned").exists()

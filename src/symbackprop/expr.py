@@ -238,11 +238,9 @@ class _Parser:
     def _expr(self, depth: int) -> sympy.Expr:
         """Parse operands joined by binary operators, up to ')', ',', '=' or the end."""
         self._check_depth(depth, self._peek().pos)
-        terms: list[sympy.Expr] = []  # finished terms of the sum, added n-ary at the end
         operands: list[sympy.Expr] = []
-        ops: list[tuple[str, int]] = []  # only operators binding tighter than + and -
-        nest = 0  # pending unary operators and '**' on the stack
-        negate, plus_pos = False, 0
+        ops: list[tuple[str, int]] = []  # pending operators, with their positions
+        nest = 0  # how many of them are unary operators or '**'
         while True:
             tok = self._take()
             if tok.kind == "op" and tok.text in "+-":
@@ -258,36 +256,30 @@ class _Parser:
             if prec is None:
                 break
             self._take()
+            # Reduce what binds at least as tightly; '**' (4) is right-associative.
             while ops and (_PREC[ops[-1][0]] > prec or (_PREC[ops[-1][0]] == prec and prec != 4)):
                 nest -= self._reduce(*ops.pop(), operands)
-            if prec == 1:  # binary + or -: everything tighter is reduced; close the term
-                terms.append(self._signed(operands.pop(), negate, plus_pos))
-                negate, plus_pos = nxt.text == "-", nxt.pos
-                continue
             if nxt.text == "**":
                 nest += 1
                 self._check_depth(depth + nest, nxt.pos)
             ops.append((nxt.text, nxt.pos))
         while ops:
             self._reduce(*ops.pop(), operands)
-        if not terms:
-            return operands[0]
-        terms.append(self._signed(operands[0], negate, plus_pos))
-        return self._build(plus_pos, "'+'", lambda: sympy.Add(*terms))
-
-    def _signed(self, term: sympy.Expr, negate: bool, pos: int) -> sympy.Expr:
-        return self._build(pos, "'-'", lambda: -term) if negate else term
+        return operands[0]
 
     def _reduce(self, op: str, pos: int, operands: list[sympy.Expr]) -> int:
+        """Apply one operator to the operand stack; return 1 if it counted as nesting."""
         right = operands.pop()
         if op in ("neg", "pos"):
-            operands.append(self._signed(right, op == "neg", pos))
+            operands.append(self._build(pos, "'-'", lambda: -right) if op == "neg" else right)
             return 1
         left = operands.pop()
         if op == "**":
             _guard_pow(left, right, pos)
             self._guard_constant([left, right], pos)
         fn = {
+            "+": lambda: left + right,
+            "-": lambda: left - right,
             "*": lambda: left * right,
             "/": lambda: left / right,
             "**": lambda: left**right,
