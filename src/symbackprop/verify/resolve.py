@@ -183,6 +183,9 @@ class Evaluator:
                 if key in self.table.symbols:
                     self.table.transposed.append(written)
                     return self.table.symbols[key]
+        if len(base) > 1 and base not in GREEK_BASES and all((c, (), None) in self.table.symbols or c in "xyzw" for c in base):
+            spaced, dotted = " ".join(base), " \\cdot ".join(base)
+            raise ResolveError(f"'{written}' is ambiguous: for a product write {spaced} or {dotted}; a name is not known here")
         raise ResolveError(f"'{written}{'' if layer is None else f'^({layer})'}' is not a quantity of this network")
 
     def evaluate(self, node: Node, env: dict[str, int] | None = None) -> sympy.Expr:
