@@ -313,16 +313,15 @@ def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple
         forms += [unfolded, unfolded.xreplace(ctx.table.unit._forward_expanded)]
     for fp, y in _activation_factors(ctx, target):
         for form in forms[:2]:
-            if form.has(fp) or target.kind == "layer" or target.symbol is not None:
-                out.append(("missing_activation_derivative", form / fp, "the activation's derivative is missing"))
-                out.append(
-                    (
-                        "activation_instead_of_derivative",
-                        form / fp * y,
-                        "the activation stands where its derivative belongs",
-                    )
+            out.append(("missing_activation_derivative", form / fp, "the activation's derivative is missing"))
+            out.append(
+                (
+                    "activation_instead_of_derivative",
+                    form / fp * y,
+                    "the activation stands where its derivative belongs",
                 )
-                out.append(("extra_activation_derivative", form * fp, "the activation's derivative appears twice"))
+            )
+            out.append(("extra_activation_derivative", form * fp, "the activation's derivative appears twice"))
     lam = Symbol("lambda")
     if reference.has(lam):
         out.append(("missing_regularization", reference.subs(lam, 0), "the weight-decay term is missing"))
