@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -33,13 +34,14 @@ from symbackprop.layerops import BatchOuter, MatTVec, MatVec
 from symbackprop.rules.activations import ACTIVATIONS, Softmax
 from symbackprop.network import LayeredNetwork, NetworkError
 from symbackprop.spec import SpecError
-from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line
+from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line, short
 from symbackprop.verify.resolve import Evaluator, ResolveError, Table, build_table
 from symbackprop.verify.verdict import CORRECT, INCORRECT, Verdict, invalid
 
 POINTS = 8
 RTOL = 1e-8
 TIME_LIMIT = 5.0
+PROOF_SECONDS = 2.0
 
 
 @dataclass
@@ -97,15 +99,20 @@ def _random_points(table: Table) -> dict:
 
 @contextmanager
 def time_limit(seconds: float):
-    """Raise TimeoutError after ``seconds`` (only in the main thread; elsewhere no limit)."""
-    running = signal.getitimer(signal.ITIMER_REAL)[0] if threading.current_thread() is threading.main_thread() else 0
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0 or 0 < running <= seconds:
-        yield  # no limit possible here, or an outer limit (a grading worker's) comes sooner
+    """Raise TimeoutError after ``seconds``; an outer limit that comes sooner stays in force and
+    is restored afterwards. Only in the main thread (elsewhere there is no limit)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]
+    if 0 < outer <= seconds:
+        yield
         return
 
     def expire(signum, frame):
         raise TimeoutError
 
+    start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -113,6 +120,8 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 0.001))
 
 
 # --- targets ------------------------------------------------------------------------------
@@ -427,7 +436,13 @@ def judge(ctx: Context, target: Target, answer: sympy.Expr) -> Verdict:
     """Compare one expression with the target's reference."""
     transposed = list(ctx.table.transposed)
     numeric = _equal(ctx, target, answer, target.reference)
-    exact = numeric and _exactly_equal(ctx, target, answer)
+    exact = False
+    if numeric:
+        try:
+            with time_limit(PROOF_SECONDS):  # a slow proof must not cost the verdict
+                exact = _exactly_equal(ctx, target, answer)
+        except TimeoutError:
+            exact = False
     if numeric:
         if transposed:
             return Verdict(
@@ -495,7 +510,7 @@ def verify_answer(
     except (RecursionError, MemoryError, OverflowError):
         return invalid("the answer is too large or too deeply nested to check", target)
     except Exception as err:  # noqa: BLE001 - a student must get a verdict, never a traceback
-        return invalid(f"cannot judge: internal error {type(err).__name__}: {err}", target)
+        return invalid(f"cannot judge: internal error {type(err).__name__}: {short(err, 120)}", target)
 
 
 def _verify(spec: str, answer: str, target_text: str | None, notation: str | None) -> Verdict:
@@ -555,8 +570,7 @@ def verify_document(spec: str, text: str, notation: str | None = None, seconds: 
         verdict = verify_answer(spec, body, notation=notation, seconds=seconds)
         verdict.line = number
         if verdict.verdict != CORRECT:
-            shown = line if len(line) <= 120 else line[:117] + "..."
-            verdict.message += f" In: {shown}"
+            verdict.message += f" In: {short(line, 120)}"
         verdicts.append(verdict)
         if verdict.verdict != CORRECT:
             break

@@ -103,6 +103,12 @@ ALLOWED = GREEK | FUNCTIONS | IGNORED | WRAPPERS | set(OPERATORS) | set(RELATION
 SETS = {"outputs", "output", "hidden", "inputs", "input"}
 
 
+def short(text: object, limit: int = 40) -> str:
+    """Student text echoed in a message: one line, printable, at most ``limit`` characters."""
+    line = "".join(c if c.isprintable() else " " for c in " ".join(str(text).split()))
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 class ParseError(ValueError):
     """Unreadable or unsafe answer text; the message says where and how to write it instead."""
 
@@ -150,7 +156,7 @@ def tokenize(text: str) -> list[Token]:
             if command == "\\":
                 tokens.append(Token("sym", "\\\\", pos, space))
             elif command not in ALLOWED:
-                raise ParseError(f"\\{command} is not allowed (position {pos})")
+                raise ParseError(f"\\{short(command)} is not allowed (position {pos})")
             elif command not in IGNORED:
                 tokens.append(Token("cmd", command, pos, space))
         elif letter is not None:
@@ -298,23 +304,20 @@ class Parser:
         )
 
     def unary(self) -> Node:
-        with self.nested():
-            if self.at("sym", "-"):
-                self.take()
-                return Node("neg", (self.unary(),))
-            if self.at("sym", "+"):
-                self.take()
-                return self.unary()
-            return self.power()
+        if self.at("sym", "-") or self.at("sym", "+"):
+            sign = self.take().text
+            with self.nested():  # each prefix sign is a level: ------x
+                operand = self.unary()
+            return Node("neg", (operand,)) if sign == "-" else operand
+        return self.power()
 
     def power(self) -> Node:
-        with self.nested():
-            node = self.primary()
-            if self.at("sym", "^"):
-                self.take()
-                sup = self.superscript()
-                node = Node("transpose", (node,)) if sup == "T" else Node("pow", (node, sup))
-            return node
+        node = self.primary()
+        if self.at("sym", "^"):
+            self.take()
+            sup = self.superscript()
+            node = Node("transpose", (node,)) if sup == "T" else Node("pow", (node, sup))
+        return node
 
     def superscript(self):
         """After ^: T / \\top (transpose) or an exponent."""
@@ -349,31 +352,30 @@ class Parser:
 
     # --- primaries ------------------------------------------------------------------------
     def primary(self) -> Node:
-        with self.nested():
-            tok = self.peek()
-            if tok.kind == "num":
+        tok = self.peek()
+        if tok.kind == "num":
+            self.take()
+            return Node("num", (tok.text,))
+        if tok.kind == "sym" and tok.text in ("(", "[", "{"):
+            self.take()
+            closing = {"(": ")", "[": "]", "{": "}"}[tok.text]
+            node = self.expression()
+            if tok.text == "[" and self.at("sym", ">"):  # Iverson bracket [net_4 > 0]: the step
                 self.take()
-                return Node("num", (tok.text,))
-            if tok.kind == "sym" and tok.text in ("(", "[", "{"):
-                self.take()
-                closing = {"(": ")", "[": "]", "{": "}"}[tok.text]
-                node = self.expression()
-                if tok.text == "[" and self.at("sym", ">"):  # Iverson bracket [net_4 > 0]: the step
-                    self.take()
-                    if self.take().text != "0":
-                        raise ParseError("write the step as [x > 0]")
-                    node = Node("step", (node,))
-                self.expect("sym", closing)
-                return node
-            if tok.kind == "cmd" and tok.text in ("lVert", "Vert"):
-                return self.norm()
-            if tok.kind == "cmd":
-                return self.command()
-            if tok.kind == "letter":
-                return self.name()
-            if tok.kind == "end":
-                raise ParseError("the answer ends too early")
-            raise ParseError(f"unexpected '{tok.text}' at position {tok.pos}")
+                if self.take().text != "0":
+                    raise ParseError("write the step as [x > 0]")
+                node = Node("step", (node,))
+            self.expect("sym", closing)
+            return node
+        if tok.kind == "cmd" and tok.text in ("lVert", "Vert"):
+            return self.norm()
+        if tok.kind == "cmd":
+            return self.command()
+        if tok.kind == "letter":
+            return self.name()
+        if tok.kind == "end":
+            raise ParseError("the answer ends too early")
+        raise ParseError(f"unexpected '{tok.text}' at position {tok.pos}")
 
     def norm(self) -> Node:
         """\\lVert W \\rVert_F^2: the squared Frobenius norm of a weight matrix."""

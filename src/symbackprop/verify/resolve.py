@@ -22,7 +22,7 @@ from symbackprop.derive import GraphDerivation
 from symbackprop.layerops import BatchOuter, FrobSq, MatTVec, MatVec, UnitSum
 from symbackprop.network import LayeredNetwork
 from symbackprop.rules.activations import ACTIVATIONS, Elu, LeakyRelu, Relu, Sigmoid, Softmax, SoftmaxVector, Softplus
-from symbackprop.verify.latex import Node, ParseError
+from symbackprop.verify.latex import Node, ParseError, short
 
 MAX_SUM_TERMS = 1000
 MAX_EXPONENT = 100
@@ -172,7 +172,7 @@ class Evaluator:
                 found.append(self.table.symbols[key])
         if len(found) == 1:
             return found[0]
-        written = f"{base}_{{{sub}}}" if sub else base
+        written = short(f"{base}_{{{sub}}}" if sub else base)
         if len(found) > 1:
             raise ResolveError(
                 f"'{written}' is ambiguous; separate the indices with a comma, e.g. {base}_{{{sub[:-1]},{sub[-1]}}}"
@@ -183,9 +183,15 @@ class Evaluator:
                 if key in self.table.symbols:
                     self.table.transposed.append(written)
                     return self.table.symbols[key]
-        if len(base) > 1 and base not in GREEK_BASES and all((c, (), None) in self.table.symbols or c in "xyzw" for c in base):
+        if (
+            len(base) > 1
+            and base not in GREEK_BASES
+            and all((c, (), None) in self.table.symbols or c in "xyzw" for c in base)
+        ):
             spaced, dotted = " ".join(base), " \\cdot ".join(base)
-            raise ResolveError(f"'{written}' is ambiguous: for a product write {spaced} or {dotted}; a name is not known here")
+            raise ResolveError(
+                f"'{written}' is ambiguous: for a product write {spaced} or {dotted}; a name is not known here"
+            )
         raise ResolveError(f"'{written}{'' if layer is None else f'^({layer})'}' is not a quantity of this network")
 
     def evaluate(self, node: Node, env: dict[str, int] | None = None) -> sympy.Expr:
@@ -212,10 +218,16 @@ class Evaluator:
         return -self.evaluate(node.parts[0], env)
 
     def _add(self, node, env):
-        return self.evaluate(node.parts[0], env) + self.evaluate(node.parts[1], env)
+        """A chain a + b - c ... evaluated along its left spine, without recursion per term."""
+        terms = []
+        while node.kind in ("add", "sub"):
+            right = self.evaluate(node.parts[1], env)
+            terms.append(right if node.kind == "add" else -right)
+            node = node.parts[0]
+        terms.append(self.evaluate(node, env))
+        return sympy.Add(*reversed(terms))
 
-    def _sub(self, node, env):
-        return self.evaluate(node.parts[0], env) - self.evaluate(node.parts[1], env)
+    _sub = _add
 
     def _div(self, node, env):
         den = self.evaluate(node.parts[1], env)
@@ -227,13 +239,21 @@ class Evaluator:
         return self.evaluate(node.parts[0], env) * self.evaluate(node.parts[1], env)
 
     def _mul(self, node, env):
-        if node.parts[0].kind == "dop":  # d/dx applied to what follows it
+        """A product chain, left to right (matrix products keep their order), iteratively."""
+        factors = []
+        while node.kind == "mul" and node.parts[0].kind != "dop":
+            factors.append(node.parts[1])
+            node = node.parts[0]
+        if node.kind == "mul":  # d/dx applied to the factor that follows it
             variable = self.evaluate(node.parts[0].parts[0], env)
             if not isinstance(variable, Symbol):
                 raise ResolveError("differentiate with respect to one variable: \\frac{d}{dx}")
-            return sympy.diff(self.evaluate(node.parts[1], env), variable)
-        left, right = self.evaluate(node.parts[0], env), self.evaluate(node.parts[1], env)
-        return self.product(left, right)
+            value = sympy.diff(self.evaluate(node.parts[1], env), variable)
+        else:
+            value = self.evaluate(node, env)
+        for factor in reversed(factors):
+            value = self.product(value, self.evaluate(factor, env))
+        return value
 
     def _dop(self, node, env):
         raise ResolveError("\\frac{d}{dx} needs something to differentiate after it")
@@ -271,7 +291,7 @@ class Evaluator:
         base_node, exponent_node = node.parts
         exponent = self.evaluate(exponent_node, env)
         if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
-            raise ResolveError(f"exponent {exponent} is too large (at most {MAX_EXPONENT})")
+            raise ResolveError(f"an exponent is too large (at most {MAX_EXPONENT})")
         if base_node.kind == "name" and base_node.parts[0] == "e" and not base_node.parts[1]:
             if ("e", (), None) not in self.table.symbols:
                 return sympy.exp(exponent)
