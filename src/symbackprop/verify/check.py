@@ -38,7 +38,7 @@ from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line, s
 from symbackprop.verify.resolve import Evaluator, ResolveError, Table, build_table
 from symbackprop.verify.verdict import CORRECT, INCORRECT, Verdict, invalid
 
-POINTS = 8
+POINTS = 16
 RTOL = 1e-8
 TIME_LIMIT = 5.0
 PROOF_SECONDS = 2.0
@@ -425,8 +425,10 @@ def _counterexample(ctx: Context, target: Target, answer: sympy.Expr) -> dict:
     bad = np.flatnonzero(~np.isclose(a, r, rtol=RTOL, atol=1e-12))
     i = int(bad[0]) if bad.size else 0
     point = i % POINTS
-    leaves = {s.name: round(float(ctx.points[s.name][point]), 6) for s in ctx.table.unit.network.leaves}
-    return {"values": leaves, "answer": float(a[i]), "correct": float(r[i])}
+    shown = [s.name for s in ctx.table.unit.network.leaves]
+    shown += sorted({s.name for s in (answer.free_symbols | target.reference.free_symbols)} - set(shown))
+    values = {name: round(float(ctx.points[name][point]), 6) for name in shown if name in ctx.points}
+    return {"values": values, "answer": float(a[i]), "correct": float(r[i])}
 
 
 # --- entry points -----------------------------------------------------------------------------
