@@ -13,6 +13,7 @@ from conftest import EXAMPLES
 from symbackprop.cli import main
 from symbackprop.verify.check import verify_answer, verify_document
 from symbackprop.verify.latex import ParseError, math_lines, parse_line
+from symbackprop.verify.verdict import DIAGNOSES
 
 OUTPUTS = Path(__file__).resolve().parents[1] / "outputs"
 
@@ -34,6 +35,7 @@ def test_json_has_the_contract_fields_and_a_counterexample(capsys):
     assert data["verdict"] == "incorrect" and data["target"] == "dE/dw_64" and data["diagnosis"] == ["sign"]
     assert data["message"] and set(data["counterexample"]) == {"values", "answer", "correct"}
     assert data["counterexample"]["answer"] == pytest.approx(-data["counterexample"]["correct"])
+    assert set(data["diagnosis"]) <= set(DIAGNOSES)
 
 
 def test_target_option_for_a_bare_right_hand_side(capsys):

@@ -163,11 +163,7 @@ def _report(verdicts, as_json: bool, document: bool = False) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade a class: a folder of answer files or a CSV (student, question, answer)."""
-    from symbackprop.verify.grade import grade
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 20) == 0:
-            print(f"graded {done}/{total}", file=sys.stderr, flush=True)
+    from symbackprop.verify.grade import grade, print_progress
 
     summary = grade(
         args.spec,
@@ -176,7 +172,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         time_limit=args.time_limit,
         force=args.force,
-        progress=progress,
+        progress=print_progress,
     )
     print(
         f"{summary['total']} answers ({summary['graded']} graded now, {summary['skipped']} already graded): "

@@ -128,6 +128,3 @@ class LayeredNetwork:
             if self.bias:
                 shapes[f"b{layer}"] = (self.sizes[layer],)
         return shapes
-
-
-Network = GraphNetwork | LayeredNetwork

@@ -39,11 +39,6 @@ def engine_for(lang: str) -> str:
     return ENGINES[lang]
 
 
-def available(lang: str) -> bool:
-    """Whether this machine has the engine that a document in ``lang`` needs."""
-    return shutil.which(engine_for(lang)) is not None
-
-
 def overfull_boxes(log: str) -> list[float]:
     """Widths (pt) by which boxes overflow, from a LaTeX log."""
     return [float(w) for w in re.findall(r"Overfull \\[hv]box \(([\d.]+)pt too", log)]
