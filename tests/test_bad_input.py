@@ -614,3 +614,16 @@ def test_valid_power_of_an_activation_never_gives_a_traceback(tmp_path, capsys, 
     rc = main(["derive", str(spec_path), "-o", str(tmp_path / "out")])
     capsys.readouterr()
     assert rc == 0
+
+
+def test_an_expression_that_is_slow_to_build_is_refused_in_bounded_time(tmp_path, capsys):
+    """tanh nested 12 deep takes SymPy minutes to build; the spec gets an error instead."""
+    import time
+
+    spec = tmp_path / "slow.toml"
+    nested = "tanh(" * 12 + "x" + ")" * 12
+    spec.write_text(f'inputs = ["x"]\noutput = "f"\n[nodes]\nf = "{nested}"\n')
+    start = time.monotonic()
+    rc = main(["derive", str(spec), "-o", str(tmp_path / "out")])
+    assert rc == 2 and time.monotonic() - start < 20
+    assert "nodes.f" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -23,8 +23,17 @@ therefore never hands the text to Python.  It works in three stages:
 
 Resource limits keep every input bounded: text length, nesting depth (parens,
 calls, unary operators and pending ``**`` all count, tracked explicitly),
-literal size, and an estimate of the size of numeric powers before computing
-them, plus a cap on the size of any constant SymPy ends up producing.
+literal size, an estimate of numeric powers before computing them, a cap on
+any constant SymPy produces, and a cap on how deeply functions/powers nest
+inside symbol-free sub-expressions (SymPy evaluates those numerically, at a
+cost exponential in their depth).  Any other exception becomes ExprError.
+
+The cost of the caller's builders is the caller's business, and some SymPy
+functions are expensive: ``sympy.Max``/``sympy.Min`` compare their arguments
+pairwise (``max`` nested 50 deep over distinct symbolic terms takes seconds),
+and ``sympy.tanh`` nested 10 deep over a symbol not declared ``real=True`` takes
+seconds, growing about tenfold per level.  Use real symbols, or cheap builders
+such as ``lambda *a: sympy.Max(*a, evaluate=False)``, where that matters.
 """
 
 from __future__ import annotations
@@ -44,9 +53,12 @@ MAX_DEPTH = 200
 _MAX_LITERAL_DIGITS = 100
 _MAX_LITERAL_EXPONENT = 100
 _MAX_DIGITS = 10_000  # estimated size (decimal digits) above which a power is refused
-# Any constant SymPy builds must stay printable: Python refuses int -> str beyond
-# 4300 digits by default, which would break str()/latex() of the result later.
-_MAX_BITS = math.ceil(4_000 / math.log10(2))
+# Cap on any constant SymPy builds.  Larger ones are cheap to multiply but not to
+# use: SymPy factors bases of fractional powers (sqrt of a 1000-digit integer
+# takes ~0.1 s, of a 4000-digit one ~15 s), and Python refuses int -> str beyond
+# 4300 digits, which would break printing the result.
+_MAX_CONSTANT_DIGITS = 300
+_MAX_BITS = math.ceil(_MAX_CONSTANT_DIGITS / math.log10(2))
 _WHITESPACE = " \t\n\r\f\v"
 _DIGITS = frozenset(string.digits)
 _NAME_START = frozenset(string.ascii_letters + "_")
@@ -174,17 +186,21 @@ def _digits(r: sympy.Rational) -> float:
 
 
 def _guard_pow(base: sympy.Expr, exp: sympy.Expr, pos: int) -> None:
-    """Refuse powers whose numeric part would be astronomically large."""
+    """Refuse powers whose numeric part would be astronomically large.
+
+    Numbers anywhere in the base count, since SymPy expands e.g. (2*x)**n to 2**n*x**n.
+    """
     if not exp.is_Rational:
         return
     mag = abs(exp)
     size = max((_digits(r) for r in base.atoms(sympy.Rational)), default=0.0)
-    if (base.is_Number and mag > _MAX_DIGITS) or (size and (mag > 10**6 or float(mag) * size > _MAX_DIGITS)):
+    huge = size and (mag > 10**6 or float(mag) * size > _MAX_DIGITS)
+    if huge or (base.is_Number and mag > _MAX_DIGITS):
         raise ExprError("constant too large to evaluate", pos)
 
 
 def _too_big(e: sympy.Basic) -> bool:
-    return bool(e.is_Rational) and max(abs(e.p).bit_length(), e.q.bit_length()) > _MAX_BITS
+    return bool(e.is_Rational) and (e.p.bit_length() > _MAX_BITS or e.q.bit_length() > _MAX_BITS)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -308,8 +324,10 @@ class _Parser:
             kids = [memo[a] for a in node.args]
             if node.is_Symbol or None in kids:
                 memo[node] = None
-            else:
-                memo[node] = max(kids, default=0) + (bool(kids) and not (node.is_Add or node.is_Mul))
+            elif not kids or node.is_Add or node.is_Mul:
+                memo[node] = max(kids, default=0)
+            else:  # a function application, power, ...
+                memo[node] = max(kids) + 1
         depths = [memo[a] for a in args]
         if None not in depths and 1 + max(depths, default=0) > _MAX_CONSTANT_NESTING:
             raise ExprError(
@@ -325,12 +343,12 @@ class _Parser:
             raise
         except RecursionError:
             raise ExprError("expression nested too deeply", pos) from None
-        except Exception as exc:  # noqa: BLE001 - SymPy may raise anything
+        except Exception as exc:  # SymPy may raise anything
             raise ExprError(f"cannot evaluate {what}: {_one_line(exc)}", pos) from exc
         if not isinstance(result, sympy.Expr):
             raise ExprError(f"{what} did not give an arithmetic expression", pos)
         for node in (result, *result.args):
-            if _too_big(node) or any(_too_big(a) for a in node.args):
+            if _too_big(node) or any(map(_too_big, node.args)):
                 raise ExprError("constant too large to evaluate", pos)
         return result
 
@@ -380,9 +398,10 @@ class _Parser:
                 if not self._is(sep, ","):
                     raise self._stray(sep, opener, call=True)
         if len(args) < lo or (hi is not None and len(args) > hi):
-            want = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
-            plural = "" if want.endswith(" 1") else "s"
-            raise ExprError(f"{name}() takes {want} argument{plural} ({len(args)} given)", tok.pos)
+            want = f"{lo} to {hi}" if hi is not None else f"at least {lo}"
+            want = f"exactly {lo}" if lo == hi else want
+            noun = "argument" if want.endswith(" 1") else "arguments"
+            raise ExprError(f"{name}() takes {want} {noun} ({len(args)} given)", tok.pos)
         if args:
             self._guard_constant(args, tok.pos)
         return self._build(tok.pos, f"{name}()", lambda: builder(*args))
@@ -421,9 +440,13 @@ def parse_expression(
     parser = _Parser(_tokenize(text), symbols, functions, max_depth)
     try:
         result = parser.parse()
+        _check_defined(result)
+    except ExprError:
+        raise
     except RecursionError:
         raise ExprError("expression nested too deeply") from None
     except MemoryError:
         raise ExprError("expression too large to evaluate") from None
-    _check_defined(result)
+    except Exception as exc:  # contract: ExprError or a result
+        raise ExprError(f"cannot evaluate expression: {_one_line(exc)}") from exc
     return result

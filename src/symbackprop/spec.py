@@ -25,12 +25,14 @@ from sympy import Symbol
 
 from symbackprop.examples import example_names, example_text
 from symbackprop.expr import ExprError, parse_expression
+from symbackprop.limits import time_limit
 from symbackprop.network import GraphNetwork, LayeredNetwork, NetworkError
 from symbackprop.numeric import HELPERS
 from symbackprop.rules.activations import ACTIVATIONS, EXPRESSION_FUNCTIONS
 from symbackprop.rules.losses import LOSSES
 
 MAX_SPEC_BYTES = 1_000_000
+EXPRESSION_SECONDS = 2.0
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # also a folder name: no / or ..
 MAX_TITLE = 200
@@ -226,7 +228,12 @@ class _Reader:
         if not isinstance(text, str):
             raise self.fail(field, "expected an expression in quotes")
         try:
-            return parse_expression(text, symbols, EXPRESSION_FUNCTIONS)
+            with time_limit(EXPRESSION_SECONDS):
+                return parse_expression(text, symbols, EXPRESSION_FUNCTIONS)
+        except TimeoutError:
+            raise self.fail(
+                field, f"the expression takes longer than {EXPRESSION_SECONDS:g} s to build; simplify it"
+            ) from None
         except ExprError as err:
             if err.name is not None and err.name in later:
                 what = "itself" if field.endswith("." + err.name) else f"node {err.name!r} before it is defined"

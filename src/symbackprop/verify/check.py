@@ -16,10 +16,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -30,6 +26,7 @@ from sympy import Symbol
 from symbackprop import derive, load_spec
 from symbackprop.check import evaluate_graph, lambdify_numpy
 from symbackprop.instantiate import component
+from symbackprop.limits import time_limit
 from symbackprop.layerops import BatchOuter, MatTVec, MatVec
 from symbackprop.rules.activations import ACTIVATIONS, Softmax
 from symbackprop.network import LayeredNetwork, NetworkError
@@ -95,33 +92,6 @@ def _random_points(table: Table) -> dict:
             points[s.name] = rng.uniform(0.1, 0.9, POINTS)
     points["m"] = np.ones(POINTS)
     return {k: np.broadcast_to(np.asarray(v, dtype=float), (POINTS,)) for k, v in points.items()}
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError after ``seconds``; an outer limit that comes sooner stays in force and
-    is restored afterwards. Only in the main thread (elsewhere there is no limit)."""
-    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
-        yield
-        return
-    outer = signal.getitimer(signal.ITIMER_REAL)[0]
-    if 0 < outer <= seconds:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError
-
-    start = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 0.001))
 
 
 # --- targets ------------------------------------------------------------------------------
