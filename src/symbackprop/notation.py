@@ -40,10 +40,11 @@ class Names:
         self.latex[s] = latex
         return s
 
-    def _vec(self, ident: str, latex: str) -> Symbol:
+    def _vec(self, ident: str, latex: str, kind: str, layer: int) -> Symbol:
+        """A layer vector: products of such symbols are elementwise; its role says which layer."""
         s = self._sym(ident, latex)
         self.vectors.add(s)
-        return s
+        return self._role(s, kind, layer)
 
     @property
     def node(self) -> bool:
@@ -99,43 +100,28 @@ class Names:
 
     # --- layer vectors and matrices ---------------------------------------------------
     def net_vec(self, layer: int) -> Symbol:
-        return self._role(self._net_vec(layer), "net", layer)
-
-    def _net_vec(self, layer: int) -> Symbol:
         if self.node:
-            return self._vec(f"net{layer}", rf"\mathrm{{net}}^{{({layer})}}")
-        return self._vec(f"z{layer}", f"z^{{({layer})}}")
+            return self._vec(f"net{layer}", rf"\mathrm{{net}}^{{({layer})}}", "net", layer)
+        return self._vec(f"z{layer}", f"z^{{({layer})}}", "net", layer)
 
     def out_vec(self, layer: int) -> Symbol:
-        return self._role(self._out_vec(layer), "out", layer)
-
-    def _out_vec(self, layer: int) -> Symbol:
         if layer == 1:
-            return self._vec("x", "x")
+            return self._vec("x", "x", "out", layer)
         if self.node:
-            return self._vec(f"y{layer}", f"y^{{({layer})}}")
-        return self._vec(f"a{layer}", f"a^{{({layer})}}")
+            return self._vec(f"y{layer}", f"y^{{({layer})}}", "out", layer)
+        return self._vec(f"a{layer}", f"a^{{({layer})}}", "out", layer)
 
     def delta_vec(self, layer: int) -> Symbol:
-        return self._role(self._delta_vec(layer), "delta", layer)
-
-    def _delta_vec(self, layer: int) -> Symbol:
-        return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}")
+        return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}", "delta", layer)
 
     def matrix(self, layer: int) -> Symbol:
-        return self._role(self._matrix(layer), "matrix", layer)
-
-    def _matrix(self, layer: int) -> Symbol:
-        return self._sym(f"W{layer}", f"W^{{({layer})}}")
+        return self._role(self._sym(f"W{layer}", f"W^{{({layer})}}"), "matrix", layer)
 
     def bias_vec(self, layer: int) -> Symbol:
-        return self._role(self._bias_vec(layer), "bias", layer)
-
-    def _bias_vec(self, layer: int) -> Symbol:
-        return self._sym(f"b{layer}", f"b^{{({layer})}}")
+        return self._role(self._sym(f"b{layer}", f"b^{{({layer})}}"), "bias", layer)
 
     def target_vec(self) -> Symbol:
-        return self._role(self._vec("t", "t" if self.node else "y"), "target", len(self.sizes))
+        return self._vec("t", "t" if self.node else "y", "target", len(self.sizes))
 
     # --- scalars ----------------------------------------------------------------------
     def objective(self) -> Symbol:

@@ -189,7 +189,8 @@ def target_from_text(ctx: Context, text: str, evaluator: Evaluator) -> Target:
 
 
 def _values(ctx: Context, expr: sympy.Expr) -> np.ndarray:
-    expr = sympy.sympify(expr)
+    if not isinstance(expr, sympy.Basic):  # a plain number from Python arithmetic
+        expr = sympy.Float(float(expr))
     missing = [s.name for s in expr.free_symbols if s.name not in ctx.points]
     if missing:
         raise ResolveError(f"cannot evaluate {', '.join(sorted(missing))}")
