@@ -17,14 +17,15 @@ from typing import Sequence
 
 from dataclasses import replace
 
-from symbackprop import LayeredNetwork, derive, load_spec
-from symbackprop.check import check_derivation
-from symbackprop.examples import example_names, example_title
-from symbackprop.expr import ExprError
-from symbackprop.network import NetworkError
-from symbackprop.render.messages import LANGUAGES
-from symbackprop.render.pdf import CompileError, compile_pdf
-from symbackprop.spec import SpecError
+from symbackprop.analysis.gradcheck import check_derivation, import_source
+from symbackprop.api import derive
+from symbackprop.backends.codegen import TARGETS
+from symbackprop.backends.messages import LANGUAGES
+from symbackprop.backends.pdf import CompileError, compile_pdf
+from symbackprop.core.examples import example_names, example_title
+from symbackprop.core.expr import ExprError
+from symbackprop.core.network import LayeredNetwork, NetworkError
+from symbackprop.core.spec import SpecError, load_spec
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -33,23 +34,35 @@ class InputError(Exception):
     """Bad input from the command line; its message is printed as is."""
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_all(folder: Path, files: dict[str, bytes]) -> None:
+    """Write every file or none: each goes to a temporary name in its folder first, and only when
+    all are written are they renamed into place. Files get the permissions the umask allows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~_umask()
+    written: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except CompileError as err:
-        print(f"symbackprop: error: {err}", file=sys.stderr)
-        return EXIT_FAIL
+        for filename, data in files.items():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".tmp")
+            written.append((tmp, folder / filename))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, mode)
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise OSError(err.errno, err.strerror, str(path)) from None
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(folder / filename)) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    for tmp, path in written:
+        os.replace(tmp, path)
 
 
 def document_name(lang: str, suffix: str) -> str:
@@ -66,9 +79,11 @@ def load_network(spec: str, notation: str | None = None):
     return network
 
 
-def render_outputs(derivation, langs=("en",), formats=("tex",), pdf: bool = False) -> dict[str, bytes]:
+def render_outputs(
+    derivation, langs=("en",), formats=("tex",), pdf: bool = False, target: str = "numpy"
+) -> dict[str, bytes]:
     """Every file of a derivation, rendered in memory (nothing is written here)."""
-    files = {"train.py": derivation.to_numpy().encode()}
+    files = {"train.py": derivation.to_numpy(target).encode()}
     for lang in langs:
         if "tex" in formats:
             tex = derivation.to_latex(lang)
@@ -78,11 +93,6 @@ def render_outputs(derivation, langs=("en",), formats=("tex",), pdf: bool = Fals
         if "md" in formats:
             files[document_name(lang, "md")] = derivation.to_markdown(lang).encode()
     return files
-
-
-def write_all(folder: Path, files: dict[str, bytes]) -> None:
-    for filename, data in files.items():
-        write_atomically(folder / filename, data)
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
@@ -96,8 +106,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if args.pdf and args.format != "tex":
         raise InputError(f"{args.spec}: --pdf: a PDF is made from the LaTeX document; drop --format md")
     derivation = derive(load_network(args.spec, args.notation))
-    files = render_outputs(derivation, (args.lang,), (args.format,), pdf=args.pdf)
-    out = Path(args.output) if args.output else Path("outputs") / derivation.network.name
+    files = render_outputs(derivation, (args.lang,), (args.format,), pdf=args.pdf, target=args.target)
+    out = Path(args.output)
     write_all(out, files)
     elapsed = time.perf_counter() - start
     print(f"wrote {', '.join(str(out / f) for f in files)} in {elapsed:.2f} s")
@@ -105,8 +115,11 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.points < 1 or args.time_limit <= 0:
+        raise InputError(f"{args.spec}: --points and --time-limit: must be positive")
     derivation = derive(load_spec(args.spec))
-    report = check_derivation(derivation, points=args.points, seed=args.seed)
+    module = import_source(derivation.to_numpy(), name=f"symbackprop_check_{os.getpid()}")
+    report = check_derivation(derivation.inner, module, points=args.points, seed=args.seed, time_limit=args.time_limit)
     print(f"{report.network}: generated backward vs finite differences and vs the symbolic gradients")
     print(report.table())
     return EXIT_OK if report.passed else EXIT_FAIL
@@ -188,16 +201,20 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("examples", help="list the built-in examples").set_defaults(run=cmd_examples)
     d = sub.add_parser("derive", help="write derivation.tex and train.py for a spec")
     d.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
-    d.add_argument("-o", "--output", help="output folder (default: outputs/<name>)")
+    d.add_argument("-o", "--output", default=".", help="output folder (default: the current directory)")
     d.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the document (default en)")
     d.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
     d.add_argument("--format", choices=("tex", "md"), default="tex", help="document format: LaTeX or Markdown")
     d.add_argument("--pdf", action="store_true", help="also compile the LaTeX document to PDF")
+    d.add_argument(
+        "--target", choices=TARGETS, default="numpy", help="train.py for any array library, or jit-compiled for JAX"
+    )
     d.set_defaults(run=cmd_derive)
     c = sub.add_parser("check", help="check the generated gradients numerically (exit 1 on failure)")
     c.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
     c.add_argument("--points", type=int, default=3, help="random points to check (default 3)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--time-limit", type=float, default=60.0, help="seconds for the whole check (default 60)")
     c.set_defaults(run=cmd_check)
     v = sub.add_parser("verify", help="check a student's derivation (exit 0 correct, 1 incorrect, 2 invalid)")
     v.add_argument("spec", help="a built-in example's name or a path to a .toml spec")

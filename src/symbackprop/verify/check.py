@@ -23,14 +23,15 @@ import numpy as np
 import sympy
 from sympy import Symbol
 
-from symbackprop import derive, load_spec
-from symbackprop.check import evaluate_graph, lambdify_numpy
-from symbackprop.instantiate import component
-from symbackprop.limits import time_limit
-from symbackprop.layerops import BatchOuter, MatTVec, MatVec
-from symbackprop.rules.activations import ACTIVATIONS, Softmax
-from symbackprop.network import LayeredNetwork, NetworkError
-from symbackprop.spec import SpecError
+from symbackprop.analysis.evaluate import evaluate_graph
+from symbackprop.analysis.numeric import lambdify_numpy
+from symbackprop.calculus.derive import derive_graph
+from symbackprop.calculus.expand import Units
+from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.core.limits import time_limit
+from symbackprop.core.network import LayeredNetwork, NetworkError
+from symbackprop.core.spec import SpecError, load_spec
+from symbackprop.registry import BatchOuter, MatTVec, MatVec, Softmax, activation, real
 from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line, short
 from symbackprop.verify.resolve import Evaluator, ResolveError, Table, build_table
 from symbackprop.verify.verdict import CORRECT, INCORRECT, Verdict, invalid
@@ -63,7 +64,8 @@ def context(spec: str, notation: str | None = None) -> Context:
     network = load_spec(spec)
     if notation and isinstance(network, LayeredNetwork):
         network = replace(network, notation=notation)
-    table = build_table(derive(network))
+    derivation = LayeredDerivation(network) if isinstance(network, LayeredNetwork) else derive_graph(network)
+    table = build_table(derivation)
     unit = table.unit
     stored = {e: n for n, e in reversed(unit.network.nodes.items()) if not (e.is_Symbol or e.is_Number)}
     return Context(table, _random_points(table), stored)
@@ -148,24 +150,20 @@ def _delta_target(ctx: Context, node: Symbol) -> Target:
 
 def _layer_target(ctx: Context, symbol: Symbol, gradient: bool, update: bool = False) -> Target | None:
     table = ctx.table
-    if symbol not in table.roles or not hasattr(table.derivation, "layer_equations"):
+    if symbol not in table.roles or not isinstance(table.derivation, LayeredDerivation):
         return None
-    kind, layer = table.roles[symbol]
-    for eq in table.derivation.layer_equations:
-        wanted = (gradient and eq.section == "gradient" and eq.key == f"gradient-{symbol.name}") or (
-            not gradient and (eq.lhs == symbol) and (eq.update == update)
+    equations = table.derivation.tensor_equations
+    for eq in equations:
+        wanted = (gradient and eq.kind == "gradient" and eq.target == symbol) or (
+            not gradient and eq.lhs == symbol and eq.update == update
         )
         if wanted:
-            sizes = table.derivation.network.sizes
-            shape = (
-                (sizes[layer], sizes[layer - 1])
-                if kind == "matrix"
-                else (sizes[layer - (kind != "bias")] if kind != "bias" else sizes[layer], None)
-            )
+            shape = table.derivation.names.shape(symbol)
+            shape = shape if len(shape) == 2 else (shape[0], None)
             name = f"d{table.objective}/d{symbol}" if gradient else symbol.name
             reference = eq.rhs
             if eq.update:  # W - alpha dJ/dW: the gradient written out, as a student would
-                gradient_eq = next(g for g in table.derivation.layer_equations if g.key == f"gradient-{symbol.name}")
+                gradient_eq = next(g for g in equations if g.kind == "gradient" and g.target == symbol)
                 reference = reference.xreplace({gradient_eq.lhs: gradient_eq.rhs})
             return Target(name, "layer", reference, symbol, shape, update=eq.update)
     return None
@@ -210,18 +208,18 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _components(ctx: Context, target: Target, expr: sympy.Expr) -> list[sympy.Expr]:
     """A matrix-form expression as the list of its per-unit components."""
-    names = ctx.table.derivation.names
+    units = Units(ctx.table.derivation.names)
     rows, cols = target.layer_shape
     if cols is None:
-        return [component(expr, names, k) for k in range(rows)]
-    return [component(expr, names, k, j) for k in range(rows) for j in range(cols)]
+        return [units.component(expr, k) for k in range(rows)]
+    return [units.component(expr, k, j) for k in range(rows) for j in range(cols)]
 
 
 def _evaluate(ctx: Context, target: Target, expr: sympy.Expr) -> np.ndarray:
     if target.kind == "layer":
         return np.concatenate([_values(ctx, c) for c in _components(ctx, target, expr)])
     if ctx.table.roles and expr.free_symbols & ctx.table.roles.keys():  # a scalar in matrix notation
-        expr = component(expr, ctx.table.derivation.names, 0)
+        expr = Units(ctx.table.derivation.names).component(expr, 0)
     return _values(ctx, expr)
 
 
@@ -239,7 +237,7 @@ def _exactly_equal(ctx: Context, target: Target, answer: sympy.Expr) -> bool:
         if target.kind == "layer"
         else [(answer, target.reference)]
     )
-    forward = ctx.table.unit._forward_expanded
+    forward = ctx.table.unit.forward_expanded
     for a, b in pairs:
         difference = sympy.expand(_unfold(ctx, a - b).xreplace(ctx.stored))
         if difference != 0 and sympy.expand(difference.xreplace(forward)) != 0:
@@ -267,12 +265,11 @@ def _activation_factors(ctx: Context, target: Target) -> list[tuple[sympy.Expr, 
     pairs = []
     if target.kind == "layer":
         net, names = ctx.table.derivation.network, ctx.table.derivation.names
-        from symbackprop.layered import _derivative_in_output
-
         for layer in range(2, len(net.sizes) + 1):
-            if not ACTIVATIONS[net.activations[layer - 2]].vector:
+            act = activation(net.activations[layer - 2])
+            if not act.vector:
                 a, z = names.out_vec(layer), names.net_vec(layer)
-                pairs.append((_derivative_in_output(net.activations[layer - 2], a, z), a))
+                pairs.append((act.derivative_in_output(a, z), a))
         return pairs
     for y, expr in unit.network.nodes.items():
         if not expr.args or not (y in unit.fused or y == unit.network.objective):
@@ -290,7 +287,7 @@ def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple
     forms = [reference]
     if target.kind != "layer":
         unfolded = _unfold(ctx, reference)
-        forms += [unfolded, unfolded.xreplace(ctx.table.unit._forward_expanded)]
+        forms += [unfolded, unfolded.xreplace(ctx.table.unit.forward_expanded)]
     for fp, y in _activation_factors(ctx, target):
         for form in forms[:2]:
             out.append(("missing_activation_derivative", form / fp, "the activation's derivative is missing"))
@@ -302,7 +299,7 @@ def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple
                 )
             )
             out.append(("extra_activation_derivative", form * fp, "the activation's derivative appears twice"))
-    lam = Symbol("lambda")
+    lam = real("lambda")
     if reference.has(lam):
         out.append(("missing_regularization", reference.subs(lam, 0), "the weight-decay term is missing"))
     if target.update and target.symbol is not None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from symbackprop.registry import ACTIVATIONS, FUNCTIONS as MATH_FUNCTIONS
+
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
 MAX_DIGITS = 30
@@ -56,7 +58,14 @@ GREEK = {
     "Theta",
     "Gamma",
 }
-FUNCTIONS = {"exp", "log", "ln", "tanh", "max", "min", "sqrt"}
+# LaTeX's own function commands (\exp, \tanh, ...): those the registry knows by that name may be
+# written; what a name means comes from the registry, not from here.
+_LATEX_OPERATORS = {"exp", "log", "ln", "lg", "tanh", "sinh", "cosh", "max", "min", "sqrt", "sgn"}
+_SPELLINGS = {s for f in (*ACTIVATIONS.values(), *MATH_FUNCTIONS.values()) for s in f.spellings}
+FUNCTIONS = _LATEX_OPERATORS & _SPELLINGS
+# Names a student applies to an argument: the registry's activations, and f, g, phi for "the
+# network's own activation".
+APPLIED = _SPELLINGS | {"f", "g", "phi"}
 IGNORED = {
     ",",
     ";",
@@ -423,6 +432,12 @@ class Parser:
     def function(self, name: str) -> Node:
         if self.at("sym", "_"):  # \log_2 and the like are not part of the vocabulary
             raise ParseError(f"\\{name} with a subscript is not supported")
+        primes = 0
+        while self.at("sym", "'"):
+            self.take()
+            primes += 1
+        if primes:  # \tanh'(z): the derivative, resolved like sigma'(z)
+            return Node("apply", (Node("name", (name, None, None, primes)), tuple(self.arguments())))
         if self.at("sym", "^"):
             self.take()
             exponent = self.group_or_atom()
@@ -579,7 +594,7 @@ class Parser:
     def _call_follows(self, base: str, primes: int) -> bool:
         if not self.at("sym", "("):
             return False
-        return primes > 0 or base in ("sigma", "f", "g", "relu", "softplus", "softmax", "sigmoid", "phi", "elu")
+        return primes > 0 or base in APPLIED
 
     def letters(self) -> str:
         """A run of letters with no space between them: one multi-letter word (net, relu)."""

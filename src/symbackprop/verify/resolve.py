@@ -18,10 +18,20 @@ from dataclasses import dataclass, field
 import sympy
 from sympy import Rational, Symbol
 
-from symbackprop.derive import GraphDerivation
-from symbackprop.layerops import BatchOuter, FrobSq, MatTVec, MatVec, UnitSum
-from symbackprop.network import LayeredNetwork
-from symbackprop.rules.activations import ACTIVATIONS, Elu, LeakyRelu, Relu, Sigmoid, Softmax, SoftmaxVector, Softplus
+from symbackprop.calculus.derive import GraphDerivation
+from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.registry import (
+    ACTIVATIONS,
+    FUNCTIONS,
+    BatchOuter,
+    FrobSq,
+    MatTVec,
+    MatVec,
+    Softmax,
+    UnitSum,
+    activation,
+    real,
+)
 from symbackprop.verify.latex import Node, ParseError, short
 
 MAX_SUM_TERMS = 1000
@@ -48,7 +58,7 @@ class Table:
     symbols: dict[tuple, sympy.Expr] = field(default_factory=dict)  # mostly symbols; L and s name sums
     roles: dict[Symbol, tuple[str, int]] = field(default_factory=dict)  # layer vectors and matrices
     sets: dict[str, list[int]] = field(default_factory=dict)
-    objective: Symbol = Symbol("E")
+    objective: Symbol = real("E")
     transposed: list[str] = field(default_factory=list)  # names written with swapped indices
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
@@ -63,7 +73,7 @@ def _split_name(name: str) -> tuple[str, tuple]:
 
 def build_table(derivation) -> Table:
     net = derivation.network
-    if isinstance(net, LayeredNetwork):
+    if isinstance(derivation, LayeredDerivation):
         return _layered_table(derivation)
     table = Table(derivation, derivation, objective=net.objective)
     for s in (*net.leaves, *net.nodes, *net.constants):
@@ -211,7 +221,7 @@ class Evaluator:
         if base == "e" and not sub and ("e", (), None) not in self.table.symbols:
             return sympy.E
         if self.free and not sub and layer is None:
-            return Symbol(f"free_{base}", real=True)
+            return real(f"free_{base}")
         return self.lookup(base, sub, layer, env)
 
     def _neg(self, node, env):
@@ -303,12 +313,10 @@ class Evaluator:
     def _call(self, node, env):
         name, args = node.parts
         values = [self.evaluate(a, env) for a in args]
-        functions = {"exp": sympy.exp, "log": sympy.log, "ln": sympy.log, "tanh": sympy.tanh, "sqrt": sympy.sqrt}
-        if name in ("max", "min"):
-            return (sympy.Max if name == "max" else sympy.Min)(*values)
-        if len(values) != 1:
-            raise ResolveError(f"\\{name} takes one argument")
-        return functions[name](values[0])
+        function, low, high = CALLABLE[name]
+        if len(values) < low or (high is not None and len(values) > high):
+            raise ResolveError(f"\\{name} takes {'one argument' if high == 1 else f'at least {low} arguments'}")
+        return function(*values)
 
     def _apply(self, node, env):
         """sigma(x), relu(x), f(net_j), and derivatives with primes: f'(net_j), sigma'(z)."""
@@ -321,21 +329,18 @@ class Evaluator:
         if len(args) != 1:
             raise ResolveError(f"{base}(...) takes one argument")
         arg = self.evaluate(args[0], env)
-        named = {
-            "sigma": Sigmoid,
-            "sigmoid": Sigmoid,
-            "relu": Relu,
-            "softplus": Softplus,
-            "elu": Elu,
-            "lrelu": LeakyRelu,
-            "softmax": SoftmaxVector,
-        }
-        if base in named:
-            fn = named[base]
-            value = fn(arg)
-            return sympy.diff(fn(Symbol("u")), Symbol("u")).subs(Symbol("u"), arg) if primes == 1 else value
-        if base in ("f", "g", "phi"):
+        if base in NAMED:
+            fn = NAMED[base]
+            if primes == 0:
+                return fn(arg)
+            if primes == 1:
+                u = real("u")
+                return sympy.diff(fn(u), u).subs(u, arg)
+            raise ResolveError(f"only first derivatives of {base} are supported")
+        if base in GENERIC:
             return self.activation_at(arg, primes)
+        if base in CALLABLE and primes == 0:
+            return CALLABLE[base][0](arg)
         raise ResolveError(f"unknown function '{base}'")
 
     def activation_at(self, arg: sympy.Expr, primes: int) -> sympy.Expr:
@@ -348,16 +353,14 @@ class Evaluator:
                 if primes == 1:
                     return unit.partials[y][arg]
         if arg in self.table.roles and self.table.roles[arg][0] == "net":
-            from symbackprop.layered import _derivative_in_output
-
             layer = self.table.roles[arg][1]
             net = self.table.derivation.network
             names = self.table.derivation.names
-            act = net.activations[layer - 2]
+            act = activation(net.activations[layer - 2])
             if primes == 0:
                 return names.out_vec(layer)
-            if primes == 1 and not ACTIVATIONS[act].vector:
-                return _derivative_in_output(act, names.out_vec(layer), arg)
+            if primes == 1 and not act.vector:
+                return act.derivative_in_output(names.out_vec(layer), arg)
         raise ResolveError("f(...) and f'(...) take a unit's weighted input, e.g. f'(net_4)")
 
     def _sum(self, node, env):
@@ -444,7 +447,17 @@ def _layer_gradient(table: Table, bottom: Symbol):
     names = table.derivation.names
     if kind == "net":
         return names.delta_vec(layer)
-    for eq in table.derivation.layer_equations:
-        if eq.section == "gradient" and eq.key == f"gradient-{bottom.name}":
+    for eq in table.derivation.tensor_equations:
+        if eq.kind == "gradient" and eq.target == bottom:
             return eq.rhs
     return None
+
+
+# What a student may call, from the registry: each activation by the names it goes by (sigma,
+# lrelu, ...), the functions of expressions (exp, log or ln, ...), and f, g, phi for "the
+# network's own activation of this unit".
+NAMED = {spelling: a.function for a in ACTIVATIONS.values() for spelling in a.spellings}
+CALLABLE = {
+    spelling: (f.function, f.min_args, f.max_args) for f in FUNCTIONS.values() for spelling in f.spellings
+} | {spelling: (a.function, 1, 1) for a in ACTIVATIONS.values() if a.xp_name for spelling in a.spellings}
+GENERIC = ("f", "g", "phi")

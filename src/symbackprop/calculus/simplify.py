@@ -9,6 +9,8 @@ fire where they make an expression shorter, so a factored delta such as
   (sigma(net_4) -> y_4), which is what turns sigma' into y (1 - y).
 * ``targets_sum_to_one`` — with softmax + cross-entropy the targets are one-hot (or a
   probability vector); collecting the outputs and replacing sum_k t_k by 1 gives y - t.
+* ``unit_sums_of_targets`` — the tensor form of the same: in 1^T(h), a target vector whose units
+  sum to one contributes its coefficient (1^T(-t) = -1), which gives a - t.
 * ``cancel_quotients`` — a delta with a quotient (binary cross-entropy: -t/y + (1-t)/(1-y)
   times y (1 - y)) is cancelled and factored: y - t.
 """
@@ -20,6 +22,8 @@ from typing import Callable, Iterable, Mapping
 
 import sympy
 from sympy import Add, Symbol
+
+from symbackprop.registry import UnitSum
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,30 @@ def targets_sum_to_one(groups: Iterable[tuple[Symbol, ...]]) -> Rule:
         return e
 
     return Rule("targets_sum_to_one", apply)
+
+
+def unit_sums_of_targets(groups: Iterable[tuple[Symbol, ...]]) -> Rule:
+    """1^T(c t + h) = c + 1^T(h) for a target vector t whose units sum to one (tensor graphs)."""
+    vectors = {g[0] for g in groups if len(g) == 1}
+
+    def split(u: UnitSum) -> sympy.Expr:
+        kept, total = [], sympy.S.Zero
+        for term in Add.make_args(sympy.expand(u.args[0])):
+            coeff, rest = term.as_independent(*vectors, as_Add=False)
+            if rest in vectors and coeff.is_Number:
+                total += coeff
+            else:
+                kept.append(term)
+        if total == 0:
+            return u
+        return total + (UnitSum(Add(*kept)) if kept else sympy.S.Zero)
+
+    def apply(e: sympy.Expr) -> sympy.Expr:
+        if not vectors:
+            return e
+        return e.replace(lambda x: isinstance(x, UnitSum), split)
+
+    return Rule("unit_sums_of_targets", apply)
 
 
 def _cancel_quotients(e: sympy.Expr) -> sympy.Expr:

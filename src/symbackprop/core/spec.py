@@ -23,13 +23,11 @@ from typing import Any
 import sympy
 from sympy import Symbol
 
-from symbackprop.examples import example_names, example_text
-from symbackprop.expr import ExprError, parse_expression
-from symbackprop.limits import time_limit
-from symbackprop.network import GraphNetwork, LayeredNetwork, NetworkError
-from symbackprop.numeric import HELPERS
-from symbackprop.rules.activations import ACTIVATIONS, EXPRESSION_FUNCTIONS
-from symbackprop.rules.losses import LOSSES
+from symbackprop.core.examples import example_names, example_text
+from symbackprop.core.expr import ExprError, parse_expression
+from symbackprop.core.limits import time_limit
+from symbackprop.core.network import RESERVED_NAMES, GraphNetwork, LayeredNetwork, NetworkError
+from symbackprop.registry import ACTIVATIONS, LOSSES, expression_functions, real
 
 MAX_SPEC_BYTES = 1_000_000
 EXPRESSION_SECONDS = 2.0
@@ -37,13 +35,7 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # also a folder name: no / or ..
 MAX_TITLE = 200
 MAX_EPOCHS = 1_000_000
-# Names the generated module uses beside the spec's (its own locals start with "_").
-RESERVED = frozenset(
-    {"np", "values", "forward", "backward", "loss", "step", "train", "main", "initial_values", "E", "J"}
-    | {"PARAMETERS", "TRAINABLE", "INPUTS", "TARGETS", "LEARNING_RATE", "EPOCHS", "WEIGHT_DECAY", "SEED", "INIT_SCALE"}
-    | set(EXPRESSION_FUNCTIONS)
-    | set(HELPERS)
-)
+TARGET_SUM_TOLERANCE = 1e-9
 COMMON_KEYS = {"name", "title", "learning_rate", "example", "epochs"}
 EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}
 MLP_KEYS = {"sizes", "activations", "loss", "bias", "weight_decay", "notation", "seed", "init_scale"}
@@ -72,7 +64,7 @@ def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
     if path.stat().st_size > MAX_SPEC_BYTES:
         raise SpecError(str(path), "spec", f"file larger than {MAX_SPEC_BYTES} bytes")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the TOML
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(str(path), "spec", f"cannot read: {err}") from None
     return load_spec_text(text, source=str(path), default_name=path.stem)
@@ -80,6 +72,7 @@ def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
 
 def load_spec_text(text: str, source: str = "<spec>", default_name: str = "network") -> GraphNetwork | LayeredNetwork:
     """Parse TOML text into a network; ``source`` names it in error messages."""
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -100,6 +93,7 @@ class _Reader:
 
     def __init__(self, source: str, data: dict[str, Any]):
         self.source, self.data = source, data
+        self.functions = expression_functions()
 
     def fail(self, field: str, problem: str) -> SpecError:
         return SpecError(self.source, field, problem)
@@ -131,8 +125,10 @@ class _Reader:
     def check_name(self, field: str, name: Any) -> None:
         if not isinstance(name, str) or not NAME.match(name):
             raise self.fail(field, f"{name!r} is not a valid name (letters, digits, _; starting with a letter)")
-        if "__" in name or keyword.iskeyword(name) or name in RESERVED or name.startswith(("delta_", "grad_")):
+        if "__" in name or keyword.iskeyword(name) or name.startswith(("delta_", "grad_", "sum_", "log_")):
             raise self.fail(field, f"the name {name!r} is reserved")
+        if name in RESERVED_NAMES or name in self.functions:
+            raise self.fail(field, f"the name {name!r} is reserved (the derivation or train.py uses it)")
 
     def unknown_keys(self, table: dict, allowed: set[str], prefix: str) -> None:
         for key in table:
@@ -183,7 +179,7 @@ class _Reader:
         nodes_table = self.get(d, "nodes", "nodes", dict, required=True)
         if not nodes_table:
             raise self.fail("nodes", "no nodes")
-        symbols: dict[str, Symbol] = {n: Symbol(n) for n in leaves}
+        symbols: dict[str, Symbol] = {n: real(n) for n in leaves}
         later = set(nodes_table)
         nodes: dict[Symbol, sympy.Expr] = {}
         for key, text in nodes_table.items():
@@ -192,31 +188,35 @@ class _Reader:
             if key in symbols:
                 raise self.fail(field, f"{key!r} is already an input, target or parameter")
             later.discard(key)
-            nodes[Symbol(key)] = self.parse(field, text, symbols, later | {key})
-            symbols[key] = Symbol(key)
+            nodes[real(key)] = self.parse(field, text, symbols, later | {key})
+            symbols[key] = real(key)
         has_loss, has_output = "loss" in d, "output" in d
         if has_loss == has_output:
             raise self.fail("loss", 'give either loss = "expression" or output = "node" (exactly one)')
         if has_loss:
-            objective = Symbol("E")
+            objective = real("E")
             nodes[objective] = self.parse("loss", d["loss"], symbols, set())
         else:
             out = self.get(d, "output", "output", str)
             if out not in nodes_table:
                 raise self.fail("output", f"{out!r} is not a node")
-            objective = Symbol(out)
+            objective = real(out)
         example = {}
-        for key, value in self.get(d, "example", "example", dict, {}).items():
+        table = self.get(d, "example", "example", dict, {})
+        for key, value in table.items():
             if key not in inputs and key not in targets and key not in parameters:
                 raise self.fail(f"example.{key}", "not an input, target or parameter")
-            example[Symbol(key)] = self.number(f"example.{key}", value)
+            example[real(key)] = self.number(f"example.{key}", value)
+        missing = [n for n in (*inputs, *targets) if n not in table]
+        if table and missing:
+            raise self.fail(f"example.{missing[0]}", "missing: an example gives every input and target a value")
         return GraphNetwork(
             name=common["name"],
             title=common["title"],
-            inputs=tuple(Symbol(n) for n in inputs),
-            targets=tuple(Symbol(n) for n in targets),
-            parameters={Symbol(k): v for k, v in parameters.items()},
-            frozen=frozenset(Symbol(n) for n in frozen),
+            inputs=tuple(real(n) for n in inputs),
+            targets=tuple(real(n) for n in targets),
+            parameters={real(k): v for k, v in parameters.items()},
+            frozen=frozenset(real(n) for n in frozen),
             nodes=nodes,
             objective=objective,
             learning_rate=common["learning_rate"],
@@ -229,7 +229,7 @@ class _Reader:
             raise self.fail(field, "expected an expression in quotes")
         try:
             with time_limit(EXPRESSION_SECONDS):
-                return parse_expression(text, symbols, EXPRESSION_FUNCTIONS)
+                return parse_expression(text, symbols, self.functions)
         except TimeoutError:
             raise self.fail(
                 field, f"the expression takes longer than {EXPRESSION_SECONDS:g} s to build; simplify it"
@@ -267,13 +267,13 @@ class _Reader:
         if loss not in LOSSES:
             raise self.fail("mlp.loss", f"unknown loss {loss!r}; known: {', '.join(sorted(LOSSES))}")
         out = ACTIVATIONS[acts[-1]]
-        if LOSSES[loss].needs_unit_interval and not out.output_in_unit_interval:
+        if LOSSES[loss].needs_unit_interval and out.output_interval is None:
+            fitting = ", ".join(sorted(n for n, a in ACTIVATIONS.items() if a.output_interval))
+            raise self.fail("mlp.loss", f"{loss} needs outputs in (0, 1): use a {fitting} output layer, not {acts[-1]}")
+        if LOSSES[loss].targets == "unit" and out.vector:
+            couple = [n for n, lo in LOSSES.items() if lo.targets_sum_to_one]
             raise self.fail(
-                "mlp.loss", f"{loss} needs outputs in (0, 1): use a sigmoid or softmax output layer, not {acts[-1]}"
-            )
-        if loss == "binary_cross_entropy" and out.vector:
-            raise self.fail(
-                "mlp.loss", "binary_cross_entropy goes with sigmoid outputs; use cross_entropy with softmax"
+                "mlp.loss", f"{loss} treats each output on its own; with {acts[-1]} use {', '.join(couple)}"
             )
         notation = self.get(mlp, "mlp.notation", "notation", str, "layer")
         if notation not in ("node", "layer"):
@@ -283,11 +283,13 @@ class _Reader:
             raise self.fail("mlp.weight_decay", "must not be negative")
         example = {}
         for key, value in self.get(d, "example", "example", dict, {}).items():
-            example[key] = self.matrix(f"example.{key}", value, sizes[0] if key == "x" else sizes[-1])
             if key not in ("x", "t"):
                 raise self.fail(f"example.{key}", "a layered network's example has x and t")
+            example[key] = self.matrix(f"example.{key}", value, sizes[0] if key == "x" else sizes[-1])
         if set(example) not in (set(), {"x", "t"}) or (example and len(example["x"]) != len(example["t"])):
             raise self.fail("example", "give both x and t, with one row per example each")
+        if example:
+            self.targets(LOSSES[loss].targets, example["t"])
         return LayeredNetwork(
             name=common["name"],
             title=common["title"],
@@ -317,9 +319,21 @@ class _Reader:
         return number
 
     def matrix(self, field: str, value: Any, width: int) -> list[list[float]]:
+        if isinstance(value, list) and value and not any(isinstance(r, list) for r in value):
+            raise self.fail(field, f"expected a list of rows (one example a row, [[...]]), got one flat list")
         if not isinstance(value, list) or not value or not all(isinstance(r, list) and len(r) == width for r in value):
             raise self.fail(field, f"expected a list of rows of {width} numbers")
-        return [[self.number(field, v) for v in row] for row in value]
+        return [[self.number(f"{field}[{i}]", v) for v in row] for i, row in enumerate(value)]
+
+    def targets(self, kind: str, rows: list[list[float]]) -> None:
+        """Targets the loss can take: one-hot rows sum to one, binary targets lie in [0, 1]."""
+        for i, row in enumerate(rows):
+            if kind == "one-hot" and (abs(sum(row) - 1.0) > TARGET_SUM_TOLERANCE or min(row) < 0):
+                raise self.fail(
+                    f"example.t[{i}]", f"cross-entropy targets of an example are >= 0 and sum to 1 (this row sums to {sum(row):g})"
+                )
+            if kind == "unit" and not all(0.0 <= v <= 1.0 for v in row):
+                raise self.fail(f"example.t[{i}]", "binary cross-entropy targets lie in [0, 1]")
 
 
 def _kind_name(kind) -> str:

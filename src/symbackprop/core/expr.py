@@ -408,11 +408,14 @@ class _Parser:
 
 
 def _check_defined(expr: sympy.Basic) -> None:
+    """Refuse undefined values (1/0) and constants that are not real numbers (sqrt(-1))."""
     stack, seen = [expr], set()
     while stack:
         node = stack.pop()
         if node in _UNDEFINED:
             raise ExprError("expression is undefined (division by zero?)")
+        if node is sympy.I or (node.is_number and not node.free_symbols and node.is_real is False):
+            raise ExprError("the expression has a constant that is not a real number (a root or log of a negative?)")
         if node not in seen:
             seen.add(node)
             stack.extend(node.args)

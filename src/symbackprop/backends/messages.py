@@ -106,6 +106,14 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Gate patterns: an add gate distributes the gradient unchanged to all its inputs; a multiply gate swaps: each input gets the gradient times the other input; a max gate routes the gradient to the larger input.",
         "门的规律：加法门把梯度原样分给所有输入；乘法门交换：每个输入得到梯度乘以另一个输入；max 门把梯度传给较大的输入。",
     ),
+    "example_not_finite": (
+        "Some values of this example are not finite numbers: a function is evaluated outside its domain (float64 arithmetic, as train.py computes it).",
+        "本例中有些数值不是有限数：某个函数在其定义域之外取值（按 train.py 的 float64 运算）。",
+    ),
+    "tie_words": (
+        "Where the arguments of a max or min are equal, each gets half of the gradient: the step is $H(0) = \\tfrac{1}{2}$.",
+        "max 或 min 的参数相等时，每个参数得到一半梯度：阶跃函数取 $H(0) = \\tfrac{1}{2}$。",
+    ),
     "no_example": ("The spec gives no example values.", "规格中没有给出样例数值。"),
     "example_too_large": (
         "A table of every value would be too long for this network; train.py computes them.",
@@ -116,8 +124,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "该网络共有 {units} 个节点：每层只以下标形式给出一个代表节点的公式，矩阵形式涵盖全部节点。",
     ),
     "appendix_words": (
-        "Each numbered equation and the function and line of the generated train.py that computes it.",
-        "每个编号公式与生成的 train.py 中计算它的函数和行号。",
+        "Each numbered equation and the functions and lines of the generated train.py that compute it: forward and backward compute what they return, step a whole training step from one forward pass.",
+        "每个编号公式与生成的 train.py 中计算它的函数和行号：forward 与 backward 计算各自返回的量，step 由一次前向传播完成一整步训练。",
     ),
     "weights_words": ("Weights are labelled on the edges; square nodes are biases.", "边上标出权重；方形节点是偏置。"),
     # table headers

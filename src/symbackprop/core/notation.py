@@ -1,19 +1,24 @@
 """Symbol names of fully connected networks in the two notations of the source derivations.
 
-Each symbol has a Python identifier (its SymPy name, also the variable name in code) and a
-LaTeX name, registered in ``latex`` as it is created.
+Each symbol has a Python identifier (its SymPy name, also the variable name in code) and a LaTeX
+name, registered in ``latex`` as it is created; every symbol is real.
 
 * node notation: inputs x_1..x_n are nodes 1..n, later nodes continue the numbering;
   w_kj runs from node j into node k (later index first); net_k, y_k, t_k, delta_k, eta, E.
 * layer notation (UFLDL): W^(l)_ij from unit j of layer l to unit i of layer l+1; b^(l)_i;
   z^(l), a^(l), delta^(l); targets y; alpha; J.
 Indices of 10 or more are separated by a comma (w_{12,3}); identifiers use an underscore.
+
+A layer vector or matrix symbol has a role (kind, layer); :meth:`Names.entry` names its
+components, :meth:`Names.shape` gives its shape, and the ``indexed_*`` methods give the
+sigma-notation names (w_{k,i}, a^{(2)}_i) of documents that show one representative unit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import sympy
 from sympy import Symbol
 
 
@@ -36,7 +41,7 @@ class Names:
         return s
 
     def _sym(self, ident: str, latex: str) -> Symbol:
-        s = Symbol(ident)
+        s = Symbol(ident, real=True)
         self.latex[s] = latex
         return s
 
@@ -142,8 +147,72 @@ class Names:
     def batch_size(self) -> Symbol:
         return self._sym("m", "m")
 
-    def gradient(self, of: Symbol, wrt: Symbol, wrt_latex: str) -> Symbol:
+    def gradient(self, of: Symbol, wrt: Symbol) -> Symbol:
         """The symbol d(of)/d(wrt), named grad_<wrt> in code."""
+        wrt_latex = self.latex.get(wrt, wrt.name)
         return self._sym(
             f"grad_{wrt.name}", rf"\frac{{\partial {self.latex.get(of, of.name)}}}{{\partial {wrt_latex}}}"
         )
+
+    # --- tensors: shapes and components -----------------------------------------------
+    def shape(self, s: Symbol) -> tuple[int, ...]:
+        """Shape of a layer symbol (one example's for vectors), () for scalars."""
+        if s not in self.roles:
+            return ()
+        kind, layer = self.roles[s]
+        if kind == "matrix":
+            return (self.sizes[layer], self.sizes[layer - 1])
+        if kind == "bias":
+            return (self.sizes[layer],)
+        return (self.sizes[layer - 1],)
+
+    def entry(self, s: Symbol, k: int, j: int | None = None) -> Symbol:
+        """Component k (row k, column j of a matrix) of a layer symbol, in per-unit symbols."""
+        kind, layer = self.roles[s]
+        if kind == "net":
+            return self.net(layer, k)
+        if kind == "out":
+            return self.out(layer, k)
+        if kind == "delta":
+            return self.delta(layer, k)
+        if kind == "target":
+            return self.target(k)
+        if kind == "bias":
+            return self.bias(layer, k)
+        return self.weight(layer, k, j)
+
+    # --- sigma notation (one representative unit of a wide layer) ----------------------
+    def _axis_layer(self, s: Symbol, axis: int) -> int:
+        """The layer whose units run along ``axis`` of a layer symbol."""
+        kind, layer = self.roles[s]
+        if kind == "matrix":
+            return layer + 1 if axis == 0 else layer
+        if kind == "bias":
+            return layer + 1
+        return layer
+
+    def bounds(self, s: Symbol, axis: int = 0) -> tuple[int, int]:
+        """First and last label of the units along an axis (node numbers, or 1..n)."""
+        layer = self._axis_layer(s, axis)
+        if self.node:
+            return self.unit_number(layer, 0), self.unit_number(layer, self.sizes[layer - 1] - 1)
+        return 1, self.sizes[layer - 1]
+
+    def label(self, s: Symbol, axis: int, k: int) -> int:
+        """The label of unit k along an axis: its node number, or k + 1."""
+        layer = self._axis_layer(s, axis)
+        return self.unit_number(layer, k) if self.node else k + 1
+
+    def indexed_base(self, s: Symbol) -> sympy.IndexedBase:
+        """The indexed name of a family of per-unit symbols (w_{k,j}, a^{(2)}_{j}, ...)."""
+        kind, layer = self.roles[s]
+        node = self.node
+        table = {
+            "matrix": "w" if node else f"W^{{({layer})}}",
+            "bias": "b" if node else f"b^{{({layer})}}",
+            "net": r"\mathrm{net}" if node else f"z^{{({layer})}}",
+            "out": "x" if layer == 1 else ("y" if node else f"a^{{({layer})}}"),
+            "delta": r"\delta" if node else f"\\delta^{{({layer})}}",
+            "target": "t" if node else "y",
+        }
+        return sympy.IndexedBase(Symbol(table[kind], real=True))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import sympy
 from sympy import Function, S, Symbol
 
-from symbackprop.derive import GraphDerivation
+from symbackprop.calculus.derive import GraphDerivation
 
 
 class Partial(Function):

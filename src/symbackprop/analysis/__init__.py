@@ -1,0 +1,133 @@
+"""Everything a document shows that has to be computed, computed once: :func:`analyse`.
+
+An :class:`Analysis` holds a finished derivation with what the renderers need beside it: the
+numbered equations, the teaching steps before each (:mod:`symbackprop.calculus.teaching`), the
+result of the tensor-vs-unit consistency check, and the worked example's numbers. Documents
+receive one and compute nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sympy import Symbol
+
+from symbackprop.analysis.consistency import Consistency, check_consistency
+from symbackprop.analysis.evaluate import evaluate_graph
+from symbackprop.calculus.derive import GraphDerivation
+from symbackprop.calculus.equations import Equation
+from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.calculus.teaching import Line, delta_lines, gradient_lines
+
+__all__ = ["Analysis", "WorkedExample", "analyse"]
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """The spec's example through the per-unit equations, in float64.
+
+    ``forward`` and ``deltas`` are (symbol, value) rows, ``gradients`` (leaf, gradient symbol,
+    value, value after one update or None for inputs and frozen parameters). ``values`` and
+    ``gradient_of`` (by name) feed the circuit picture of a graph. Non-finite numbers stay as
+    they came out of NumPy (nan, inf) and ``finite`` says whether there are any.
+    """
+
+    forward: list[tuple[Symbol, float]]
+    deltas: list[tuple[Symbol, float]]
+    gradients: list[tuple[Symbol, Symbol, float, float | None]]
+    values: dict[str, float] = field(default_factory=dict)
+    gradient_of: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def finite(self) -> bool:
+        numbers = [v for _, v in self.forward] + [v for _, v in self.deltas] + [g[2] for g in self.gradients]
+        return bool(np.all(np.isfinite(numbers)))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A derivation and what its documents need, all computed."""
+
+    derivation: GraphDerivation | LayeredDerivation
+    equations: list[Equation]
+    unit: GraphDerivation | None  # the per-unit derivation the document writes out, if any
+    steps: dict[str, list[Line]]  # equation label -> the steps that lead to it
+    reasons: dict[str, str]  # equation label -> the reason printed beside the result
+    consistency: Consistency | None
+    example: WorkedExample | None
+    example_too_large: bool = False
+
+
+def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
+    """Number, explain, check and evaluate a derivation for its documents."""
+    layered = isinstance(derivation, LayeredDerivation)
+    unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation
+    equations = derivation.equations
+    steps, reasons = {}, {}
+    if unit is not None:
+        for eq in equations:
+            if eq.level != "unit":
+                continue
+            lines = _steps(unit, eq)
+            if lines:
+                steps[eq.label] = lines
+            if eq.kind == "delta" and unit.deltas[eq.target.name] != unit.totals[eq.target]:
+                reasons[eq.label] = "targets-sum-to-one" if unit.network.target_groups else "simplify"
+    consistency = check_consistency(derivation.network) if layered else None
+    example = _example(derivation, unit) if unit is not None else None
+    return Analysis(derivation, equations, unit, steps, reasons, consistency, example, unit is None)
+
+
+def _steps(unit: GraphDerivation, eq: Equation) -> list[Line]:
+    if eq.kind == "delta":
+        return delta_lines(unit, eq.target)
+    if eq.kind == "gradient":
+        return gradient_lines(unit, eq.target)
+    return []
+
+
+def _example_point(derivation, unit: GraphDerivation) -> dict | None:
+    """Leaf name -> value: the first example and the initial parameters, or the spec's values."""
+    net = derivation.network
+    if isinstance(derivation, LayeredDerivation):
+        if not net.example:
+            return None
+        point = {s.name: v for s, v in unit.network.parameters.items()}
+        names = derivation.names
+        point.update({names.input(i).name: v for i, v in enumerate(net.example["x"][0])})
+        point.update({names.target(k).name: v for k, v in enumerate(net.example["t"][0])})
+        return point
+    values = {**net.parameters, **net.example}
+    if set(values) != set(net.leaves):
+        return None
+    return {s.name: float(v) for s, v in values.items()}
+
+
+def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
+    point = _example_point(derivation, unit)
+    if point is None:
+        return None
+    values, deltas, grads = evaluate_graph(unit, point)
+    net = unit.network
+    number = lambda v: float(np.asarray(v))  # noqa: E731
+    forward = [(s, number(values[s.name])) for s in (*net.leaves, *net.nodes)]
+    delta_rows = [
+        (unit.delta_symbols[n], number(deltas[unit.delta_symbols[n].name]))
+        for n in reversed(list(net.nodes))
+        if n in unit.delta_symbols
+    ]
+    rate = net.learning_rate
+    leaves = {s.name: s for s in net.leaves}
+    gradient_rows = []
+    for leaf, g in grads.items():
+        s = leaves[leaf]
+        with np.errstate(all="ignore"):
+            updated = number(values[leaf] - rate * g) if s in net.trainable else None
+        gradient_rows.append((s, unit.gradient_symbol(leaf), number(g), updated))
+    gradient_of = {n.name: number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
+    gradient_of[net.objective.name] = 1.0
+    gradient_of.update({k: number(v) for k, v in grads.items()})
+    return WorkedExample(
+        forward, delta_rows, gradient_rows, {k: number(v) for k, v in values.items()}, gradient_of
+    )

@@ -1,0 +1,78 @@
+"""The tensor form checked against the per-unit derivation, component by component.
+
+Before a document prints a tensor equation, every one is compared with what the scalar engine
+derived for the units of a small instance: the same layers, activations and loss, at most
+``CHECK_WIDTH`` units a layer (the tensor equations do not depend on the widths, and the
+per-unit graph of a narrow network is small). Each component of each equation's right-hand
+side, written out in per-unit symbols, must expand to the per-unit equation of the component of
+its target: forward values, error terms, the loss and weight-decay terms, every gradient.
+Updates restate the gradient and J = L + s is checked through L and s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import sympy
+
+from symbackprop.calculus.derive import derive_graph
+from symbackprop.calculus.expand import Units, unit_graph
+from symbackprop.calculus.layered import tensor_equations
+from symbackprop.core.network import LayeredNetwork
+
+CHECK_WIDTH = 3
+
+
+class ConsistencyError(AssertionError):
+    """A tensor equation disagrees with the per-unit equations (a bug, never bad input)."""
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """How the tensor form was checked: comparisons made, on an instance of these sizes."""
+
+    comparisons: int
+    sizes: tuple[int, ...]
+
+
+def check_consistency(net: LayeredNetwork) -> Consistency:
+    """Check every tensor equation of ``net`` against the per-unit engine on a narrow copy."""
+    small = replace(net, sizes=tuple(min(n, CHECK_WIDTH) for n in net.sizes), example={})
+    names = small.names()
+    graph = small.graph(names)
+    tensor = derive_graph(graph)
+    unit = derive_graph(unit_graph(graph, names))
+    units = Units(names)
+    objective = unit.network.nodes[unit.network.objective]
+    lam = names.weight_decay()
+    decay = sympy.Add(*(t for t in sympy.Add.make_args(objective) if t.has(lam)))
+    expected_scalars = {names.data_loss(): objective - decay, names.regularisation(): decay, graph.objective: objective}
+    comparisons = 0
+    for eq in tensor_equations(tensor, names):
+        if eq.kind == "update" or (eq.kind == "loss" and eq.target == graph.objective and net.weight_decay):
+            continue
+        for k, j in _components(names, eq):
+            got = units.component(eq.rhs, k, j)
+            if eq.kind == "loss":
+                want = expected_scalars[eq.target]
+            else:
+                unit_symbol = units.entry(eq.target, k, j)
+                if eq.kind == "forward":
+                    want = unit.network.nodes[unit_symbol]
+                elif eq.kind == "delta":
+                    want = unit.deltas[unit_symbol.name]
+                else:
+                    want = unit.gradients[unit_symbol.name]
+            if sympy.expand(got - want) != 0:
+                raise ConsistencyError(f"{net.name}: {eq.kind} of {eq.target} at ({k}, {j}): {got} != {want}")
+            comparisons += 1
+    return Consistency(comparisons, small.sizes)
+
+
+def _components(names, eq) -> list[tuple[int, int | None]]:
+    shape = names.shape(eq.target)
+    if eq.kind == "loss" or not shape:
+        return [(0, None)]
+    if len(shape) == 2:
+        return [(r, c) for r in range(shape[0]) for c in range(shape[1])]
+    return [(k, None) for k in range(shape[0])]

@@ -1,0 +1,40 @@
+"""Numbers for the equations of a scalar-graph derivation: forward values, error terms, gradients.
+
+Every equation is evaluated on its own, in float64 NumPy (never on Python scalars, whose
+``(-1.0) ** 1.5`` is a complex number and whose 1/0 raises): a value outside a function's domain
+comes out as nan or inf, which the caller reports.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from symbackprop.analysis.numeric import lambdify_numpy
+
+
+def _lambdified(expr: sympy.Expr):
+    args = sorted(expr.free_symbols, key=lambda s: s.name)
+    return lambdify_numpy(args, expr), [a.name for a in args]
+
+
+def _value(expr: sympy.Expr, env: dict) -> np.ndarray:
+    fn, args = _lambdified(expr)
+    with np.errstate(all="ignore"):
+        return np.asarray(fn(*(env[a] for a in args)), dtype=float)
+
+
+def evaluate_graph(derivation, point: dict) -> tuple[dict, dict, dict]:
+    """Forward values (by node name), error terms (by delta symbol name) and gradients (by leaf
+    name) of a scalar-graph derivation at ``point`` (leaf name -> number or array)."""
+    net = derivation.network
+    values = {k: np.asarray(v, dtype=float) for k, v in point.items()}
+    values.update({c.name: np.float64(v) for c, v in net.constants.items()})
+    for node, expr in net.nodes.items():
+        values[node.name] = _value(expr, values)
+    deltas: dict = {}
+    for node in reversed(list(net.nodes)):
+        if node.name in derivation.deltas:
+            deltas[derivation.delta_symbols[node].name] = _value(derivation.deltas[node.name], {**values, **deltas})
+    grads = {leaf: _value(expr, {**values, **deltas}) for leaf, expr in derivation.gradients.items()}
+    return values, deltas, grads

@@ -1,0 +1,58 @@
+"""SymPy expressions -> NumPy functions, with the registry's kernels (``lambdify``, no text eval).
+
+The equations of a derivation are evaluated numerically by :func:`lambdify_numpy`: SymPy's
+NumPy printer, plus :class:`KernelPrinter`'s rules for what the registry adds (a kernel by its
+name, bound to NumPy in the namespace; integers too large for int64 as floats, so log(10**20)
+is a number NumPy can take). The generated code's printer extends this one.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy
+from sympy.printing.numpy import NumPyPrinter
+
+from symbackprop.registry import code_form, numpy_kernels
+
+BIG_INTEGER = 2**53  # beyond this an int64 literal would overflow, or lose nothing as a float
+
+
+class KernelPrinter(NumPyPrinter):
+    """NumPy code for registry functions: kernels called by name, big integers as floats."""
+
+    def __init__(self, settings: dict | None = None):
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False, **(settings or {})})
+
+    def _print_Integer(self, expr):
+        if abs(expr.p) >= BIG_INTEGER:
+            return repr(float(expr.p))
+        return super()._print_Integer(expr)
+
+    def _print_Rational(self, expr):
+        if max(abs(expr.p), expr.q) >= BIG_INTEGER:
+            return repr(float(expr))
+        return super()._print_Rational(expr)
+
+    def kernel_call(self, name: str, args: str) -> str:
+        return f"{name}({args})"
+
+    def _print_Function(self, expr):
+        form = code_form(type(expr))
+        if form is not None and form[0] == "kernel":
+            return self.kernel_call(form[1].__name__, ", ".join(self._print(a) for a in expr.args))
+        return super()._print_Function(expr)
+
+    def _print_erf(self, expr):
+        return self._print_Function(expr)
+
+
+@functools.lru_cache(maxsize=1)
+def _namespace() -> dict:
+    return {**numpy_kernels(), "numpy": np, "functools": functools}
+
+
+def lambdify_numpy(args, expr: sympy.Expr):
+    """``sympy.lambdify`` with the registry's kernels bound to NumPy."""
+    return sympy.lambdify(args, expr, modules=[_namespace(), "numpy"], printer=KernelPrinter())

@@ -1,0 +1,102 @@
+"""The public entry points: :func:`derive` and what a derivation turns into.
+
+Thin on purpose: :class:`Derivation` wraps a derivation of the calculus layer and calls the
+layers below for the rest — :func:`~symbackprop.analysis.analyse` once for the document,
+:func:`~symbackprop.backends.codegen.generate` once per code target, the renderers for text.
+
+>>> from symbackprop import derive, load_spec
+>>> d = derive(load_spec("fc-3-2-2"))
+>>> d.deltas["net_4"]
+y_4*(1 - y_4)*(delta_6*w_64 + delta_7*w_74)
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Mapping
+
+import sympy
+
+from symbackprop.analysis import Analysis, analyse
+from symbackprop.backends.codegen import GeneratedModule, generate
+from symbackprop.backends.document import latex_document, markdown_document, summary_latex
+from symbackprop.calculus.derive import GraphDerivation, derive_graph
+from symbackprop.calculus.equations import Equation
+from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.core.network import GraphNetwork, LayeredNetwork
+
+
+class Derivation:
+    """Error terms, gradients and updates of a network, and the documents and code made from them.
+
+    ``deltas``, ``gradients`` and ``updates`` are per unit (SymPy expressions by node or leaf
+    name); ``equations`` the numbered equations of the document; ``expanded(name)`` a delta,
+    gradient or update in inputs and parameters only. ``inner`` is the calculus-layer derivation.
+    """
+
+    def __init__(self, inner: GraphDerivation | LayeredDerivation):
+        self.inner = inner
+
+    @property
+    def network(self) -> GraphNetwork | LayeredNetwork:
+        return self.inner.network
+
+    @property
+    def deltas(self) -> Mapping[str, sympy.Expr]:
+        return self.inner.deltas
+
+    @property
+    def gradients(self) -> Mapping[str, sympy.Expr]:
+        return self.inner.gradients
+
+    @property
+    def updates(self) -> Mapping[str, sympy.Expr]:
+        return self.inner.updates
+
+    @property
+    def equations(self) -> list[Equation]:
+        return self.inner.equations
+
+    def expanded(self, name: str) -> sympy.Expr:
+        return self.inner.expanded(name)
+
+    @cached_property
+    def analysis(self) -> Analysis:
+        return analyse(self.inner)
+
+    def module(self, target: str = "numpy") -> GeneratedModule:
+        """The generated training module and its equation -> line map."""
+        if target not in self._modules:
+            self._modules[target] = generate(self.inner, target)
+        return self._modules[target]
+
+    @cached_property
+    def _modules(self) -> dict[str, GeneratedModule]:
+        return {}
+
+    def to_numpy(self, target: str = "numpy") -> str:
+        """The generated training module (Python source for the array API; NumPy by default)."""
+        return self.module(target).text
+
+    def to_latex(self, lang: str = "en") -> str:
+        """The derivation document (LaTeX source)."""
+        return latex_document(self.analysis, self.module().locations, lang)
+
+    def to_markdown(self, lang: str = "en") -> str:
+        """The derivation document as Markdown with $$ maths (GitHub, Jupyter)."""
+        return markdown_document(self.analysis, self.module().locations, lang)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the whole document, maths rendered by MathJax."""
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the numbered error terms and gradients as one aligned display."""
+        return summary_latex(self.analysis)
+
+
+def derive(network: GraphNetwork | LayeredNetwork) -> Derivation:
+    """Derive error terms, gradients and updates of a network (see :mod:`symbackprop.calculus`)."""
+    if isinstance(network, LayeredNetwork):
+        return Derivation(LayeredDerivation(network))
+    return Derivation(derive_graph(network))

@@ -1,0 +1,444 @@
+"""Derivation -> ``train.py`` text and the line of it that computes each equation.
+
+The module is written against the Python array API standard: it takes the namespace ``xp``
+from the arrays it is given (NumPy by default, PyTorch through array-api-compat, JAX, CuPy) and
+never changes their dtype. Every line that computes an equation is printed from that equation
+by :class:`~symbackprop.backends.printers.ArrayPrinter` and cites its number (``# eq. (7)``).
+
+Three functions share the printed lines, each doing only the work it needs:
+
+* ``forward`` — the forward pass and the objective;
+* ``backward`` — the forward values the error terms use, the error terms, the gradients (input
+  gradients only when asked);
+* ``step`` — one training step with one forward pass: the objective (before the update), the
+  error terms, the batch *sums* of the per-example gradients, and updates with the 1/m and the
+  weight decay folded in (W <- (1 - alpha lambda) W - (alpha/m) sum_i delta_i a_i^T).
+
+Where a loss takes the log of a softmax or sigmoid output, the forward pass computes the stable
+log first and the output as its exp, which is no more work and serves both (registry:
+``log_output``, ``from_log``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import sympy
+from sympy import Symbol
+
+from symbackprop.backends.environment import render
+from symbackprop.backends.printers import ArrayPrinter
+from symbackprop.backends.pyformat import assignment
+from symbackprop.backends.runtime import helper_source
+from symbackprop.calculus.equations import Equation
+from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.registry import ACTIVATIONS, TensorFunction, code_form, kernel_source
+
+INDENT = "    "
+TARGETS = ("numpy", "jax")
+
+
+@dataclass(frozen=True)
+class GeneratedModule:
+    """The module's text, and for each equation number the (function, line) that computes it."""
+
+    text: str
+    locations: dict[int, list[tuple[str, int]]]
+
+
+@dataclass
+class _Line:
+    """One statement: a variable, the expression it gets, the names it reads, its equation."""
+
+    name: str
+    expr: sympy.Expr
+    number: int
+    reads: set[str] = field(default_factory=set)
+
+    def __post_init__(self):
+        self.reads = {s.name for s in self.expr.free_symbols}
+
+
+@dataclass
+class _Function:
+    """A function body: reads of ``values``, statements, and the lines they print as."""
+
+    name: str
+    printed: list[tuple[list[str], tuple[int, ...]]] = field(default_factory=list)
+
+    def emit(self, target: str, code: str, numbers: Iterable[int] = ()) -> None:
+        numbers = tuple(numbers)
+        comment = ", ".join(f"eq. ({n})" for n in numbers)
+        self.printed.append((assignment(INDENT, target, code, comment), numbers))
+
+    def raw(self, text: str) -> None:
+        self.printed.append(([text], ()))
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for lines, _ in self.printed for line in lines]
+
+
+def _kernels_used(exprs: Iterable[sympy.Expr]) -> set[str]:
+    names: set[str] = set()
+    for expr in exprs:
+        for node in sympy.preorder_traversal(expr):
+            kernel = getattr(type(node), "kernel", None) if isinstance(node, sympy.Basic) else None
+            form = code_form(type(node)) if isinstance(node, sympy.Function) else None
+            if form and form[0] == "kernel":
+                names.add(form[1].__name__)
+            elif kernel is not None and isinstance(node, TensorFunction):
+                names.add(kernel.__name__)
+    return names
+
+
+def _needed(lines: list[_Line], wanted: set[str]) -> list[_Line]:
+    """The lines ``wanted`` depends on, in order."""
+    keep = []
+    for line in reversed(lines):
+        if line.name in wanted:
+            keep.append(line)
+            wanted |= line.reads
+    return list(reversed(keep))
+
+
+def _tuple_lines(name: str, items: Iterable[str]) -> list[str]:
+    """``NAME = ("a", "b")``, one item a line when too long (black's layout)."""
+    items = [f'"{i}"' for i in items]
+    one = f"{name} = ({', '.join(items)}{',' if len(items) == 1 else ''})"
+    if len(one) <= 88:
+        return [one]
+    return [f"{name} = ("] + [f"    {i}," for i in items] + [")"]
+
+
+class _Builder:
+    """Shared by both kinds of network: printing, reads, the line map."""
+
+    def __init__(self, printer: ArrayPrinter, leaves: tuple[str, ...]):
+        self.printer = printer
+        self.leaves = leaves
+
+    def code(self, expr: sympy.Expr) -> str:
+        return self.printer.doprint(expr)
+
+    def reads(self, fn: _Function, used: set[str]) -> None:
+        for leaf in self.leaves:
+            if leaf in used:
+                fn.raw(f'{INDENT}{leaf} = values["{leaf}"]')
+
+    def statements(self, fn: _Function, lines: list[_Line]) -> None:
+        for line in lines:
+            fn.emit(line.name, self.code(line.expr), (line.number,))
+
+
+def _locations(text: str, functions: list[_Function]) -> dict[int, list[tuple[str, int]]]:
+    """Where each equation's statement starts: the emitted statements found, in order, in the
+    rendered text (every one must be found; the template only arranges them)."""
+    expected = [
+        (fn.name, lines[0] if not lines[0].lstrip().startswith("# eq.") else lines[1], numbers)
+        for fn in functions
+        for lines, numbers in fn.printed
+        if numbers
+    ]
+    found: dict[int, list[tuple[str, int]]] = {}
+    i = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if i < len(expected) and line == expected[i][1]:
+            for n in expected[i][2]:
+                found.setdefault(n, []).append((expected[i][0], number))
+            i += 1
+    if i != len(expected):
+        raise AssertionError(f"generated statement not found in the module: {expected[i][1]!r}")
+    return found
+
+
+def generate(derivation, target: str = "numpy") -> GeneratedModule:
+    """The training module of a derivation, for the array API (``target="jax"`` also jit-compiles
+    ``step``)."""
+    if target not in TARGETS:
+        raise ValueError(f"no code target {target!r}; known: {', '.join(TARGETS)}")
+    if isinstance(derivation, LayeredDerivation):
+        context, functions = _tensor_module(derivation)
+    else:
+        context, functions = _graph_module(derivation)
+    context["jax"] = target == "jax"
+    for fn in functions:
+        context[fn.name] = fn.lines
+    text = render("python/train.py.j2", **context)
+    return GeneratedModule(text, _locations(text, functions))
+
+
+# --- layered (tensor) networks -------------------------------------------------------------------
+
+
+def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
+    net, names, graph = d.network, d.names, d.graph
+    equations = [eq for eq in d.equations if eq.level == "tensor"]
+    by_kind = {k: [eq for eq in equations if eq.kind == k] for k in ("forward", "loss", "delta", "gradient", "update")}
+    printer = ArrayPrinter({names.weight_decay(): "WEIGHT_DECAY", names.batch_size(): "m"})
+    params = net.parameter_names
+    build = _Builder(printer, ("x", "t", *params))
+
+    # forward lines; a loss that takes log(a) of an output computed "from its log" reads log_a
+    objective_terms = [eq.rhs for eq in by_kind["loss"]]
+    forward: list[_Line] = []
+    logs: dict[sympy.Expr, sympy.Expr] = {}
+    for eq in by_kind["forward"]:
+        expr = eq.rhs
+        act = _activation_of(expr)
+        a = eq.target
+        if act is not None and act.from_log and any(t.has(sympy.log(a)) for t in objective_terms):
+            z = expr.args[0]
+            log_a = Symbol(f"log_{a.name}", real=True)
+            forward.append(_Line(log_a.name, act.log_output(z), eq.number))
+            forward.append(_Line(a.name, sympy.exp(log_a), eq.number))
+            logs[sympy.log(a)] = log_a
+            if act.log_one_minus_output is not None:
+                logs[sympy.log(1 - a)] = act.log_one_minus_output(z, log_a)
+            continue
+        forward.append(_Line(a.name, expr, eq.number))
+    loss_lines = [_Line(eq.target.name, eq.rhs.xreplace(logs), eq.number) for eq in by_kind["loss"]]
+    deltas = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in by_kind["delta"]]
+    x = names.out_vec(1)
+    gradients = {eq.target: eq for eq in by_kind["gradient"]}
+    input_gradient = gradients.pop(x)
+    grad_lines = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in gradients.values()]
+    updates = {eq.target: eq for eq in by_kind["update"]}
+
+    # forward()
+    fwd = _Function("forward")
+    everything = forward + loss_lines
+    build.reads(fwd, set().union(*(line.reads for line in everything)))
+    fwd.raw(f"{INDENT}xp = array_namespace(x)")
+    fwd.raw(f"{INDENT}m = x.shape[0]")
+    build.statements(fwd, everything)
+    fwd.raw(f"{INDENT}return {{")
+    for line in everything:
+        fwd.raw(f'{INDENT * 2}"{line.name}": {line.name},')
+    fwd.raw(f"{INDENT}}}")
+
+    # backward(values, inputs=False)
+    bwd = _Function("backward")
+    wanted = set().union(*(line.reads for line in deltas + grad_lines), {s.name for s in input_gradient.rhs.free_symbols})
+    needed = _needed(forward, set(wanted))
+    body = needed + deltas + grad_lines
+    build.reads(bwd, set().union(*(line.reads for line in body), wanted))
+    bwd.raw(f"{INDENT}xp = array_namespace(x)")
+    bwd.raw(f"{INDENT}m = x.shape[0]")
+    build.statements(bwd, body)
+    bwd.raw(f"{INDENT}grads = {{")
+    for leaf, eq in gradients.items():
+        bwd.raw(f'{INDENT * 2}"{leaf.name}": {eq.lhs.name},')
+    for line, eq in zip(deltas, by_kind["delta"]):
+        bwd.raw(f'{INDENT * 2}"delta_{eq.target.name}": {line.name},')
+    bwd.raw(f"{INDENT}}}")
+    bwd.raw(f"{INDENT}if inputs:")
+    code = build.code(input_gradient.rhs)
+    bwd.printed.append((assignment(INDENT * 2, 'grads["x"]', code, f"eq. ({input_gradient.number})"), (input_gradient.number,)))
+    bwd.raw(f"{INDENT}return grads")
+
+    # step(values, lr=None): one forward pass, sums, folded updates
+    stp = _Function("step")
+    sums, update_code = [], []
+    for leaf, eq in gradients.items():
+        if leaf not in updates:
+            continue
+        batch = [t for t in sympy.Add.make_args(eq.rhs) if isinstance(t, TensorFunction) and t.batch_reduces]
+        direct = sympy.Add(*(t for t in sympy.Add.make_args(eq.rhs) if t not in batch))
+        sum_name = f"sum_{leaf.name}"
+        sums.append((sum_name, " + ".join(t._sumcode(printer) for t in batch), eq.number))
+        update_code.append((leaf, sum_name, direct, updates[leaf].number))
+    body = forward + loss_lines + deltas
+    build.reads(stp, set().union(*(line.reads for line in body), {leaf.name for leaf in updates}))
+    stp.raw(f"{INDENT}lr = LEARNING_RATE if lr is None else lr")
+    stp.raw(f"{INDENT}xp = array_namespace(x)")
+    stp.raw(f"{INDENT}m = x.shape[0]")
+    build.statements(stp, body)
+    for name, code, number in sums:
+        stp.emit(name, code, (number,))
+    stp.raw(f"{INDENT}new = dict(values)")
+    for leaf, sum_name, direct, number in update_code:
+        p = leaf.name
+        kept = _kept_fraction(direct, leaf, printer)
+        scaled = f"{kept} * {p}" if kept else p
+        stp.emit(f'new["{p}"]', f"{scaled} - lr / m * {sum_name}", (number,))
+    objective = graph.objective.name
+    stp.raw(f'{INDENT}new["{objective}"] = {objective}')
+    stp.raw(f"{INDENT}return new")
+
+    exprs = [line.expr for line in forward + loss_lines + deltas + grad_lines] + [input_gradient.rhs]
+    context = {
+        "name": net.name,
+        "title": net.title,
+        "batched": True,
+        "objective": objective,
+        "name_lines": _name_lines(params, params, ("x",), ("t",)),
+        "learning_rate": repr(float(net.learning_rate)),
+        "epochs": net.epochs,
+        "constants": [
+            ("WEIGHT_DECAY", repr(float(net.weight_decay))),
+            ("SEED", str(net.seed)),
+            ("INIT_SCALE", repr(float(net.init_scale))),
+        ],
+        "helpers": helper_source({"array_namespace"}).rstrip(),
+        "kernels": kernel_source(_kernels_used(exprs)).rstrip(),
+        "initial_lines": _layered_initial_lines(net),
+    }
+    return context, [fwd, bwd, stp]
+
+
+def _activation_of(expr: sympy.Expr):
+    for act in ACTIVATIONS.values():
+        if isinstance(act.function, type) and isinstance(expr, act.function):
+            return act
+    return None
+
+
+def _kept_fraction(direct: sympy.Expr, leaf: Symbol, printer: ArrayPrinter) -> str:
+    """Code for 1 - lr c when the direct part of a gradient is c * leaf (weight decay), else ''."""
+    if direct == 0:
+        return ""
+    c = sympy.simplify(direct / leaf)
+    if c.has(leaf):
+        raise NotImplementedError(f"cannot fold the gradient term {direct} into the update of {leaf}")
+    return f"(1 - lr * {printer.doprint(c)})"
+
+
+def _name_lines(parameters, trainable, inputs, targets) -> list[str]:
+    out = []
+    for role, items in (("parameters", parameters), ("trainable", trainable), ("inputs", inputs), ("targets", targets)):
+        out += _tuple_lines(role.upper(), items)
+    return out
+
+
+def _array_lines(target: str, rows: list[list[float]]) -> list[str]:
+    """``target = np.array([...])`` exploded one row a line, with trailing commas (black-stable)."""
+    lines = [f"{INDENT}{target} = np.array(", f"{INDENT * 2}["]
+    for row in rows:
+        numbers = [repr(float(v)) for v in row]
+        one = f"{INDENT * 3}[{', '.join(numbers)}],"
+        if len(one) <= 88:
+            lines.append(one)
+        else:
+            lines += [f"{INDENT * 3}["] + [f"{INDENT * 4}{n}," for n in numbers] + [f"{INDENT * 3}],"]
+    return lines + [f"{INDENT * 2}]", f"{INDENT})"]
+
+
+def _layered_initial_lines(net) -> list[str]:
+    from symbackprop.registry import loss
+
+    lines = [f"{INDENT}rng = np.random.default_rng(SEED)", f"{INDENT}values = {{}}"]
+    for name, shape in net.parameter_shapes().items():
+        lines += assignment(INDENT, f'values["{name}"]', f"rng.normal(0.0, INIT_SCALE, {shape!r})")
+    if net.example:
+        lines += _array_lines('values["x"]', net.example["x"])
+        lines += _array_lines('values["t"]', net.example["t"])
+    else:
+        n_in, n_out = net.sizes[0], net.sizes[-1]
+        lines += assignment(INDENT, 'values["x"]', f"rng.normal(0.0, 1.0, (8, {n_in}))")
+        kind = loss(net.loss).targets
+        if kind == "one-hot":
+            lines += assignment(INDENT, 'values["t"]', f"np.eye({n_out})[rng.integers(0, {n_out}, 8)]")
+        elif kind == "unit":
+            lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, (8, {n_out}))")
+        else:
+            lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, (8, {n_out}))")
+    return lines + [f"{INDENT}return values"]
+
+
+# --- scalar graphs -------------------------------------------------------------------------------
+
+
+def _graph_module(d) -> tuple[dict, list[_Function]]:
+    net = d.network
+    equations = [eq for eq in d.equations if eq.level == "unit"]
+    names = {s: "WEIGHT_DECAY" for s in net.constants}
+    printer = ArrayPrinter(names)
+    leaves = tuple(s.name for s in net.leaves)
+    build = _Builder(printer, leaves)
+    forward = [_Line(eq.target.name, eq.rhs, eq.number) for eq in equations if eq.kind in ("forward", "loss")]
+    deltas = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in equations if eq.kind == "delta"]
+    gradients = {eq.target: _Line(eq.lhs.name, eq.rhs, eq.number) for eq in equations if eq.kind == "gradient"}
+    updates = {eq.target: eq for eq in equations if eq.kind == "update"}
+    objective = net.objective.name
+    namespace = f"{INDENT}xp = array_namespace({', '.join(leaves)})"
+    shape_line = f"{INDENT}shape = broadcast_shape({', '.join(leaves)})"
+
+    fwd = _Function("forward")
+    for leaf in leaves:
+        fwd.raw(f'{INDENT}{leaf} = values["{leaf}"]')
+    fwd.raw(namespace)
+    build.statements(fwd, forward)
+    fwd.raw(f"{INDENT}return {{")
+    for line in forward:
+        fwd.raw(f'{INDENT * 2}"{line.name}": {line.name},')
+    fwd.raw(f"{INDENT}}}")
+
+    params, inputs, trainable = list(net.parameters), list(net.inputs), list(net.trainable)
+    bwd = _Function("backward")
+    for leaf in leaves:
+        bwd.raw(f'{INDENT}{leaf} = values["{leaf}"]')
+    bwd.raw(namespace)
+    bwd.raw(shape_line)
+    param_lines = [gradients[s] for s in params]
+    wanted = set().union(*(line.reads for line in deltas + list(gradients.values())))
+    build.statements(bwd, _needed(forward, wanted) + deltas + param_lines)
+    bwd.raw(f"{INDENT}grads = {{")
+    for s in params:
+        bwd.raw(f'{INDENT * 2}"{s.name}": unbroadcast(xp, {gradients[s].name}, {s.name}, shape),')
+    for line in deltas:
+        bwd.raw(f'{INDENT * 2}"{line.name}": {line.name},')
+    bwd.raw(f"{INDENT}}}")
+    if inputs:
+        bwd.raw(f"{INDENT}if inputs:")
+        for s in inputs:
+            line = gradients[s]
+            code = f"unbroadcast(xp, {build.code(line.expr)}, {s.name}, shape)"
+            bwd.printed.append((assignment(INDENT * 2, f'grads["{s.name}"]', code, f"eq. ({line.number})"), (line.number,)))
+    bwd.raw(f"{INDENT}return grads")
+
+    stp = _Function("step")
+    stp.raw(f"{INDENT}lr = LEARNING_RATE if lr is None else lr")
+    for leaf in leaves:
+        stp.raw(f'{INDENT}{leaf} = values["{leaf}"]')
+    stp.raw(namespace)
+    if trainable:
+        stp.raw(shape_line)
+    grads = [gradients[s] for s in trainable]
+    wanted = set().union(*(line.reads for line in grads)) | {objective}
+    build.statements(stp, _needed(forward + deltas, wanted) + grads)
+    stp.raw(f"{INDENT}new = dict(values)")
+    for s in trainable:
+        code = f"{s.name} - lr * unbroadcast(xp, {gradients[s].name}, {s.name}, shape)"
+        stp.emit(f'new["{s.name}"]', code, (updates[s].number,))
+    stp.raw(f'{INDENT}new["{objective}"] = xp.mean(xp.asarray({objective}))')
+    stp.raw(f"{INDENT}return new")
+
+    exprs = [line.expr for line in forward + deltas + list(gradients.values())]
+    initial = {
+        **{s.name: 0.0 for s in net.leaves},
+        **{s.name: v for s, v in net.parameters.items()},
+        **{s.name: v for s, v in net.example.items()},
+    }
+    context = {
+        "name": net.name,
+        "title": net.title,
+        "batched": False,
+        "objective": objective,
+        "name_lines": _name_lines(
+            [s.name for s in net.parameters],
+            [s.name for s in net.trainable],
+            [s.name for s in net.inputs],
+            [s.name for s in net.targets],
+        ),
+        "learning_rate": repr(float(net.learning_rate)),
+        "epochs": net.epochs,
+        "constants": [("WEIGHT_DECAY", repr(float(v))) for v in net.constants.values()][:1],
+        "helpers": helper_source({"array_namespace", "broadcast_shape", "unbroadcast"}).rstrip(),
+        "kernels": kernel_source(_kernels_used(exprs)).rstrip(),
+        "initial_lines": [f"{INDENT}return {{"]
+        + [f'{INDENT}    "{k}": {float(v)!r},' for k, v in initial.items()]
+        + [f"{INDENT}}}"],
+    }
+    return context, [fwd, bwd, stp]

@@ -1,0 +1,336 @@
+"""Analysis -> document context -> LaTeX or Markdown text.
+
+A document receives a finished :class:`~symbackprop.analysis.Analysis` (the numbered equations,
+the teaching steps before each, the consistency check's result, the worked example's numbers)
+and the generated module's map from equation numbers to lines, and computes nothing: every
+formula is printed here by :class:`NotationLatexPrinter` (the same LaTeX serves the .tex and,
+inside ``$$``, the .md); the templates only arrange the pieces and look sentences up in the
+message catalogue.
+
+A document has parts in the order of the numbered equations (``Equation.part``); each numbered
+equation is a block, preceded by its steps where there are some. Then the lemmas of the
+registry entries the network uses, the worked example, and an appendix that maps every equation
+number to the lines of train.py that compute it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import sympy
+from sympy import Symbol
+
+from symbackprop.analysis import Analysis
+from symbackprop.backends import diagram
+from symbackprop.backends.environment import render, tex_escape
+from symbackprop.backends.messages import catalogue
+from symbackprop.backends.printers import NotationLatexPrinter
+from symbackprop.calculus.equations import PARTS, Equation
+from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.registry import ACTIVATIONS, LOSSES, Lemma, elementwise_activations
+
+LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
+
+
+@dataclass(frozen=True)
+class PrintedLine:
+    lhs: str  # empty: continues the line above
+    rhs: str
+    reason: str = ""
+    relation: str = "="
+    more: tuple[str, ...] = ()  # continuation rows of a long sum ("+ ...")
+
+
+def _visible(latex: str) -> int:
+    """Rough printed width of LaTeX maths: characters left once commands and braces go."""
+    return len(re.sub(r"\\[a-zA-Z]+|[{}\s^_]", "", latex))
+
+
+@dataclass(frozen=True)
+class Block:
+    """The steps to one numbered equation, then the equation itself."""
+
+    steps: list[PrintedLine]
+    result: PrintedLine
+    number: int
+    label: str
+
+
+@dataclass
+class Part:
+    key: str
+    heading: str
+    words: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    matrix_blocks: list[Block] = field(default_factory=list)  # the tensor form, after the words for it
+    after: list[str] = field(default_factory=list)
+
+
+def number_latex(value: float) -> str:
+    """A value as the tables print it: 4 significant digits, 0, or a non-finite value named."""
+    if math.isnan(value):
+        return r"\mathrm{undefined}"
+    if math.isinf(value):
+        return r"\infty" if value > 0 else r"-\infty"
+    return "0" if value == 0 else f"{value:.4g}"
+
+
+class _Builder:
+    def __init__(self, analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str):
+        self.a = analysis
+        self.d = analysis.derivation
+        self.layered = isinstance(self.d, LayeredDerivation)
+        self.net = self.d.network
+        self.msg = catalogue(lang)
+        self.lang = lang
+        self.locations = locations
+        vectors = frozenset(self.d.names.vectors) if self.layered else frozenset()
+        self.printer = NotationLatexPrinter(dict(self.d.latex_names), vectors)
+
+    def p(self, expr) -> str:
+        return self.printer.doprint(expr)
+
+    def split(self, expr) -> tuple[str, tuple[str, ...]]:
+        """A long sum as its first row and continuation rows, broken between terms."""
+        text = self.p(expr)
+        if _visible(text) <= LINE_WIDTH or not expr.is_Add:
+            return text, ()
+        rows, current = [], ""
+        for i, term in enumerate(expr.args):
+            negative = term.could_extract_minus_sign()
+            piece = self.p(-term if negative else term)
+            sign = "- " if negative else ("+ " if i else "")
+            if current and _visible(current + piece) > LINE_WIDTH:
+                rows.append(current)
+                current = ""
+            current += (" " if current else "") + sign + piece
+        rows.append(current)
+        return rows[0], tuple(rows[1:])
+
+    def line(self, lhs, rhs, reason: str = "", relation: str = "=") -> PrintedLine:
+        first, more = self.split(rhs)
+        return PrintedLine(self.p(lhs) if lhs is not None else "", first, self.reason(reason), relation, more)
+
+    def reason(self, key: str) -> str:
+        return getattr(self.msg, "reason_" + key.replace("-", "_"), key) if key else ""
+
+    # --- blocks ---------------------------------------------------------------------------
+    def block(self, eq: Equation) -> Block:
+        lines = [self.line(s.lhs, s.rhs, s.reason) for s in self.a.steps.get(eq.label, [])]
+        relation = r"\leftarrow" if eq.update else "="
+        result = self.line(eq.lhs, eq.rhs, self.a.reasons.get(eq.label, ""), relation)
+        return Block(lines, result, eq.number, eq.label)
+
+    # --- parts ----------------------------------------------------------------------------
+    def parts(self) -> list[Part]:
+        parts: dict[str, Part] = {}
+        for eq in self.a.equations:
+            key = eq.part
+            if key not in parts:
+                parts[key] = Part(key, getattr(self.msg, key.replace("-", "_")))
+            target = parts[key].matrix_blocks if eq.level == "tensor" else parts[key].blocks
+            target.append(self.block(eq))
+        self._words(parts)
+        return [parts[k] for k in PARTS if k in parts]
+
+    def _words(self, parts: dict[str, Part]) -> None:
+        m = self.msg
+        rate_symbol = self.d.names.learning_rate() if self.layered else self.net.learning_rate_symbol
+        rate = f"${self.p(rate_symbol)} = {self.net.learning_rate:g}$"
+        text = {
+            "forward": [m.forward_words],
+            "loss": [m.loss_words]
+            + ([m.regularisation_words if self.net.weight_decay else m.batch_words] if self.layered else []),
+            "delta-output": [m.output_words],
+            "delta-hidden": [m.hidden_words],
+            "delta": [m.backward_words],
+            "gradient": [m.gradient_words.format(rate=rate)],
+        }
+        if self._uses_ties():
+            text["delta"] = text["delta"] + [m.tie_words]
+        for key, words in text.items():
+            if key in parts:
+                parts[key].words = words
+        if "delta-hidden" in parts:
+            parts["delta-hidden"].after = [m.recursion_words]
+        if "matrix" in parts and self.a.consistency is not None:
+            checks = self.a.consistency.comparisons
+            parts["matrix"].words = [m.matrix_words, m.matrix_check.format(checks=checks)]
+
+    def _uses_ties(self) -> bool:
+        return not self.layered and any(
+            isinstance(e, (sympy.Max, sympy.Min)) for x in self.net.nodes.values() for e in sympy.preorder_traversal(x)
+        )
+
+    # --- lemmas ---------------------------------------------------------------------------
+    def lemmas(self) -> list[tuple[str, str, list[PrintedLine]]]:
+        found: list[Lemma] = []
+        for name in self._activations_used():
+            lemma = ACTIVATIONS[name].lemma
+            if lemma is not None:
+                found.append(lemma)
+        if self.layered:
+            loss = LOSSES[self.net.loss]
+            pair = (loss.pair_lemmas or {}).get(self.net.activations[-1])
+            found.append(pair if pair is not None else loss.lemma)
+        return [(lemma.title[self.lang], lemma.words[self.lang], self._lines(lemma.steps())) for lemma in found if lemma]
+
+    def _lines(self, pairs) -> list[PrintedLine]:
+        """Lemma lines: scalar maths in generic symbols, printed without the notation's names."""
+        plain = NotationLatexPrinter({})
+        return [PrintedLine(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
+
+    def _activations_used(self) -> list[str]:
+        if self.layered:
+            return list(dict.fromkeys(self.net.activations))
+        classes = elementwise_activations()
+        found = []
+        for expr in self.net.nodes.values():
+            for node in sympy.preorder_traversal(expr):
+                act = classes.get(type(node))
+                if act is not None and act.name not in found:
+                    found.append(act.name)
+        return found
+
+    # --- worked example -------------------------------------------------------------------
+    def example(self) -> dict | None:
+        if self.a.example_too_large:
+            return {"too_large": True}
+        ex = self.a.example
+        if ex is None:
+            return None
+        fmt = number_latex
+        forward = [(self.p(s), fmt(v)) for s, v in ex.forward]
+        backward = [(self.p(s), fmt(v)) for s, v in ex.deltas]
+        gradients = [
+            (self.p(g), fmt(v), self.p(leaf), fmt(updated) if updated is not None else "")
+            for leaf, g, v, updated in ex.gradients
+        ]
+        height = max(len(forward), len(backward))
+        pad = [("", "")] * height
+        rows = [(*f, *b) for f, b in zip((forward + pad)[:height], (backward + pad)[:height])]
+        circuit = "" if self.layered else self._circuit(ex)
+        return {"rows": rows, "gradients": gradients, "circuit": circuit, "too_large": False, "finite": ex.finite}
+
+    def _circuit(self, ex) -> str:
+        net = self.net
+        nodes = [(s.name, "input", self.p(s)) for s in net.leaves]
+        nodes += [
+            (n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n))) for n, e in net.nodes.items()
+        ]
+        edges = [(s.name, n.name) for n, e in net.nodes.items() for s in sorted(e.free_symbols, key=str)]
+        shown = {k: number_latex(v) for k, v in ex.values.items() if k in {n for n, _, _ in nodes}}
+        grad_of = {k: number_latex(v) for k, v in ex.gradient_of.items()}
+        grad_of[net.objective.name] = "1"
+        return diagram.graph_diagram(nodes, edges, shown, grad_of)
+
+    # --- the network picture --------------------------------------------------------------
+    def picture(self) -> str:
+        if not self.layered:
+            return ""
+        net, names = self.net, self.d.names
+        if net.unit_count > 30:
+            return ""
+        layers = [[self.p(names.input(i)) for i in range(net.sizes[0])]]
+        for layer in range(2, len(net.sizes) + 1):
+            if names.node:
+                layers.append([str(names.unit_number(layer, k)) for k in range(net.sizes[layer - 1])])
+            else:
+                layers.append([self.p(names.out(layer, k)) for k in range(net.sizes[layer - 1])])
+        edges = [
+            (layer - 1, j + 1, layer, k + 1, self.p(names.weight(layer, k, j)))
+            for layer in range(1, net.depth + 1)
+            for k in range(net.sizes[layer])
+            for j in range(net.sizes[layer - 1])
+        ]
+        biases = [("+1" if net.bias and i < net.depth else None) for i in range(len(net.sizes))]
+        captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
+        return diagram.layered_diagram(
+            layers, edges, biases=biases, edge_labels=net.unit_count <= 12, caption_layers=captions
+        )
+
+    def appendix(self) -> list[tuple[int, str, str, int]]:
+        """(number, label, function, line), one row per place; the number on the first only."""
+        labels = {eq.number: eq.label for eq in self.a.equations}
+        rows = []
+        for n in sorted(self.locations):
+            for i, (function, line) in enumerate(self.locations[n]):
+                rows.append((n if i == 0 else 0, labels[n], function, line))
+        return rows
+
+    def intro(self) -> list[str]:
+        m = self.msg
+        if self.layered:
+            sizes = "--".join(map(str, self.net.sizes))
+            acts = ", ".join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
+            loss = LOSSES[self.net.loss].title[self.lang]
+            notation = m.node_notation if self.net.notation == "node" else m.layer_notation
+            return [m.layered_intro.format(sizes=sizes, activations=tex_escape(acts), loss=tex_escape(loss)), notation]
+        return [m.graph_intro, m.graph_notation]
+
+
+_GATES = {
+    sympy.Add: "+",
+    sympy.Mul: r"\times",
+    sympy.Max: r"\max",
+    sympy.Min: r"\min",
+    sympy.exp: r"\exp",
+    sympy.log: r"\log",
+}
+
+
+def _gate_label(expr: sympy.Expr, name: str) -> str:
+    """The operator of a gate whose inputs are named values, else the node's own name."""
+    if all(a.is_Symbol or a.is_Number for a in expr.args):
+        label = _GATES.get(expr.func) or getattr(expr.func, "latex_name", "")
+        if not label:
+            act = elementwise_activations().get(expr.func)
+            label = act.latex if act is not None else ""
+        if label:
+            return label
+    return name
+
+
+def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> dict:
+    """Everything the templates need, printed."""
+    b = _Builder(analysis, locations, lang)
+    net = b.net
+    return {
+        "lang": lang,
+        "msg": b.msg,
+        "name": net.name,
+        "title": net.title or net.name,
+        "intro": b.intro(),
+        "picture": b.picture(),
+        "weights_words": b.msg.weights_words if b.layered and net.unit_count <= 12 else "",
+        "tikz_libraries": diagram.TIKZ_LIBRARIES,
+        "parts": b.parts(),
+        "lemmas": b.lemmas(),
+        "example": b.example(),
+        "gates": not b.layered,
+        "appendix": b.appendix(),
+        "large": b.msg.large_words.format(units=net.unit_count) if analysis.unit is None else "",
+    }
+
+
+SUMMARY_LIMIT = 40
+
+
+def summary_latex(analysis: Analysis) -> str:
+    """The error-term and gradient equations, numbered, in one ``$$ aligned $$`` display."""
+    b = _Builder(analysis, {}, "en")
+    chosen = [eq for eq in analysis.equations if eq.kind in ("delta", "gradient")]
+    rows = [rf"{b.p(eq.lhs)} &= {b.p(eq.rhs)} && ({eq.number})" for eq in chosen[:SUMMARY_LIMIT]]
+    return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
+
+
+def latex_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> str:
+    """The LaTeX source of the derivation document."""
+    return render("latex/derivation.tex.j2", **context(analysis, locations, lang))
+
+
+def markdown_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> str:
+    """The Markdown version: the same content, maths in ``$$`` blocks."""
+    return render("markdown/derivation.md.j2", **context(analysis, locations, lang))

@@ -1,0 +1,162 @@
+"""SymPy printers for the documents and the generated code.
+
+Printers are visitors: SymPy dispatches on the expression's class to ``_print_<Class>``, or to
+the class's own hook (``_latex``, ``_arraycode``: the registry's functions carry theirs). These
+subclasses add what the notation and the array API need, and fail loudly on anything else:
+
+* :class:`NotationLatexPrinter` — symbols by their notation names (w_{41}, \\delta^{(2)}), the
+  step as an Iverson bracket [net_4 > 0], and, in tensor equations, ``\\odot`` between factors
+  that are tensors (elementwise products).
+* :class:`ArrayPrinter` — code for any array library of the array API standard: functions of
+  the namespace ``xp`` (``xp.exp``), the registry's kernels as ``kernel(xp, ...)``, steps and
+  piecewise functions as ``xp.where`` (a product with a step folded into it, so relu' costs a
+  comparison and a select), and symbols by their code names.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from symbackprop.analysis.numeric import KernelPrinter
+from symbackprop.registry import Elementwise, code_form
+
+
+class NotationLatexPrinter(LatexPrinter):
+    def __init__(self, names: Mapping[sympy.Symbol, str], vectors: frozenset = frozenset()):
+        # order="none": keep SymPy's argument order, which writes y - t and 1 - y, not -t + y.
+        super().__init__({"symbol_names": dict(names), "mul_symbol": None, "order": "none"})
+        self._vectors = vectors
+
+    def _print_Heaviside(self, expr, exp=None):
+        x = self._print(expr.args[0])
+        at_zero = expr.args[1] if len(expr.args) > 1 else sympy.Rational(1, 2)
+        if at_zero == 0:
+            return r"\left[%s > 0\right]" % x
+        return r"H\left(%s\right)" % x  # H(0) = 1/2: a tie splits the gradient
+
+    def _is_vector(self, expr) -> bool:
+        return bool(expr.free_symbols & self._vectors)
+
+    def _print_Mul(self, expr):
+        vectors = [f for f in expr.args if self._is_vector(f)]
+        if len(vectors) < 2:
+            return super()._print_Mul(expr)
+        scalars = [f for f in expr.args if not self._is_vector(f)]
+        coeff = sympy.Mul(*scalars)
+        parts = r" \odot ".join(self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in vectors)
+        if coeff == 1:
+            return parts
+        if coeff == -1:
+            return "- " + parts
+        return self.parenthesize(coeff, PRECEDENCE["Mul"]) + " " + parts
+
+
+def _step_as_piecewise(h: sympy.Heaviside) -> sympy.Piecewise:
+    x = h.args[0]
+    at_zero = h.args[1] if len(h.args) > 1 else sympy.Rational(1, 2)
+    if at_zero == 0:
+        return sympy.Piecewise((1, x > 0), (0, True))
+    return sympy.Piecewise((1, x > 0), (at_zero, sympy.Eq(x, 0)), (0, True))
+
+
+def _fold_products(expr: sympy.Expr) -> sympy.Expr:
+    """c * Piecewise((a, p), (b, True)) -> Piecewise((c a, p), (c b, True)), one factor at a time,
+    so that delta * [z > 0] is one select, and sums of steps never multiply their branches."""
+    if not expr.args:
+        return expr
+    args = [_fold_products(a) for a in expr.args]
+    if expr.is_Mul:
+        pieces = [a for a in args if isinstance(a, sympy.Piecewise)]
+        if len(pieces) == 1:
+            rest = sympy.Mul(*(a for a in args if a is not pieces[0]))
+            return sympy.Piecewise(*((rest * value, cond) for value, cond in pieces[0].args))
+    if args == list(expr.args):
+        return expr  # unchanged: keep the order a sum was written in (W a + b)
+    return expr.func(*args, evaluate=False) if expr.is_Add else expr.func(*args)
+
+
+class ArrayPrinter(KernelPrinter):
+    """Array-API code: ``xp.`` functions, ``kernel(xp, ...)`` calls, code names for symbols."""
+
+    def __init__(self, names: Mapping[sympy.Symbol, str] | None = None):
+        super().__init__({"order": "none"})
+        self.printmethod = "_arraycode"  # NumPyPrinter sets its own in __init__
+        self._names = dict(names or {})
+
+    def doprint(self, expr, assign_to=None):
+        if expr.has(sympy.Heaviside):
+            expr = expr.replace(lambda e: isinstance(e, sympy.Heaviside), _step_as_piecewise)
+        return super().doprint(_fold_products(expr), assign_to)
+
+    def _module_format(self, fqn, register=True):
+        fqn = super()._module_format(fqn, register)
+        return "xp." + fqn[len("numpy.") :] if fqn.startswith("numpy.") else fqn
+
+    def kernel_call(self, name: str, args: str) -> str:
+        return f"{name}(xp, {args})"
+
+    def operand(self, expr) -> str:
+        """An operand of @ or .T: a name as it is, anything else in parentheses."""
+        text = self._print(expr)
+        return text if expr.is_Symbol else f"({text})"
+
+    def _print_Symbol(self, expr):
+        if expr in self._names:
+            return self._names[expr]
+        return super()._print_Symbol(expr)  # escapes Python keywords (lambda -> lambda_)
+
+    def _print_Function(self, expr):
+        form = code_form(type(expr))
+        args = [self._print(a) for a in expr.args]
+        if form is None:
+            if isinstance(expr, Elementwise) and type(expr).kernel is None:
+                return self._print(expr.definition(expr.args[0]))
+            raise NotImplementedError(f"generated code cannot compute {type(expr).__name__}")
+        kind, code, fold = form
+        if kind == "kernel":
+            return self.kernel_call(code.__name__, ", ".join(args))
+        if fold:
+            text = args[0]
+            for a in args[1:]:
+                text = f"xp.{code}({text}, {a})"
+            return text
+        return f"xp.{code}({', '.join(args)})"
+
+    _print_Max = _print_Min = _print_Abs = _print_sign = _print_exp = _print_log = _print_Function
+    _print_tanh = _print_erf = _print_Function
+
+    def _print_Relational(self, expr):
+        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
+        return "%s %s %s" % (self.parenthesize(expr.lhs, 50), op, self.parenthesize(expr.rhs, 50))
+
+    def _print_And(self, expr):
+        text = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            text = f"xp.logical_and({text}, {self._print(a)})"
+        return text
+
+    def _print_Or(self, expr):
+        text = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            text = f"xp.logical_or({text}, {self._print(a)})"
+        return text
+
+    def _print_Piecewise(self, expr):
+        *branches, (default, last) = expr.args
+        if last is not sympy.true:
+            raise NotImplementedError(f"a piecewise function needs an otherwise branch: {expr}")
+        text = self._print(default)
+        if all(v.is_Number for v, _ in expr.args):
+            # a select of numbers alone needs an array: the first condition's left-hand side
+            like = self._print(branches[0][1].lhs) if branches else "0.0"
+            text = f"xp.full_like({like}, {text})"
+        for value, cond in reversed(branches):
+            text = f"xp.where({self._print(cond)}, {self._print(value)}, {text})"
+        return text
+
+    def _print_Heaviside(self, expr):
+        return self._print(_step_as_piecewise(expr))
