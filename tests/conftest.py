@@ -7,8 +7,8 @@ from functools import lru_cache
 import pytest
 
 from symbackprop import derive, load_spec
-from symbackprop.check import import_source
-from symbackprop.examples import example_names
+from symbackprop.analysis.gradcheck import import_source
+from symbackprop.core.examples import example_names
 
 EXAMPLES = example_names()
 

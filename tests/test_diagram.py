@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.render.diagram import TIKZ_LIBRARIES, graph_diagram, layered_diagram
+from symbackprop.backends.diagram import TIKZ_LIBRARIES, graph_diagram, layered_diagram
 
 
 def net_3_2_2() -> str:

@@ -15,8 +15,8 @@ from conftest import EXAMPLES, derivation_of
 
 from symbackprop import LayeredNetwork, derive, load_spec, load_spec_text
 from symbackprop.cli import main
-from symbackprop.instantiate import LayerCheckError, verify_layer_equations
-from symbackprop.render.pdf import compile_pdf
+from symbackprop.analysis.consistency import ConsistencyError, check_consistency
+from symbackprop.backends.pdf import compile_pdf
 
 needs_tex = {
     "en": pytest.mark.skipif(
@@ -104,13 +104,18 @@ def test_equation_numbers_agree_between_document_and_code(example):
 def test_appendix_points_at_the_lines_that_compute_each_equation(example):
     d = derivation_of(example)
     code_lines = d.to_numpy().splitlines()
-    rows = re.findall(r"\\eqref\{([^}]*)\} & \\texttt\{(\w+)\} & \\texttt\{train.py:(\d+)\}", d.to_latex())
+    rows = re.findall(r"\\eqref\{([^}]*)\} & (.*) \\\\$", d.to_latex(), re.M)
     assert rows
     numbers = {eq.label: eq.number for eq in d.equations}
-    for label, _function, line in rows:
-        text = code_lines[int(line) - 1]
-        above = code_lines[int(line) - 2]
-        assert f"eq. ({numbers[label]})" in text or f"eq. ({numbers[label]})" in above
+    for label, places in rows:
+        found = re.findall(r"\\texttt\{(\w+)\}~(\d+)", places)
+        assert found, places
+        for function, line in found:
+            text = code_lines[int(line) - 1]
+            above = code_lines[int(line) - 2]
+            assert f"eq. ({numbers[label]})" in text or f"eq. ({numbers[label]})" in above
+            owner = next(code_lines[i] for i in range(int(line) - 1, -1, -1) if code_lines[i].startswith("def "))
+            assert owner.startswith(f"def {function}(")
 
 
 def test_notation_override_renames_every_symbol():
@@ -166,20 +171,21 @@ def test_every_matrix_equation_is_checked_against_the_per_unit_equations():
         (("relu", "sigmoid"), "binary_cross_entropy"),
         (("elu", "identity"), "squared_error"),
     ]:
-        assert verify_layer_equations(LayeredNetwork("r", (3, 4, 2), acts, loss, weight_decay=0.1)) > 20
+        assert check_consistency(LayeredNetwork("r", (3, 4, 2), acts, loss, weight_decay=0.1)).comparisons > 20
 
 
 def test_matrix_check_catches_a_wrong_layer_equation(monkeypatch):
-    import symbackprop.layered as layered
+    import symbackprop.analysis.consistency as consistency
 
-    original = layered._layer_equations
+    original = consistency.tensor_equations
 
-    def wrong(net, names):
-        return [replace(eq, rhs=eq.rhs * 2) if eq.key == "delta-2" else eq for eq in original(net, names)]
+    def wrong(derivation, names):
+        hidden = lambda eq: eq.kind == "delta" and eq.position == "hidden"  # noqa: E731
+        return [replace(eq, rhs=eq.rhs * 2) if hidden(eq) else eq for eq in original(derivation, names)]
 
-    monkeypatch.setattr(layered, "_layer_equations", wrong)
-    with pytest.raises(LayerCheckError, match="delta-2"):
-        verify_layer_equations(load_spec("ufldl-3-3-1"))
+    monkeypatch.setattr(consistency, "tensor_equations", wrong)
+    with pytest.raises(ConsistencyError, match="delta of z2"):
+        check_consistency(load_spec("ufldl-3-3-1"))
 
 
 @needs_tex["en"]
@@ -199,7 +205,7 @@ def test_large_network_shows_one_representative_node_per_layer_in_index_form():
     spec = '[mlp]\nsizes = [64, 32, 10]\nactivations = ["relu", "softmax"]\nloss = "cross_entropy"\nnotation = "node"\n'
     d = derive(load_spec_text(spec))
     tex = d.to_latex()
-    assert tex.count(r"\tag{") < 60 and "unit_derivation" not in d.__dict__
+    assert tex.count(r"\tag{") < 60 and "unit_derivation" not in d.inner.__dict__
     assert r"\delta_{65} &= \left[\mathrm{net}_{65} > 0\right] \sum_{i=97}^{106} {\delta}_{i} {w}_{i,65}" in tex
     assert r"\mathrm{net}_{65} &= b_{65} + \sum_{i=1}^{64} {x}_{i} {w}_{65,i}" in tex
     assert "matrix equation below was checked" in tex

@@ -8,8 +8,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sympy import Rational, symbols
 
-from symbackprop.expr import ExprError, parse_expression
-from symbackprop.rules.activations import EXPRESSION_FUNCTIONS, Sigmoid
+from symbackprop.core.expr import ExprError, parse_expression
+from symbackprop.registry import Sigmoid, expression_functions
+
+EXPRESSION_FUNCTIONS = expression_functions()
 
 x, y, z = symbols("x y z")
 SYMBOLS = {"x": x, "y": y, "z": z}

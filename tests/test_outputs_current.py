@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from symbackprop.cli import main
-from symbackprop.examples import example_names
+from symbackprop.core.examples import example_names
 
 OUTPUTS = Path(__file__).resolve().parents[1] / "outputs"
 

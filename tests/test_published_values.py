@@ -1,7 +1,7 @@
 """The built-in examples reproduce the values their source tutorials publish.
 
 Each value is checked twice: through the generated train.py and through the symbolic
-equations evaluated one by one (symbackprop.check.symbolic_gradients).
+equations evaluated one by one (symbackprop.analysis.gradcheck.symbolic_gradients).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import derivation_of, module_of
 
-from symbackprop.check import symbolic_gradients
+from symbackprop.analysis.gradcheck import symbolic_gradients
 
 PUBLISHED = {
     # CS231n: f = (x + y) z at x = -2, y = 5, z = -4.
@@ -32,7 +32,7 @@ def test_generated_code_reproduces_published_values(name):
     module = module_of(name)
     values = module.initial_values()
     assert module.forward(values)[output] == pytest.approx(value, abs=tol)
-    backward = module.backward(values)
+    backward = module.backward(values, inputs=True)
     for leaf, expected in gradients.items():
         assert backward[leaf] == pytest.approx(expected, abs=tol), leaf
 
@@ -41,7 +41,7 @@ def test_generated_code_reproduces_published_values(name):
 def test_symbolic_equations_reproduce_published_values(name):
     _, _, gradients, tol = PUBLISHED[name]
     module = module_of(name)
-    symbolic = symbolic_gradients(derivation_of(name), module.initial_values())
+    symbolic = symbolic_gradients(derivation_of(name).inner, module.initial_values())
     for leaf, expected in gradients.items():
         assert float(symbolic[leaf]) == pytest.approx(expected, abs=tol), leaf
 

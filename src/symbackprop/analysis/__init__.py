@@ -128,6 +128,4 @@ def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     gradient_of = {n.name: number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
     gradient_of[net.objective.name] = 1.0
     gradient_of.update({k: number(v) for k, v in grads.items()})
-    return WorkedExample(
-        forward, delta_rows, gradient_rows, {k: number(v) for k, v in values.items()}, gradient_of
-    )
+    return WorkedExample(forward, delta_rows, gradient_rows, {k: number(v) for k, v in values.items()}, gradient_of)

@@ -184,7 +184,11 @@ def kink_distance(graph: GraphNetwork, forward: dict, values: dict) -> float:
             kinks = kinks_of(type(sub))
             if not kinks or not isinstance(sub, sympy.Basic) or not sub.args:
                 continue
-            gaps = [a - b for i, a in enumerate(sub.args) for b in sub.args[i + 1 :]] if len(sub.args) > 1 else [sub.args[0]]
+            gaps = (
+                [a - b for i, a in enumerate(sub.args) for b in sub.args[i + 1 :]]
+                if len(sub.args) > 1
+                else [sub.args[0]]
+            )
             for gap in gaps:
                 args = sorted(gap.free_symbols, key=lambda s: s.name)
                 if any(a.name not in env for a in args):
@@ -257,7 +261,11 @@ def check_derivation(
         values = _usable_point(graph, net, module, rng)
         if values is None:
             if not done:
-                return CheckReport(net.name, 0, error=f"{net.name}: no random point with a finite objective away from kinks in 50 tries")
+                return CheckReport(
+                    net.name,
+                    0,
+                    error=f"{net.name}: no random point with a finite objective away from kinks in 50 tries",
+                )
             break
         analytic = module.backward(values, inputs=True)
         symbolic = symbolic_gradients(derivation, values)

@@ -31,7 +31,6 @@ from symbackprop.backends.environment import render
 from symbackprop.backends.printers import ArrayPrinter
 from symbackprop.backends.pyformat import assignment
 from symbackprop.backends.runtime import helper_source
-from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.registry import ACTIVATIONS, TensorFunction, code_form, kernel_source
 
@@ -220,7 +219,9 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
 
     # backward(values, inputs=False)
     bwd = _Function("backward")
-    wanted = set().union(*(line.reads for line in deltas + grad_lines), {s.name for s in input_gradient.rhs.free_symbols})
+    wanted = set().union(
+        *(line.reads for line in deltas + grad_lines), {s.name for s in input_gradient.rhs.free_symbols}
+    )
     needed = _needed(forward, set(wanted))
     body = needed + deltas + grad_lines
     build.reads(bwd, set().union(*(line.reads for line in body), wanted))
@@ -235,7 +236,9 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
     bwd.raw(f"{INDENT}}}")
     bwd.raw(f"{INDENT}if inputs:")
     code = build.code(input_gradient.rhs)
-    bwd.printed.append((assignment(INDENT * 2, 'grads["x"]', code, f"eq. ({input_gradient.number})"), (input_gradient.number,)))
+    bwd.printed.append(
+        (assignment(INDENT * 2, 'grads["x"]', code, f"eq. ({input_gradient.number})"), (input_gradient.number,))
+    )
     bwd.raw(f"{INDENT}return grads")
 
     # step(values, lr=None): one forward pass, sums, folded updates
@@ -395,7 +398,9 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
         for s in inputs:
             line = gradients[s]
             code = f"unbroadcast(xp, {build.code(line.expr)}, {s.name}, shape)"
-            bwd.printed.append((assignment(INDENT * 2, f'grads["{s.name}"]', code, f"eq. ({line.number})"), (line.number,)))
+            bwd.printed.append(
+                (assignment(INDENT * 2, f'grads["{s.name}"]', code, f"eq. ({line.number})"), (line.number,))
+            )
     bwd.raw(f"{INDENT}return grads")
 
     stp = _Function("step")

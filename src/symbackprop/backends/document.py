@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass, field
 
 import sympy
-from sympy import Symbol
 
 from symbackprop.analysis import Analysis
 from symbackprop.backends import diagram
@@ -87,7 +86,9 @@ class _Builder:
         self.lang = lang
         self.locations = locations
         vectors = frozenset(self.d.names.vectors) if self.layered else frozenset()
-        self.printer = NotationLatexPrinter(dict(self.d.latex_names), vectors)
+        graph = self.d.graph if self.layered else self.net
+        leading = frozenset((*graph.constants, graph.learning_rate_symbol))
+        self.printer = NotationLatexPrinter(dict(self.d.latex_names), vectors, leading)
 
     def p(self, expr) -> str:
         return self.printer.doprint(expr)
@@ -175,7 +176,9 @@ class _Builder:
             loss = LOSSES[self.net.loss]
             pair = (loss.pair_lemmas or {}).get(self.net.activations[-1])
             found.append(pair if pair is not None else loss.lemma)
-        return [(lemma.title[self.lang], lemma.words[self.lang], self._lines(lemma.steps())) for lemma in found if lemma]
+        return [
+            (lemma.title[self.lang], lemma.words[self.lang], self._lines(lemma.steps())) for lemma in found if lemma
+        ]
 
     def _lines(self, pairs) -> list[PrintedLine]:
         """Lemma lines: scalar maths in generic symbols, printed without the notation's names."""
@@ -218,7 +221,8 @@ class _Builder:
         net = self.net
         nodes = [(s.name, "input", self.p(s)) for s in net.leaves]
         nodes += [
-            (n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n))) for n, e in net.nodes.items()
+            (n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n)))
+            for n, e in net.nodes.items()
         ]
         edges = [(s.name, n.name) for n, e in net.nodes.items() for s in sorted(e.free_symbols, key=str)]
         shown = {k: number_latex(v) for k, v in ex.values.items() if k in {n for n, _, _ in nodes}}
@@ -251,14 +255,10 @@ class _Builder:
             layers, edges, biases=biases, edge_labels=net.unit_count <= 12, caption_layers=captions
         )
 
-    def appendix(self) -> list[tuple[int, str, str, int]]:
-        """(number, label, function, line), one row per place; the number on the first only."""
+    def appendix(self) -> list[tuple[int, str, list[tuple[str, int]]]]:
+        """(number, label, [(function, line), ...]) for every equation train.py computes."""
         labels = {eq.number: eq.label for eq in self.a.equations}
-        rows = []
-        for n in sorted(self.locations):
-            for i, (function, line) in enumerate(self.locations[n]):
-                rows.append((n if i == 0 else 0, labels[n], function, line))
-        return rows
+        return [(n, labels[n], self.locations[n]) for n in sorted(self.locations)]
 
     def intro(self) -> list[str]:
         m = self.msg

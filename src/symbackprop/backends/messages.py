@@ -19,7 +19,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "title": ("Backpropagation", "反向传播推导"),
     "network": ("The network", "网络结构"),
     "forward": ("Forward pass", "前向传播"),
-    "forward_matrix": ("In matrix form", "矩阵形式"),
     "loss": ("The objective", "损失函数"),
     "delta-output": ("Error terms of the output layer", "输出层的误差项"),
     "delta-hidden": ("Error terms of the hidden layers", "隐藏层的误差项"),
@@ -93,11 +92,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "下面每个矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较）。",
     ),
     "lemma_words": ("The derivatives of the functions this network uses:", "本网络用到的函数的导数："),
-    "lemma_pair_words": ("Output activation and loss together:", "输出激活函数与损失函数合并求导："),
-    "example_words": (
-        "With the example values of the spec (the first example, $m = 1$) and learning rate {rate}:",
-        "取规格中的样例数值（第一个样本，$m = 1$），学习率 {rate}：",
-    ),
     "example_graph_words": (
         "Forward values above each wire, gradients below (as in the CS231n pictures):",
         "每条连线上方是前向传播的值，下方是梯度：",
@@ -130,12 +124,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "weights_words": ("Weights are labelled on the edges; square nodes are biases.", "边上标出权重；方形节点是偏置。"),
     # table headers
     "col_equation": ("Equation", "公式"),
-    "col_function": ("Function", "函数"),
-    "col_line": ("Line", "行"),
-    "col_quantity": ("Quantity", "量"),
+    "col_lines": ("Function and line of train.py", "train.py 中的函数与行号"),
     "col_value": ("Value", "数值"),
-    "col_node": ("Node", "节点"),
-    "col_delta": ("Error term", "误差项"),
     "col_gradient": ("Gradient", "梯度"),
     "col_updated": ("After one update", "更新一次后"),
     "forward_values": ("Forward values", "前向传播的值"),
@@ -152,7 +142,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "reason-collect": ("collect", "合并"),
     "reason-targets-sum-to-one": ("targets sum to one", "目标值之和为 1"),
     "reason-simplify": ("simplify", "化简"),
-    "reason-weight-decay": ("with weight decay", "含权重衰减"),
     # names of things
     "input": ("input", "输入层"),
     "hidden": ("hidden", "隐藏层"),

@@ -26,10 +26,13 @@ from symbackprop.registry import Elementwise, code_form
 
 
 class NotationLatexPrinter(LatexPrinter):
-    def __init__(self, names: Mapping[sympy.Symbol, str], vectors: frozenset = frozenset()):
+    def __init__(
+        self, names: Mapping[sympy.Symbol, str], vectors: frozenset = frozenset(), leading: frozenset = frozenset()
+    ):
         # order="none": keep SymPy's argument order, which writes y - t and 1 - y, not -t + y.
         super().__init__({"symbol_names": dict(names), "mul_symbol": None, "order": "none"})
         self._vectors = vectors
+        self._leading = leading  # coefficients written first in a product: lambda W, not W lambda
 
     def _print_Heaviside(self, expr, exp=None):
         x = self._print(expr.args[0])
@@ -44,6 +47,10 @@ class NotationLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr):
         vectors = [f for f in expr.args if self._is_vector(f)]
         if len(vectors) < 2:
+            first = [f for f in expr.args if f in self._leading]
+            if first and len(first) < len(expr.args) and not any(f.is_Number for f in expr.args):
+                rest = [f for f in expr.args if f not in self._leading]
+                return super()._print_Mul(sympy.Mul(*first, *rest, evaluate=False))
             return super()._print_Mul(expr)
         scalars = [f for f in expr.args if not self._is_vector(f)]
         coeff = sympy.Mul(*scalars)

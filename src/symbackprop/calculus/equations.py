@@ -86,9 +86,7 @@ def graph_equations(derivation, level: Level = "unit") -> list[Equation]:
     """Equations of a scalar-graph derivation: forward, error terms, gradients, updates."""
     net = derivation.network
     loss = bool(net.targets)
-    eqs = [
-        Equation("loss" if n == net.objective and loss else "forward", level, n, n, e) for n, e in net.nodes.items()
-    ]
+    eqs = [Equation("loss" if n == net.objective and loss else "forward", level, n, n, e) for n, e in net.nodes.items()]
     for node in reversed(list(net.nodes)):
         if node.name in derivation.deltas:
             eqs.append(Equation("delta", level, node, derivation.delta_symbols[node], derivation.deltas[node.name]))

@@ -122,7 +122,9 @@ def unit_graph(tensor: GraphNetwork, names: Names, values: dict[str, np.ndarray]
                     index = (k, j) if j is not None else (k,)
                     value = float(array[index]) if array is not None else 0.0
                     parameters[units.entry(p, k, j)] = value
-    delta_names = {units.entry(z, k): units.entry(d, k) for z, d in tensor.delta_names.items() for k in range(tensor.shapes[z][0])}
+    delta_names = {
+        units.entry(z, k): units.entry(d, k) for z, d in tensor.delta_names.items() for k in range(tensor.shapes[z][0])
+    }
     groups = tuple(tuple(units.entry(t, k) for k in range(tensor.shapes[t][0])) for (t,) in tensor.target_groups)
     return GraphNetwork(
         name=tensor.name,

@@ -110,7 +110,9 @@ class LayeredDerivation:
         """Numbered in document order: per-unit equations (small networks) before the tensor form."""
         eqs = list(self.tensor_equations)
         if self.small:
-            eqs += sorted((self._unit_equation(eq) for eq in graph_equations(self.unit_derivation)), key=self._unit_rank)
+            eqs += sorted(
+                (self._unit_equation(eq) for eq in graph_equations(self.unit_derivation)), key=self._unit_rank
+            )
         else:
             eqs += representative_equations(self.tensor_equations, self.names)
         return number(document_order(eqs))

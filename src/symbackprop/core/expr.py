@@ -26,7 +26,8 @@ calls, unary operators and pending ``**`` all count, tracked explicitly),
 literal size, an estimate of numeric powers before computing them, a cap on
 any constant SymPy produces, and a cap on how deeply functions/powers nest
 inside symbol-free sub-expressions (SymPy evaluates those numerically, at a
-cost exponential in their depth).  Any other exception becomes ExprError.
+cost exponential in their depth).  Any other exception becomes ExprError, except
+TimeoutError, which belongs to the caller's time limit.
 
 The cost of the caller's builders is the caller's business, and some SymPy
 functions are expensive: ``sympy.Max``/``sympy.Min`` compare their arguments
@@ -339,7 +340,7 @@ class _Parser:
     def _build(self, pos: int, what: str, thunk: Callable[[], object]) -> sympy.Expr:
         try:
             result = thunk()
-        except ExprError:
+        except (ExprError, TimeoutError):  # a time limit of the caller's is the caller's to report
             raise
         except RecursionError:
             raise ExprError("expression nested too deeply", pos) from None
@@ -444,7 +445,7 @@ def parse_expression(
     try:
         result = parser.parse()
         _check_defined(result)
-    except ExprError:
+    except (ExprError, TimeoutError):
         raise
     except RecursionError:
         raise ExprError("expression nested too deeply") from None

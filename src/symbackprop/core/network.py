@@ -23,7 +23,7 @@ import sympy
 from sympy import Symbol
 
 from symbackprop.core.notation import Names
-from symbackprop.registry import FrobSq, LossMean, MatVec, activation, loss, real
+from symbackprop.registry import FrobSq, LossMean, MatVec, activation, kernels, loss, real
 
 Notation = Literal["graph", "node", "layer"]
 
@@ -33,7 +33,8 @@ Notation = Literal["graph", "node", "layer"]
 RESERVED_NAMES = frozenset(
     {"np", "xp", "array_namespace", "values", "forward", "backward", "loss", "step", "train", "main"}
     | {"initial_values", "lr", "grads", "new", "fwd", "sums", "inputs", "m", "eta", "alpha", "E", "J"}
-    | {"unbroadcast", "heaviside", "softmax", "log_softmax", "softmax_component"}
+    | {"unbroadcast", "broadcast_shape", "math"}
+    | set(kernels())
     | {"PARAMETERS", "TRAINABLE", "INPUTS", "TARGETS", "NODES", "LEARNING_RATE", "EPOCHS", "WEIGHT_DECAY"}
     | {"SEED", "INIT_SCALE"}
 )

@@ -320,7 +320,7 @@ class _Reader:
 
     def matrix(self, field: str, value: Any, width: int) -> list[list[float]]:
         if isinstance(value, list) and value and not any(isinstance(r, list) for r in value):
-            raise self.fail(field, f"expected a list of rows (one example a row, [[...]]), got one flat list")
+            raise self.fail(field, "expected a list of rows (one example a row, [[...]]), got one flat list")
         if not isinstance(value, list) or not value or not all(isinstance(r, list) and len(r) == width for r in value):
             raise self.fail(field, f"expected a list of rows of {width} numbers")
         return [[self.number(f"{field}[{i}]", v) for v in row] for i, row in enumerate(value)]
@@ -330,7 +330,8 @@ class _Reader:
         for i, row in enumerate(rows):
             if kind == "one-hot" and (abs(sum(row) - 1.0) > TARGET_SUM_TOLERANCE or min(row) < 0):
                 raise self.fail(
-                    f"example.t[{i}]", f"cross-entropy targets of an example are >= 0 and sum to 1 (this row sums to {sum(row):g})"
+                    f"example.t[{i}]",
+                    f"cross-entropy targets of an example are >= 0 and sum to 1 (this row sums to {sum(row):g})",
                 )
             if kind == "unit" and not all(0.0 <= v <= 1.0 for v in row):
                 raise self.fail(f"example.t[{i}]", "binary cross-entropy targets lie in [0, 1]")

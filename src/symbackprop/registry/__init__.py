@@ -22,7 +22,6 @@ from typing import Callable
 import numpy as np
 import sympy
 
-from symbackprop.registry import functions as _functions
 from symbackprop.registry.activations import ACTIVATIONS, LogSoftmax, Sigmoid, Softmax, SoftmaxVector
 from symbackprop.registry.base import (
     LANGUAGES,
@@ -76,8 +75,10 @@ __all__ = [
     "UnitSum",
     "activation",
     "code_form",
+    "elementary",
     "expression_functions",
     "kernel_source",
+    "kernels",
     "kinks_of",
     "loss",
     "numpy_kernels",
@@ -135,6 +136,16 @@ def code_form(cls: type) -> tuple[str, str | Callable, bool] | None:
     return None
 
 
+def elementary(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every registry function replaced by its definition from SymPy's functions
+    (sigma(x) -> 1/(1 + e^-x)): what an independent autodiff library can differentiate."""
+
+    def definition(e):
+        return e.definition() if isinstance(e, Softmax) else e.definition(e.args[0])
+
+    return expr.replace(lambda e: isinstance(e, (Elementwise, Softmax)), definition)
+
+
 def kinks_of(cls: type) -> tuple[float, ...]:
     """Where the derivative of a function class jumps (relu at 0; max where two arguments tie)."""
     for act in ACTIVATIONS.values():
@@ -146,7 +157,7 @@ def kinks_of(cls: type) -> tuple[float, ...]:
     return (0.0,) if cls is sympy.Heaviside else ()
 
 
-def _kernels() -> dict[str, Callable]:
+def kernels() -> dict[str, Callable]:
     """Every kernel of the registry by name (the name it has in generated code)."""
     found: dict[str, Callable] = {}
     for f in FUNCTIONS.values():
@@ -163,7 +174,7 @@ def _kernels() -> dict[str, Callable]:
 
 def kernel_source(names: set[str]) -> str:
     """The source of the named kernels and the kernels they call, in a fixed order."""
-    table = _kernels()
+    table = kernels()
     wanted: set[str] = set()
     pending = list(names)
     while pending:
@@ -178,7 +189,7 @@ def kernel_source(names: set[str]) -> str:
 
 def numpy_kernels() -> dict[str, Callable]:
     """The kernels bound to NumPy, by name, for ``lambdify`` (analysis evaluates with them)."""
-    return {name: functools.partial(fn, np) for name, fn in _kernels().items()}
+    return {name: functools.partial(fn, np) for name, fn in kernels().items()}
 
 
 def register_activation(
@@ -216,9 +227,6 @@ def register_activation(
 
         def fdiff(self, argindex=1):
             return derivative.xreplace({x: self.args[0]})
-
-        def _eval_evalf(self, prec):
-            return body.xreplace({x: self.args[0]})._eval_evalf(prec)
 
     UserActivation.__name__ = UserActivation.__qualname__ = "".join(p.title() for p in name.split("_"))
     record = Activation(

@@ -52,6 +52,11 @@ register(
         description=Text("identity", "恒等函数"),
         spellings=("id", "identity"),
         domain=Domain(),
+        lemma=Lemma(
+            Text("identity", "恒等函数"),
+            Text("The output is the weighted input itself:", "输出就是加权输入本身："),
+            lambda: [(X, X), (sympy.Derivative(X, X), S.One)],
+        ),
     )
 )
 
@@ -68,14 +73,12 @@ class Sigmoid(Elementwise):
     latex_name = r"\sigma"
     kernel = staticmethod(sigmoid)
 
-    def fdiff(self, argindex=1):
-        return self * (1 - self)
-
-    def _eval_rewrite_as_exp(self, x, **kwargs):
+    @classmethod
+    def definition(cls, x):
         return 1 / (1 + sympy.exp(-x))
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
 
 
 def _sigmoid_lemma():
@@ -162,11 +165,12 @@ class Relu(Elementwise):
     latex_name = r"\operatorname{relu}"
     kernel = staticmethod(relu)
 
+    @classmethod
+    def definition(cls, x):
+        return sympy.Max(x, 0)
+
     def fdiff(self, argindex=1):
         return Heaviside(self.args[0], 0)
-
-    def _eval_evalf(self, prec):
-        return sympy.Max(self.args[0], 0)._eval_evalf(prec)
 
 
 register(
@@ -204,12 +208,12 @@ class LeakyRelu(Elementwise):
     latex_name = r"\operatorname{lrelu}"
     kernel = staticmethod(leaky_relu)
 
+    @classmethod
+    def definition(cls, x):
+        return Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))
+
     def fdiff(self, argindex=1):
         return Piecewise((S.One, self.args[0] > 0), (LEAKY_SLOPE, True))
-
-    def _eval_evalf(self, prec):
-        x = self.args[0]
-        return Piecewise((x, x > 0), (LEAKY_SLOPE * x, True))._eval_evalf(prec)
 
 
 register(
@@ -244,11 +248,12 @@ class Softplus(Elementwise):
     latex_name = r"\operatorname{softplus}"
     kernel = staticmethod(softplus)
 
+    @classmethod
+    def definition(cls, x):
+        return sympy.log(1 + sympy.exp(x))
+
     def fdiff(self, argindex=1):
         return Sigmoid(self.args[0])
-
-    def _eval_evalf(self, prec):
-        return sympy.log(1 + sympy.exp(self.args[0]))._eval_evalf(prec)
 
 
 def _softplus_lemma():
@@ -292,12 +297,12 @@ class Elu(Elementwise):
     latex_name = r"\operatorname{elu}"
     kernel = staticmethod(elu)
 
+    @classmethod
+    def definition(cls, x):
+        return Piecewise((x, x > 0), (ELU_ALPHA * (sympy.exp(x) - 1), True))
+
     def fdiff(self, argindex=1):
         return Piecewise((S.One, self.args[0] > 0), (self + ELU_ALPHA, True))
-
-    def _eval_evalf(self, prec):
-        x = self.args[0]
-        return Piecewise((x, x > 0), (ELU_ALPHA * (sympy.exp(x) - 1), True))._eval_evalf(prec)
 
 
 register(
@@ -368,9 +373,12 @@ class Softmax(sympy.Function):
             raise sympy.ArgumentIndexError(self, argindex)
         return self * ((1 if i == k else 0) - Softmax(k, *zs))
 
-    def _eval_evalf(self, prec):
+    def definition(self) -> sympy.Expr:
         i, zs = int(self.args[0]), self.args[1:]
-        return (sympy.exp(zs[i]) / sum(sympy.exp(z) for z in zs))._eval_evalf(prec)
+        return sympy.exp(zs[i]) / sympy.Add(*(sympy.exp(z) for z in zs))
+
+    def _eval_evalf(self, prec):
+        return self.definition()._eval_evalf(prec)
 
     def _latex(self, printer, exp=None):
         zs = ", ".join(printer._print(z) for z in self.args[1:])

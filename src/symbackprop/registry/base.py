@@ -90,6 +90,9 @@ class Elementwise(Function):
     def _eval_is_real(self):
         return self.args[0].is_real
 
+    def _eval_evalf(self, prec):
+        return self.definition(self.args[0])._eval_evalf(prec)
+
     def _latex(self, printer, exp=None):
         power = f"^{{{exp}}}" if exp else ""
         return r"%s%s\left(%s\right)" % (self.latex_name, power, printer._print(self.args[0]))
@@ -189,3 +192,4 @@ class MathFunction:
     max_args: int | None = 1
     fold: bool = False
     domain: Domain = Domain()
+    commands: tuple[str, ...] = ()  # LaTeX's own commands for it (\exp, \ln): a student may write them

@@ -20,11 +20,17 @@ def register(function: MathFunction) -> MathFunction:
     return function
 
 
-register(MathFunction("exp", sympy.exp, sympy.exp, ("exp",), "exp", domain=Domain(-3.0, 3.0)))
-register(MathFunction("log", sympy.log, sympy.log, ("log", "ln"), "log", domain=Domain(0.1, 3.0)))
-register(MathFunction("sqrt", sympy.sqrt, sympy.Pow, ("sqrt",), "sqrt", domain=Domain(0.1, 3.0)))
+register(MathFunction("exp", sympy.exp, sympy.exp, ("exp",), "exp", domain=Domain(-3.0, 3.0), commands=("exp",)))
+register(
+    MathFunction("log", sympy.log, sympy.log, ("log", "ln"), "log", domain=Domain(0.1, 3.0), commands=("log", "ln"))
+)
+register(MathFunction("sqrt", sympy.sqrt, sympy.Pow, ("sqrt",), "sqrt", domain=Domain(0.1, 3.0), commands=("sqrt",)))
 register(MathFunction("abs", sympy.Abs, sympy.Abs, ("abs",), "abs", domain=Domain(kinks=(0.0,))))
-register(MathFunction("sign", sympy.sign, sympy.sign, ("sign", "sgn"), "sign", domain=Domain(kinks=(0.0,))))
+register(
+    MathFunction(
+        "sign", sympy.sign, sympy.sign, ("sign", "sgn"), "sign", domain=Domain(kinks=(0.0,)), commands=("sgn",)
+    )
+)
 
 
 def _max(*args):
@@ -37,8 +43,16 @@ def _min(*args):
 
 # A tie splits the gradient: d max(a, b)/da = H(a - b) with H(0) = 1/2 (SymPy's Heaviside), so at
 # a = b each argument gets half; the documents say so.
-register(MathFunction("max", _max, sympy.Max, ("max",), "maximum", 2, None, fold=True, domain=Domain(kinks=(0.0,))))
-register(MathFunction("min", _min, sympy.Min, ("min",), "minimum", 2, None, fold=True, domain=Domain(kinks=(0.0,))))
+register(
+    MathFunction(
+        "max", _max, sympy.Max, ("max",), "maximum", 2, None, fold=True, domain=Domain(kinks=(0.0,)), commands=("max",)
+    )
+)
+register(
+    MathFunction(
+        "min", _min, sympy.Min, ("min",), "minimum", 2, None, fold=True, domain=Domain(kinks=(0.0,)), commands=("min",)
+    )
+)
 
 
 # --- erf --------------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ Y, T, Z, E = (real(n) for n in ("y", "t", "z", "E"))
 
 
 def _derivative_lemma(term):
-    """E = l(y, t) and dE/dy, for a loss's own lemma."""
-    return lambda: [(E, term(Y, T)), (sympy.Derivative(E, Y), sympy.diff(term(Y, T), Y))]
+    """d l(y, t) / dy, for a loss's own lemma: one identity, true for every y and t."""
+    return lambda: [(sympy.Derivative(term(Y, T), Y), sympy.diff(term(Y, T), Y))]
 
 
 # --- squared error ----------------------------------------------------------------------------

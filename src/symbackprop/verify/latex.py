@@ -58,11 +58,14 @@ GREEK = {
     "Theta",
     "Gamma",
 }
-# LaTeX's own function commands (\exp, \tanh, ...): those the registry knows by that name may be
-# written; what a name means comes from the registry, not from here.
-_LATEX_OPERATORS = {"exp", "log", "ln", "lg", "tanh", "sinh", "cosh", "max", "min", "sqrt", "sgn"}
+# LaTeX's own function commands a student may write: those the registry's entries are printed
+# with (\tanh) or declare (\exp, \ln); what each means comes from the registry, not from here.
 _SPELLINGS = {s for f in (*ACTIVATIONS.values(), *MATH_FUNCTIONS.values()) for s in f.spellings}
-FUNCTIONS = _LATEX_OPERATORS & _SPELLINGS
+FUNCTIONS = {c for f in MATH_FUNCTIONS.values() for c in f.commands} | {
+    a.latex[1:]
+    for a in ACTIVATIONS.values()
+    if re.fullmatch(r"\\[a-z]+", a.latex) and a.latex[1:] in a.spellings and a.latex[1:] not in GREEK
+}
 # Names a student applies to an argument: the registry's activations, and f, g, phi for "the
 # network's own activation".
 APPLIED = _SPELLINGS | {"f", "g", "phi"}

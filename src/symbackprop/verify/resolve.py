@@ -27,7 +27,6 @@ from symbackprop.registry import (
     FrobSq,
     MatTVec,
     MatVec,
-    Softmax,
     UnitSum,
     activation,
     real,
@@ -322,8 +321,8 @@ class Evaluator:
         """sigma(x), relu(x), f(net_j), and derivatives with primes: f'(net_j), sigma'(z)."""
         name, args = node.parts
         base, sub, _layer, primes = name.parts
-        if base == "softmax" and sub and sub.isdigit() and not primes:  # component k of softmax(z_1, ..., z_n)
-            return Softmax(int(sub) - 1, *(self.evaluate(a, env) for a in args))
+        if base in COUPLED and sub and sub.isdigit() and not primes:  # component k of softmax(z_1, ..., z_n)
+            return COUPLED[base].unit(int(sub) - 1, [self.evaluate(a, env) for a in args])
         if not primes and len(args) == 1 and (base, (), None) in self.table.symbols and not sub:
             return self.product(self.table.symbols[(base, (), None)], self.evaluate(args[0], env))  # f (1 - f)
         if len(args) != 1:
@@ -457,7 +456,8 @@ def _layer_gradient(table: Table, bottom: Symbol):
 # lrelu, ...), the functions of expressions (exp, log or ln, ...), and f, g, phi for "the
 # network's own activation of this unit".
 NAMED = {spelling: a.function for a in ACTIVATIONS.values() for spelling in a.spellings}
-CALLABLE = {
-    spelling: (f.function, f.min_args, f.max_args) for f in FUNCTIONS.values() for spelling in f.spellings
-} | {spelling: (a.function, 1, 1) for a in ACTIVATIONS.values() if a.xp_name for spelling in a.spellings}
+COUPLED = {spelling: a for a in ACTIVATIONS.values() if a.vector for spelling in a.spellings}
+CALLABLE = {spelling: (f.function, f.min_args, f.max_args) for f in FUNCTIONS.values() for spelling in f.spellings} | {
+    spelling: (a.function, 1, 1) for a in ACTIVATIONS.values() if a.xp_name for spelling in a.spellings
+}
 GENERIC = ("f", "g", "phi")
