@@ -9,8 +9,8 @@ from conftest import EXAMPLES, derivation_of
 from sympy import Symbol, symbols
 
 from symbackprop import GraphNetwork, LayeredNetwork, derive, load_spec_text
-from symbackprop.core.network import NetworkError
 from symbackprop.analysis.numeric import lambdify_numpy
+from symbackprop.core.network import NetworkError
 
 
 def S(name: str) -> Symbol:

@@ -14,9 +14,9 @@ import pytest
 from conftest import EXAMPLES, derivation_of
 
 from symbackprop import LayeredNetwork, derive, load_spec, load_spec_text
-from symbackprop.cli import main
 from symbackprop.analysis.consistency import ConsistencyError, check_consistency
 from symbackprop.backends.pdf import compile_pdf
+from symbackprop.cli import main
 
 needs_tex = {
     "en": pytest.mark.skipif(

@@ -24,8 +24,8 @@ import autograd.numpy as anp
 import autograd.scipy
 import autograd.scipy.special  # noqa: F401 - makes autograd.scipy.special.erf reachable
 import numpy as np
-import sympy
 import pytest
+import sympy
 from autograd import grad
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st

@@ -12,10 +12,9 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
-
-from dataclasses import replace
 
 from symbackprop.analysis.gradcheck import check_derivation, import_source
 from symbackprop.api import derive

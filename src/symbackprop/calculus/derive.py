@@ -41,8 +41,7 @@ from symbackprop.calculus.simplify import (
     unit_sums_of_targets,
 )
 from symbackprop.core.network import GraphNetwork
-from symbackprop.registry import BatchMean, SoftmaxVector, Softmax, TensorFunction, real
-from symbackprop.registry import elementwise_activations
+from symbackprop.registry import BatchMean, Softmax, SoftmaxVector, TensorFunction, elementwise_activations, real
 
 
 def _term_partials(term: sympy.Expr, wanted: set[Symbol]) -> dict[Symbol, sympy.Expr]:

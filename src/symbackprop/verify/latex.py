@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from symbackprop.registry import ACTIVATIONS, FUNCTIONS as MATH_FUNCTIONS
+from symbackprop.registry import ACTIVATIONS
+from symbackprop.registry import FUNCTIONS as MATH_FUNCTIONS
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
