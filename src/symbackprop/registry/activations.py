@@ -19,6 +19,7 @@ import sympy
 from sympy import Heaviside, Piecewise, Rational, S
 
 from symbackprop.registry.base import Activation, Domain, Elementwise, Lemma, Text, real
+from symbackprop.registry.functions import erf
 from symbackprop.registry.tensor import TensorFunction, UnitSum
 
 ACTIVATIONS: dict[str, Activation] = {}
@@ -324,6 +325,47 @@ register(
                 (sympy.Derivative(Elu(X), X), Piecewise((S.One, X > 0), (sympy.exp(X), True))),
                 (None, Elu(X).fdiff()),
             ],
+        ),
+    )
+)
+
+
+# --- gelu -------------------------------------------------------------------------------------
+def gelu(xp, x):
+    """x Phi(x), Phi the standard normal distribution function, by the erf kernel."""
+    return 0.5 * x * (1.0 + erf(xp, 0.7071067811865476 * x))
+
+
+class Gelu(Elementwise):
+    """Gaussian error linear unit x Phi(x) (erf form); derivative Phi(x) + x phi(x)."""
+
+    latex_name = r"\operatorname{gelu}"
+    kernel = staticmethod(gelu)
+
+    @classmethod
+    def definition(cls, x):
+        return x * (1 + sympy.erf(x / sympy.sqrt(2))) / 2
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return (1 + sympy.erf(x / sympy.sqrt(2))) / 2 + x * sympy.exp(-(x**2) / 2) / sympy.sqrt(2 * sympy.pi)
+
+
+register(
+    Activation(
+        name="gelu",
+        function=Gelu,
+        latex=r"\operatorname{gelu}",
+        description=Text("gelu", "gelu"),
+        spellings=("gelu", "GELU"),
+        domain=Domain(-4.0, 4.0),
+        lemma=Lemma(
+            Text("gelu", "gelu 函数"),
+            Text(
+                r"With $\Phi$ the normal distribution function and $\phi = \Phi'$ its density, by the product rule:",
+                r"记 $\Phi$ 为标准正态分布函数，$\phi = \Phi'$ 为其密度，由乘积法则：",
+            ),
+            lambda: [(Gelu(X), Gelu.definition(X)), (sympy.Derivative(Gelu(X), X), Gelu(X).fdiff())],
         ),
     )
 )
