@@ -371,6 +371,50 @@ register(
 )
 
 
+# --- silu (swish) -----------------------------------------------------------------------------
+def silu(xp, x):
+    """x sigma(x), by the stable sigmoid kernel."""
+    return x * sigmoid(xp, x)
+
+
+class Silu(Elementwise):
+    """Sigmoid-weighted linear unit x sigma(x); derivative sigma(x) (1 - y) + y in its output y."""
+
+    latex_name = r"\operatorname{silu}"
+    kernel = staticmethod(silu)
+
+    @classmethod
+    def definition(cls, x):
+        return x / (1 + sympy.exp(-x))
+
+    def fdiff(self, argindex=1):
+        return Sigmoid(self.args[0]) * (1 - self) + self
+
+
+register(
+    Activation(
+        name="silu",
+        function=Silu,
+        latex=r"\operatorname{silu}",
+        description=Text("silu (swish)", "silu (swish)"),
+        spellings=("silu", "swish", "SiLU"),
+        domain=Domain(-4.0, 4.0),
+        lemma=Lemma(
+            Text("silu (swish)", "silu (swish) 函数"),
+            Text(
+                r"By the product rule and $\sigma' = \sigma (1 - \sigma)$, in the output $y = x \sigma(x)$:",
+                r"由乘积法则与 $\sigma' = \sigma (1 - \sigma)$，用输出 $y = x \sigma(x)$ 表示：",
+            ),
+            lambda: [
+                (Silu(X), X * Sigmoid(X)),
+                (sympy.Derivative(Silu(X), X), Sigmoid(X) + X * Sigmoid(X) * (1 - Sigmoid(X))),
+                (None, Silu(X).fdiff()),
+            ],
+        ),
+    )
+)
+
+
 # --- softmax ----------------------------------------------------------------------------------
 def softmax(xp, z):
     """Softmax over the last axis (the units of a layer), shifted by the row maximum."""
