@@ -10,9 +10,9 @@ to y - t, and the simplifier applies that assumption only where the loss declare
 from __future__ import annotations
 
 import sympy
-from sympy import Rational, log
+from sympy import Abs, Piecewise, Rational, log
 
-from symbackprop.registry.base import Lemma, Loss, Text, real
+from symbackprop.registry.base import Domain, Lemma, Loss, Text, real
 
 LOSSES: dict[str, Loss] = {}
 
@@ -143,5 +143,31 @@ register(
                 _sigmoid_binary_cross_entropy_lemma,
             )
         },
+    )
+)
+
+
+# --- Huber (delta = 1) ------------------------------------------------------------------------
+def _huber(y, t):
+    """Squared near the target, linear beyond |y - t| = 1: outliers pull with force 1 at most."""
+    u = y - t
+    return Piecewise((u**2 / 2, Abs(u) <= 1), (Abs(u) - Rational(1, 2), True))
+
+
+register(
+    Loss(
+        name="huber",
+        term=_huber,
+        title=Text("Huber loss", "Huber 损失"),
+        targets="real",
+        lemma=Lemma(
+            Text("Huber loss", "Huber 损失"),
+            Text(
+                "Piece by piece: the error itself near the target, its sign beyond (the two agree at the seam):",
+                "分段求导：靠近目标时是误差本身，远离时是误差的符号（两段在接缝处相等）：",
+            ),
+            _derivative_lemma(_huber),
+        ),
+        domain=Domain(kinks=(-1.0, 1.0)),
     )
 )
