@@ -45,6 +45,13 @@ X = real("x")
 
 
 # --- identity ---------------------------------------------------------------------------------
+class _Identity(sympy.Function):
+    """id(x), for the lemma only: the network itself uses the pre-activation as its output."""
+
+    def _latex(self, printer, exp=None):
+        return r"\operatorname{id}\left(%s\right)" % printer._print(self.args[0])
+
+
 register(
     Activation(
         name="identity",
@@ -56,7 +63,7 @@ register(
         lemma=Lemma(
             Text("identity", "恒等函数"),
             Text("The output is the weighted input itself:", "输出就是加权输入本身："),
-            lambda: [(X, X), (sympy.Derivative(X, X), S.One)],
+            lambda: [(_Identity(X), X), (sympy.Derivative(_Identity(X), X), S.One)],
         ),
     )
 )
@@ -362,10 +369,20 @@ register(
         lemma=Lemma(
             Text("gelu", "gelu 函数"),
             Text(
-                r"With $\Phi$ the normal distribution function and $\phi = \Phi'$ its density, by the product rule:",
-                r"记 $\Phi$ 为标准正态分布函数，$\phi = \Phi'$ 为其密度，由乘积法则：",
+                r"$x \Phi(x)$ with $\Phi$ the normal distribution function; by the product rule the derivative is $\Phi(x) + x \phi(x)$, $\phi = \Phi'$ the normal density:",
+                r"$x \Phi(x)$，$\Phi$ 为标准正态分布函数；由乘积法则，导数为 $\Phi(x) + x \phi(x)$，$\phi = \Phi'$ 为正态密度：",
             ),
-            lambda: [(Gelu(X), Gelu.definition(X)), (sympy.Derivative(Gelu(X), X), Gelu(X).fdiff())],
+            lambda: [
+                (Gelu(X), _u(sympy.Mul, X, _u(sympy.Mul, Rational(1, 2), 1 + sympy.erf(X / sympy.sqrt(2))))),
+                (
+                    sympy.Derivative(Gelu(X), X),
+                    _u(
+                        sympy.Add,
+                        _u(sympy.Mul, Rational(1, 2), 1 + sympy.erf(X / sympy.sqrt(2))),
+                        _u(sympy.Mul, X, sympy.exp(-(X**2) / 2) / sympy.sqrt(2 * sympy.pi)),
+                    ),
+                ),
+            ],
         ),
     )
 )

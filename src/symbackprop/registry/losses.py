@@ -154,6 +154,16 @@ def _huber(y, t):
     return Piecewise((u**2 / 2, Abs(u) <= 1), (Abs(u) - Rational(1, 2), True))
 
 
+def _huber_lemma():
+    u = _u(sympy.Add, Y, -T)
+    near = _u(sympy.Abs, u) <= 1
+    value = Piecewise(
+        (_u(sympy.Mul, Rational(1, 2), _u(sympy.Pow, u, 2)), near),
+        (_u(sympy.Add, _u(sympy.Abs, u), -Rational(1, 2)), True),
+    )
+    return [(sympy.Derivative(value, Y), Piecewise((u, near), (sympy.sign(u, evaluate=False), True)))]
+
+
 register(
     Loss(
         name="huber",
@@ -166,7 +176,7 @@ register(
                 "Piece by piece: the error itself near the target, its sign beyond (the two agree at the seam):",
                 "分段求导：靠近目标时是误差本身，远离时是误差的符号（两段在接缝处相等）：",
             ),
-            _derivative_lemma(_huber),
+            _huber_lemma,
         ),
         domain=Domain(kinks=(-1.0, 1.0)),
     )
