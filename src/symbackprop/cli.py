@@ -43,6 +43,9 @@ def write_all(folder: Path, files: dict[str, bytes]) -> None:
     """Write every file or none: each goes to a temporary name in its folder first, and only when
     all are written are they renamed into place. Files get the permissions the umask allows."""
     folder.mkdir(parents=True, exist_ok=True)
+    for filename in files:
+        if (folder / filename).is_dir():
+            raise IsADirectoryError(21, "a folder stands where the file goes", str(folder / filename))
     mode = 0o666 & ~_umask()
     written: list[tuple[str, Path]] = []
     try:

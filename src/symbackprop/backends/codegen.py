@@ -365,13 +365,15 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
     gradients = {eq.target: _Line(eq.lhs.name, eq.rhs, eq.number) for eq in equations if eq.kind == "gradient"}
     updates = {eq.target: eq for eq in equations if eq.kind == "update"}
     objective = net.objective.name
-    namespace = f"{INDENT}xp = array_namespace({', '.join(leaves)})"
-    shape_line = f"{INDENT}shape = broadcast_shape({', '.join(leaves)})"
+    # numbers become arrays: (-1.0) ** 1.5 is then nan with a warning, as NumPy has it, not complex
+    namespace = f"{INDENT}xp = array_namespace(*(values[n] for n in LEAVES))"
+    read = lambda leaf: f'{INDENT}{leaf} = xp.asarray(values["{leaf}"])'  # noqa: E731
+    shape_line = f"{INDENT}shape = broadcast_shape(*(values[n] for n in LEAVES))"
 
     fwd = _Function("forward")
-    for leaf in leaves:
-        fwd.raw(f'{INDENT}{leaf} = values["{leaf}"]')
     fwd.raw(namespace)
+    for leaf in leaves:
+        fwd.raw(read(leaf))
     build.statements(fwd, forward)
     fwd.raw(f"{INDENT}return {{")
     for line in forward:
@@ -380,16 +382,16 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
 
     params, inputs, trainable = list(net.parameters), list(net.inputs), list(net.trainable)
     bwd = _Function("backward")
-    for leaf in leaves:
-        bwd.raw(f'{INDENT}{leaf} = values["{leaf}"]')
     bwd.raw(namespace)
+    for leaf in leaves:
+        bwd.raw(read(leaf))
     bwd.raw(shape_line)
     param_lines = [gradients[s] for s in params]
     wanted = set().union(*(line.reads for line in deltas + list(gradients.values())))
     build.statements(bwd, _needed(forward, wanted) + deltas + param_lines)
     bwd.raw(f"{INDENT}grads = {{")
     for s in params:
-        bwd.raw(f'{INDENT * 2}"{s.name}": unbroadcast(xp, {gradients[s].name}, {s.name}, shape),')
+        bwd.raw(f'{INDENT * 2}"{s.name}": unbroadcast(xp, {gradients[s].name}, values["{s.name}"], shape),')
     for line in deltas:
         bwd.raw(f'{INDENT * 2}"{line.name}": {line.name},')
     bwd.raw(f"{INDENT}}}")
@@ -397,7 +399,7 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
         bwd.raw(f"{INDENT}if inputs:")
         for s in inputs:
             line = gradients[s]
-            code = f"unbroadcast(xp, {build.code(line.expr)}, {s.name}, shape)"
+            code = f'unbroadcast(xp, {build.code(line.expr)}, values["{s.name}"], shape)'
             bwd.printed.append(
                 (assignment(INDENT * 2, f'grads["{s.name}"]', code, f"eq. ({line.number})"), (line.number,))
             )
@@ -405,9 +407,9 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
 
     stp = _Function("step")
     stp.raw(f"{INDENT}lr = LEARNING_RATE if lr is None else lr")
-    for leaf in leaves:
-        stp.raw(f'{INDENT}{leaf} = values["{leaf}"]')
     stp.raw(namespace)
+    for leaf in leaves:
+        stp.raw(read(leaf))
     if trainable:
         stp.raw(shape_line)
     grads = [gradients[s] for s in trainable]
@@ -415,7 +417,7 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
     build.statements(stp, _needed(forward + deltas, wanted) + grads)
     stp.raw(f"{INDENT}new = dict(values)")
     for s in trainable:
-        code = f"{s.name} - lr * unbroadcast(xp, {gradients[s].name}, {s.name}, shape)"
+        code = f'values["{s.name}"] - lr * unbroadcast(xp, {gradients[s].name}, values["{s.name}"], shape)'
         stp.emit(f'new["{s.name}"]', code, (updates[s].number,))
     stp.raw(f'{INDENT}new["{objective}"] = xp.mean(xp.asarray({objective}))')
     stp.raw(f"{INDENT}return new")
@@ -436,7 +438,8 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
             [s.name for s in net.trainable],
             [s.name for s in net.inputs],
             [s.name for s in net.targets],
-        ),
+        )
+        + ["LEAVES = (*INPUTS, *TARGETS, *PARAMETERS)"],
         "learning_rate": repr(float(net.learning_rate)),
         "epochs": net.epochs,
         "constants": [("WEIGHT_DECAY", repr(float(v))) for v in net.constants.values()][:1],

@@ -15,6 +15,7 @@ Every symbol is real (see :func:`symbackprop.registry.real`).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
@@ -28,15 +29,16 @@ from symbackprop.registry import FrobSq, LossMean, MatVec, activation, kernels, 
 Notation = Literal["graph", "node", "layer"]
 
 # Names the generated train.py and the notation use for themselves: a network's own names may not
-# be one of these (a parameter named eta would be the learning rate's symbol; one named lr or m a
-# local variable of the generated step).
+# be one of these (a parameter named eta would be the learning rate's symbol; one named lr, shape or
+# dict a local variable or a builtin the generated step uses).
 RESERVED_NAMES = frozenset(
-    {"np", "xp", "array_namespace", "values", "forward", "backward", "loss", "step", "train", "main"}
-    | {"initial_values", "lr", "grads", "new", "fwd", "sums", "inputs", "m", "eta", "alpha", "E", "J"}
-    | {"unbroadcast", "broadcast_shape", "math"}
-    | set(kernels())
-    | {"PARAMETERS", "TRAINABLE", "INPUTS", "TARGETS", "NODES", "LEARNING_RATE", "EPOCHS", "WEIGHT_DECAY"}
+    {"np", "xp", "jax", "math", "array_namespace", "broadcast_shape", "unbroadcast"}
+    | {"values", "inputs", "lr", "grads", "new", "shape", "eta", "alpha", "E", "J"}
+    | {"forward", "backward", "loss", "step", "train", "main", "initial_values"}
+    | {"PARAMETERS", "TRAINABLE", "INPUTS", "TARGETS", "LEAVES", "LEARNING_RATE", "EPOCHS", "WEIGHT_DECAY"}
     | {"SEED", "INIT_SCALE"}
+    | set(kernels())
+    | set(dir(builtins))
 )
 
 
