@@ -220,9 +220,9 @@ CASES = [
     ),
     (
         "unknown-activation-output",
-        mlp_spec(activations='["sigmoid", "gelu"]'),
+        mlp_spec(activations='["sigmoid", "mish"]'),
         "mlp.activations[1]",
-        r"unknown activation|gelu",
+        r"unknown activation|mish",
     ),
     ("unknown-loss", mlp_spec(loss='"hinge"'), "mlp.loss", r"unknown loss|hinge"),
     ("missing-loss", mlp_spec().replace('loss = "squared_error"', ""), "mlp.loss", r"missing"),

@@ -21,6 +21,7 @@ PARAMETERS = ()
 TRAINABLE = ()
 INPUTS = ("a", "b")
 TARGETS = ()
+LEAVES = (*INPUTS, *TARGETS, *PARAMETERS)
 LEARNING_RATE = 0.5
 EPOCHS = 20
 
@@ -64,9 +65,9 @@ def unbroadcast(xp, grad, leaf, shape):
 
 def forward(values):
     """Forward pass: the value of every node and of the objective e."""
-    a = values["a"]
-    b = values["b"]
-    xp = array_namespace(a, b)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    a = xp.asarray(values["a"])
+    b = xp.asarray(values["b"])
     c = a + b  # eq. (1)
     d = 1 + b  # eq. (2)
     e = c * d  # eq. (3)
@@ -80,10 +81,10 @@ def forward(values):
 def backward(values, inputs=False):
     """Backward pass: de/d(parameter) for every parameter, de/d(input) with
     ``inputs=True``, and the error terms."""
-    a = values["a"]
-    b = values["b"]
-    xp = array_namespace(a, b)
-    shape = broadcast_shape(a, b)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    a = xp.asarray(values["a"])
+    b = xp.asarray(values["b"])
+    shape = broadcast_shape(*(values[n] for n in LEAVES))
     c = a + b  # eq. (1)
     d = 1 + b  # eq. (2)
     delta_d = c  # eq. (4)
@@ -93,8 +94,8 @@ def backward(values, inputs=False):
         "delta_c": delta_c,
     }
     if inputs:
-        grads["a"] = unbroadcast(xp, delta_c, a, shape)  # eq. (6)
-        grads["b"] = unbroadcast(xp, delta_c + delta_d, b, shape)  # eq. (7)
+        grads["a"] = unbroadcast(xp, delta_c, values["a"], shape)  # eq. (6)
+        grads["b"] = unbroadcast(xp, delta_c + delta_d, values["b"], shape)  # eq. (7)
     return grads
 
 
@@ -109,9 +110,9 @@ def step(values, lr=None):
     """One gradient-descent update of the trainable parameters, from one forward pass; returns
     the new values, with the objective e before the update under its name."""
     lr = LEARNING_RATE if lr is None else lr
-    a = values["a"]
-    b = values["b"]
-    xp = array_namespace(a, b)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    a = xp.asarray(values["a"])
+    b = xp.asarray(values["b"])
     c = a + b  # eq. (1)
     d = 1 + b  # eq. (2)
     e = c * d  # eq. (3)

@@ -21,6 +21,7 @@ PARAMETERS = ()
 TRAINABLE = ()
 INPUTS = ("x", "y", "z")
 TARGETS = ()
+LEAVES = (*INPUTS, *TARGETS, *PARAMETERS)
 LEARNING_RATE = 0.5
 EPOCHS = 20
 
@@ -64,10 +65,10 @@ def unbroadcast(xp, grad, leaf, shape):
 
 def forward(values):
     """Forward pass: the value of every node and of the objective f."""
-    x = values["x"]
-    y = values["y"]
-    z = values["z"]
-    xp = array_namespace(x, y, z)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    x = xp.asarray(values["x"])
+    y = xp.asarray(values["y"])
+    z = xp.asarray(values["z"])
     q = x + y  # eq. (1)
     f = q * z  # eq. (2)
     return {
@@ -79,20 +80,20 @@ def forward(values):
 def backward(values, inputs=False):
     """Backward pass: df/d(parameter) for every parameter, df/d(input) with
     ``inputs=True``, and the error terms."""
-    x = values["x"]
-    y = values["y"]
-    z = values["z"]
-    xp = array_namespace(x, y, z)
-    shape = broadcast_shape(x, y, z)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    x = xp.asarray(values["x"])
+    y = xp.asarray(values["y"])
+    z = xp.asarray(values["z"])
+    shape = broadcast_shape(*(values[n] for n in LEAVES))
     q = x + y  # eq. (1)
     delta_q = z  # eq. (3)
     grads = {
         "delta_q": delta_q,
     }
     if inputs:
-        grads["x"] = unbroadcast(xp, delta_q, x, shape)  # eq. (4)
-        grads["y"] = unbroadcast(xp, delta_q, y, shape)  # eq. (5)
-        grads["z"] = unbroadcast(xp, q, z, shape)  # eq. (6)
+        grads["x"] = unbroadcast(xp, delta_q, values["x"], shape)  # eq. (4)
+        grads["y"] = unbroadcast(xp, delta_q, values["y"], shape)  # eq. (5)
+        grads["z"] = unbroadcast(xp, q, values["z"], shape)  # eq. (6)
     return grads
 
 
@@ -107,10 +108,10 @@ def step(values, lr=None):
     """One gradient-descent update of the trainable parameters, from one forward pass; returns
     the new values, with the objective f before the update under its name."""
     lr = LEARNING_RATE if lr is None else lr
-    x = values["x"]
-    y = values["y"]
-    z = values["z"]
-    xp = array_namespace(x, y, z)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    x = xp.asarray(values["x"])
+    y = xp.asarray(values["y"])
+    z = xp.asarray(values["z"])
     q = x + y  # eq. (1)
     f = q * z  # eq. (2)
     new = dict(values)

@@ -21,6 +21,7 @@ PARAMETERS = ("w0", "w1", "w2")
 TRAINABLE = ("w0", "w1", "w2")
 INPUTS = ("x0", "x1")
 TARGETS = ()
+LEAVES = (*INPUTS, *TARGETS, *PARAMETERS)
 LEARNING_RATE = 0.1
 EPOCHS = 20
 
@@ -69,12 +70,12 @@ def sigmoid(xp, x):
 
 def forward(values):
     """Forward pass: the value of every node and of the objective f."""
-    x0 = values["x0"]
-    x1 = values["x1"]
-    w0 = values["w0"]
-    w1 = values["w1"]
-    w2 = values["w2"]
-    xp = array_namespace(x0, x1, w0, w1, w2)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    x0 = xp.asarray(values["x0"])
+    x1 = xp.asarray(values["x1"])
+    w0 = xp.asarray(values["w0"])
+    w1 = xp.asarray(values["w1"])
+    w2 = xp.asarray(values["w2"])
     p0 = w0 * x0  # eq. (1)
     p1 = w1 * x1  # eq. (2)
     s = p0 + p1  # eq. (3)
@@ -92,13 +93,13 @@ def forward(values):
 def backward(values, inputs=False):
     """Backward pass: df/d(parameter) for every parameter, df/d(input) with
     ``inputs=True``, and the error terms."""
-    x0 = values["x0"]
-    x1 = values["x1"]
-    w0 = values["w0"]
-    w1 = values["w1"]
-    w2 = values["w2"]
-    xp = array_namespace(x0, x1, w0, w1, w2)
-    shape = broadcast_shape(x0, x1, w0, w1, w2)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    x0 = xp.asarray(values["x0"])
+    x1 = xp.asarray(values["x1"])
+    w0 = xp.asarray(values["w0"])
+    w1 = xp.asarray(values["w1"])
+    w2 = xp.asarray(values["w2"])
+    shape = broadcast_shape(*(values[n] for n in LEAVES))
     p0 = w0 * x0  # eq. (1)
     p1 = w1 * x1  # eq. (2)
     s = p0 + p1  # eq. (3)
@@ -112,17 +113,17 @@ def backward(values, inputs=False):
     grad_w1 = delta_p1 * x1  # eq. (14)
     grad_w2 = delta_dot  # eq. (16)
     grads = {
-        "w0": unbroadcast(xp, grad_w0, w0, shape),
-        "w1": unbroadcast(xp, grad_w1, w1, shape),
-        "w2": unbroadcast(xp, grad_w2, w2, shape),
+        "w0": unbroadcast(xp, grad_w0, values["w0"], shape),
+        "w1": unbroadcast(xp, grad_w1, values["w1"], shape),
+        "w2": unbroadcast(xp, grad_w2, values["w2"], shape),
         "delta_dot": delta_dot,
         "delta_s": delta_s,
         "delta_p1": delta_p1,
         "delta_p0": delta_p0,
     }
     if inputs:
-        grads["x0"] = unbroadcast(xp, delta_p0 * w0, x0, shape)  # eq. (10)
-        grads["x1"] = unbroadcast(xp, delta_p1 * w1, x1, shape)  # eq. (11)
+        grads["x0"] = unbroadcast(xp, delta_p0 * w0, values["x0"], shape)  # eq. (10)
+        grads["x1"] = unbroadcast(xp, delta_p1 * w1, values["x1"], shape)  # eq. (11)
     return grads
 
 
@@ -137,13 +138,13 @@ def step(values, lr=None):
     """One gradient-descent update of the trainable parameters, from one forward pass; returns
     the new values, with the objective f before the update under its name."""
     lr = LEARNING_RATE if lr is None else lr
-    x0 = values["x0"]
-    x1 = values["x1"]
-    w0 = values["w0"]
-    w1 = values["w1"]
-    w2 = values["w2"]
-    xp = array_namespace(x0, x1, w0, w1, w2)
-    shape = broadcast_shape(x0, x1, w0, w1, w2)
+    xp = array_namespace(*(values[n] for n in LEAVES))
+    x0 = xp.asarray(values["x0"])
+    x1 = xp.asarray(values["x1"])
+    w0 = xp.asarray(values["w0"])
+    w1 = xp.asarray(values["w1"])
+    w2 = xp.asarray(values["w2"])
+    shape = broadcast_shape(*(values[n] for n in LEAVES))
     p0 = w0 * x0  # eq. (1)
     p1 = w1 * x1  # eq. (2)
     s = p0 + p1  # eq. (3)
@@ -157,9 +158,12 @@ def step(values, lr=None):
     grad_w1 = delta_p1 * x1  # eq. (14)
     grad_w2 = delta_dot  # eq. (16)
     new = dict(values)
-    new["w0"] = w0 - lr * unbroadcast(xp, grad_w0, w0, shape)  # eq. (13)
-    new["w1"] = w1 - lr * unbroadcast(xp, grad_w1, w1, shape)  # eq. (15)
-    new["w2"] = w2 - lr * unbroadcast(xp, grad_w2, w2, shape)  # eq. (17)
+    # eq. (13)
+    new["w0"] = values["w0"] - lr * unbroadcast(xp, grad_w0, values["w0"], shape)
+    # eq. (15)
+    new["w1"] = values["w1"] - lr * unbroadcast(xp, grad_w1, values["w1"], shape)
+    # eq. (17)
+    new["w2"] = values["w2"] - lr * unbroadcast(xp, grad_w2, values["w2"], shape)
     new["f"] = xp.mean(xp.asarray(f))
     return new
 

@@ -29,7 +29,7 @@ from sympy import Symbol
 
 from symbackprop.backends.environment import render
 from symbackprop.backends.printers import ArrayPrinter
-from symbackprop.backends.pyformat import assignment
+from symbackprop.backends.pyformat import LINE_LENGTH, assignment
 from symbackprop.backends.runtime import helper_source
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.registry import ACTIVATIONS, TensorFunction, code_form, kernel_source
@@ -92,6 +92,24 @@ def _kernels_used(exprs: Iterable[sympy.Expr]) -> set[str]:
     return names
 
 
+def _fits(target: str, code: str) -> bool:
+    return all(len(line) <= LINE_LENGTH for line in assignment(INDENT, target, code, "eq. (99)"))
+
+
+def _short(name: str, expr: sympy.Expr, code) -> list[tuple[str, sympy.Expr]]:
+    """``name = expr`` as statements that fit a line: the longest factor of a product too long
+    to wrap gets a variable of its own (``delta2_1 = ...``), until every statement fits."""
+    statements: list[tuple[str, sympy.Expr]] = []
+    count = 0
+    while not _fits(name, code(expr)) and expr.is_Mul and len(expr.args) > 1:
+        factor = max(expr.args, key=lambda f: len(code(f)))
+        count += 1
+        part = f"{name}_{count}"
+        statements += _short(part, factor, code)
+        expr = expr.xreplace({factor: Symbol(part, real=True)})
+    return statements + [(name, expr)]
+
+
 def _needed(lines: list[_Line], wanted: set[str]) -> list[_Line]:
     """The lines ``wanted`` depends on, in order."""
     keep = []
@@ -128,7 +146,8 @@ class _Builder:
 
     def statements(self, fn: _Function, lines: list[_Line]) -> None:
         for line in lines:
-            fn.emit(line.name, self.code(line.expr), (line.number,))
+            for name, expr in _short(line.name, line.expr, self.code):
+                fn.emit(name, self.code(expr), (line.number,))
 
 
 def _locations(text: str, functions: list[_Function]) -> dict[int, list[tuple[str, int]]]:

@@ -86,6 +86,18 @@ def _fold_products(expr: sympy.Expr) -> sympy.Expr:
     return expr.func(*args, evaluate=False) if expr.is_Add else expr.func(*args)
 
 
+def _constants_as_floats(expr: sympy.Expr) -> sympy.Expr:
+    """sqrt(2), pi, log(3) as float literals: the array API takes no function of a Python number."""
+    if expr.is_Rational or expr.is_Float or not expr.args:
+        return expr if not (expr.is_number and expr.is_NumberSymbol) else sympy.Float(float(expr))
+    if expr.is_number and not expr.free_symbols:
+        return sympy.Float(float(expr))
+    args = [_constants_as_floats(a) for a in expr.args]
+    if args == list(expr.args):
+        return expr
+    return expr.func(*args, evaluate=False) if expr.is_Add else expr.func(*args)
+
+
 class ArrayPrinter(KernelPrinter):
     """Array-API code: ``xp.`` functions, ``kernel(xp, ...)`` calls, code names for symbols."""
 
@@ -95,6 +107,7 @@ class ArrayPrinter(KernelPrinter):
         self._names = dict(names or {})
 
     def doprint(self, expr, assign_to=None):
+        expr = _constants_as_floats(expr)
         if expr.has(sympy.Heaviside):
             expr = expr.replace(lambda e: isinstance(e, sympy.Heaviside), _step_as_piecewise)
         return super().doprint(_fold_products(expr), assign_to)
@@ -167,3 +180,6 @@ class ArrayPrinter(KernelPrinter):
 
     def _print_Heaviside(self, expr):
         return self._print(_step_as_piecewise(expr))
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
