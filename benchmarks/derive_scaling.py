@@ -61,8 +61,12 @@ def main() -> None:
         with open(path, "w") as handle:
             handle.write(spec)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "symbackprop", "derive", path, "-o", f"{tmp}/out"], check=True, capture_output=True)
-        print(f"\nsymbackprop derive 784-128-64-10 softmax + cross-entropy: {time.perf_counter() - start:.2f} s (whole command)")
+        subprocess.run(
+            [sys.executable, "-m", "symbackprop", "derive", path, "-o", f"{tmp}/out"], check=True, capture_output=True
+        )
+        print(
+            f"\nsymbackprop derive 784-128-64-10 softmax + cross-entropy: {time.perf_counter() - start:.2f} s (whole command)"
+        )
 
 
 if __name__ == "__main__":

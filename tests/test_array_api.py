@@ -138,3 +138,17 @@ def test_jax_target_jit_compiles_step_and_agrees():
     pytest.importorskip("jax", reason="the jax target is tested where JAX is installed (pip install jax)")
     result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "agree", result.stderr[-2000:]
+
+
+def test_numpy_namespace_reductions_are_numpys_own():
+    """The generated module's NumPy namespace takes sum and max from the ufuncs: same bits."""
+    from symbackprop.backends.runtime import NUMPY, array_namespace
+
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        a = rng.normal(size=(37, 53)).astype(dtype)
+        assert array_namespace(a) is NUMPY and array_namespace(1.5, 2) is NUMPY
+        assert NUMPY.sum(a, axis=None) == np.sum(a) and NUMPY.sum(a, axis=None).dtype == dtype
+        np.testing.assert_array_equal(NUMPY.sum(a, axis=0), np.sum(a, axis=0))
+        np.testing.assert_array_equal(NUMPY.max(a, axis=-1, keepdims=True), np.max(a, axis=-1, keepdims=True))
+        np.testing.assert_array_equal(NUMPY.reshape(a, (-1,)), np.reshape(a, (-1,)))

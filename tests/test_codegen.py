@@ -30,7 +30,7 @@ def test_generated_code_imports_numpy_only(example):
     array_namespace, for arrays that need it (PyTorch)."""
     tree = ast.parse(derivation_of(example).to_numpy())
     top = [(a.name, a.asname) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
-    assert set(top) <= {("numpy", "np"), ("math", None)} and ("numpy", "np") in top
+    assert set(top) <= {("numpy", "np"), ("math", None), ("types", None)} and ("numpy", "np") in top
     nested = [
         (f.name, a.name)
         for f in tree.body

@@ -164,7 +164,7 @@ def kernels() -> dict[str, Callable]:
         if callable(f.code):
             found[f.code.__name__] = f.code
     classes = [a.function for a in ACTIVATIONS.values() if isinstance(a.function, type)]
-    classes += [Softmax, LogSoftmax]
+    classes += [Softmax, LogSoftmax, FrobSq]
     for cls in classes:
         kernel = getattr(cls, "kernel", None)
         if kernel is not None:

@@ -190,7 +190,13 @@ class LossMean(TensorFunction):
         sign = "-" if coeff == -1 else ""
         if coeff not in (1, -1):
             h = self.args[0]
-        return "%sxp.sum(%s) / m" % (sign, printer._print(h))
+        return "%sxp.sum(%s, axis=None) / m" % (sign, printer._print(h))
+
+
+def squared_norm(xp, w):
+    """||w||^2 over all entries, as one dot product (no squared copy of w)."""
+    flat = xp.reshape(w, (-1,))
+    return flat @ flat
 
 
 class FrobSq(TensorFunction):
@@ -198,6 +204,7 @@ class FrobSq(TensorFunction):
 
     nargs = 1
     batch_reduces = True
+    kernel = staticmethod(squared_norm)
 
     def vjp(self, argindex, ct):
         return 2 * ct * self.args[0]
@@ -216,8 +223,7 @@ class FrobSq(TensorFunction):
         return r"\left\lVert %s \right\rVert_{F}^{2}" % printer._print(self.args[0])
 
     def _arraycode(self, printer):
-        W = printer._print(self.args[0])
-        return "xp.sum(%s * %s)" % (W, W)
+        return "squared_norm(xp, %s)" % printer._print(self.args[0])
 
 
 @dataclass(frozen=True)
