@@ -3,7 +3,9 @@
 Before a document prints a tensor equation, every one is compared with what the scalar engine
 derived for the units of a small instance: the same layers, activations and loss, at most
 ``CHECK_WIDTH`` units a layer (the tensor equations do not depend on the widths, and the
-per-unit graph of a narrow network is small). Each component of each equation's right-hand
+per-unit graph of a narrow network is small), and a run of hidden layers with the same
+activation cut to ``CHECK_RUN`` (the engine writes the equations of each kind of layer by one
+rule, so a deep stack of tanh layers is checked by two of them; the cost stays flat in depth). Each component of each equation's right-hand
 side, written out in per-unit symbols, must expand to the per-unit equation of the component of
 its target: forward values, error terms, the loss and weight-decay terms, every gradient.
 Updates restate the gradient and J = L + s is checked through L and s.
@@ -21,6 +23,7 @@ from symbackprop.calculus.layered import tensor_equations
 from symbackprop.core.network import LayeredNetwork
 
 CHECK_WIDTH = 3
+CHECK_RUN = 2
 
 
 class ConsistencyError(AssertionError):
@@ -33,11 +36,13 @@ class Consistency:
 
     comparisons: int
     sizes: tuple[int, ...]
+    shortened: bool = False  # runs of identical hidden layers were cut
 
 
 def check_consistency(net: LayeredNetwork) -> Consistency:
     """Check every tensor equation of ``net`` against the per-unit engine on a narrow copy."""
-    small = replace(net, sizes=tuple(min(n, CHECK_WIDTH) for n in net.sizes), example={})
+    sizes, acts = _shortened(net)
+    small = replace(net, sizes=tuple(min(n, CHECK_WIDTH) for n in sizes), activations=acts, example={})
     names = small.names()
     graph = small.graph(names)
     tensor = derive_graph(graph)
@@ -68,7 +73,21 @@ def check_consistency(net: LayeredNetwork) -> Consistency:
             if sympy.expand((got - want).xreplace(assumed)) != 0:
                 raise ConsistencyError(f"{net.name}: {eq.kind} of {eq.target} at ({k}, {j}): {got} != {want}")
             comparisons += 1
-    return Consistency(comparisons, small.sizes)
+    return Consistency(comparisons, small.sizes, len(acts) < len(net.activations))
+
+
+def _shortened(net: LayeredNetwork) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Sizes and activations with every run of hidden layers of one activation cut to CHECK_RUN
+    (the input, the output layer and the last hidden layer before it are kept)."""
+    sizes, acts = [net.sizes[0]], []
+    run = 0
+    for i, act in enumerate(net.activations):
+        last = i >= len(net.activations) - 2
+        run = run + 1 if acts and act == acts[-1] else 1
+        if run <= CHECK_RUN or last:
+            sizes.append(net.sizes[i + 1])
+            acts.append(act)
+    return tuple(sizes), tuple(acts)
 
 
 def _components(names, eq) -> list[tuple[int, int | None]]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from symbackprop.analysis import Analysis
+from symbackprop.analysis.consistency import CHECK_RUN
 from symbackprop.backends import diagram
 from symbackprop.backends.environment import render, tex_escape
 from symbackprop.backends.messages import catalogue
@@ -157,8 +158,10 @@ class _Builder:
         if "delta-hidden" in parts:
             parts["delta-hidden"].after = [m.recursion_words]
         if "matrix" in parts and self.a.consistency is not None:
-            checks = self.a.consistency.comparisons
-            parts["matrix"].words = [m.matrix_words, m.matrix_check.format(checks=checks)]
+            c = self.a.consistency
+            check = m.matrix_check_shortened if c.shortened else m.matrix_check
+            width = max(c.sizes)
+            parts["matrix"].words = [m.matrix_words, check.format(checks=c.comparisons, width=width, run=CHECK_RUN)]
 
     def _uses_ties(self) -> bool:
         return not self.layered and any(

@@ -91,6 +91,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Each matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed.",
         "下面每个矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较）。",
     ),
+    "matrix_check_shortened": (
+        "Each kind of matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed, on this network with at most {width} units a layer and each run of identical hidden layers cut to {run}: every layer of a run has equations of the same form.",
+        "下面每一类矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较），核对所用的网络每层至多 {width} 个单元，连续相同的隐藏层只保留 {run} 层：同一段中每层的公式形式相同。",
+    ),
     "lemma_words": ("The derivatives of the functions this network uses:", "本网络用到的函数的导数："),
     "example_graph_words": (
         "Forward values above each wire, gradients below (as in the CS231n pictures):",

@@ -44,13 +44,42 @@ from symbackprop.core.network import GraphNetwork
 from symbackprop.registry import BatchMean, Softmax, SoftmaxVector, TensorFunction, elementwise_activations, real
 
 
+def _simple_factor(a: sympy.Expr) -> bool:
+    """A symbol, a number, or a power of a symbol with a numeric exponent (w**2)."""
+    return a.is_Symbol or a.is_Number or (a.is_Pow and a.base.is_Symbol and a.exp.is_Number)
+
+
 def _term_partials(term: sympy.Expr, wanted: set[Symbol]) -> dict[Symbol, sympy.Expr]:
-    """Partials of one term; a product of distinct symbols (w_kj y_j) needs no call to diff."""
+    """Partials of one term. The common shapes need no call to diff: a product of distinct
+    symbols and powers (w_kj y_j, lambda w^2 / 2), and a function of one symbol (sigma(net_4),
+    whose derivative is its own rule)."""
     if term.is_Symbol:
         return {term: S.One} if term in wanted else {}
-    if term.is_Mul and all(a.is_Symbol or a.is_Number for a in term.args):
-        return {a: sympy.Mul(*(b for b in term.args if b is not a)) for a in term.args if a in wanted}
+    if term.is_Mul and all(_simple_factor(a) for a in term.args):
+        bases = [a.base if a.is_Pow else a for a in term.args if not a.is_Number]
+        if len(set(bases)) == len(bases):
+            out = {}
+            for a in term.args:
+                base = a.base if a.is_Pow else a
+                if base in wanted:
+                    rest = sympy.Mul(*(b for b in term.args if b is not a))
+                    out[base] = rest * a.exp * base ** (a.exp - 1) if a.is_Pow else rest
+            return out
+    if isinstance(term, sympy.Function) and len(term.args) == 1 and term.args[0].is_Symbol:
+        return {term.args[0]: term.fdiff(1)} if term.args[0] in wanted else {}
     return {s: sympy.diff(term, s) for s in term.free_symbols & wanted}
+
+
+def _terms(expr: sympy.Expr):
+    """The terms of a sum, with a constant factor of a sum distributed over it: the weight
+    decay lambda/2 (w_1^2 + ... + w_n^2) is n terms, each differentiated on its own."""
+    for term in sympy.Add.make_args(expr):
+        sums = [a for a in term.args if a.is_Add] if term.is_Mul else []
+        if len(sums) == 1 and all(a.is_Symbol or a.is_Number for a in term.args if a is not sums[0]):
+            factor = sympy.Mul(*(a for a in term.args if a is not sums[0]))
+            yield from (factor * a for a in sums[0].args)
+        else:
+            yield term
 
 
 def local_partials(expr: sympy.Expr, rule: Rule, wanted: set[Symbol]) -> dict[Symbol, sympy.Expr]:
@@ -59,7 +88,7 @@ def local_partials(expr: sympy.Expr, rule: Rule, wanted: set[Symbol]) -> dict[Sy
     Terms are collected in lists and summed once: adding them one at a time would make a
     weight-decay sum over n weights cost n^2."""
     parts: dict[Symbol, list[sympy.Expr]] = defaultdict(list)
-    for term in sympy.Add.make_args(expr):
+    for term in _terms(expr):
         for s, d in _term_partials(term, wanted).items():
             parts[s].append(d)
     out = {}
