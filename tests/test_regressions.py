@@ -196,3 +196,13 @@ def test_integers_beyond_int64_inside_functions_compute_as_numpy_would(tmp_path)
     m = import_source(d.to_numpy(), name="train_bigint")
     assert np.isfinite(m.loss({"x": 0.5}))
     assert np.isfinite(m.backward({"x": 0.5}, inputs=True)["x"])
+
+
+def test_the_python_api_validates_example_data_too():
+    from symbackprop import GraphNetwork, NetworkError, real
+
+    with pytest.raises(NetworkError, match="rows of 3 numbers"):
+        LayeredNetwork("flat", (3, 2), ("sigmoid",), "squared_error", example={"x": [0.1, 0.2, 0.3], "t": [[1.0, 0.0]]})
+    x, y, f = real("x"), real("y"), real("f")
+    with pytest.raises(NetworkError, match="no value to y"):
+        GraphNetwork(name="g", inputs=(x, y), nodes={f: x * y}, objective=f, example={x: 1.0})

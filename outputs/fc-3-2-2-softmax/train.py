@@ -155,10 +155,18 @@ def step(values, lr=None):
     sum_W2 = delta3.T @ y2  # eq. (56)
     sum_b2 = xp.sum(delta3, axis=0)  # eq. (58)
     new = dict(values)
-    new["W1"] = W1 - lr / m * sum_W1  # eq. (53)
-    new["b1"] = b1 - lr / m * sum_b1  # eq. (55)
-    new["W2"] = W2 - lr / m * sum_W2  # eq. (57)
-    new["b2"] = b2 - lr / m * sum_b2  # eq. (59)
+    sum_W1 *= -lr / m  # eq. (53)
+    sum_W1 += W1  # eq. (53)
+    new["W1"] = sum_W1
+    sum_b1 *= -lr / m  # eq. (55)
+    sum_b1 += b1  # eq. (55)
+    new["b1"] = sum_b1
+    sum_W2 *= -lr / m  # eq. (57)
+    sum_W2 += W2  # eq. (57)
+    new["W2"] = sum_W2
+    sum_b2 *= -lr / m  # eq. (59)
+    sum_b2 += b2  # eq. (59)
+    new["b2"] = sum_b2
     new["E"] = E
     return new
 

@@ -110,9 +110,9 @@ def backward(values, inputs=False):
     a3 = sigmoid(xp, z3)  # eq. (12)
     delta3 = a3 * (1 - a3) * (a3 - t)  # eq. (56)
     delta2 = a2 * (1 - a2) * (delta3 @ W2)  # eq. (57)
-    grad_W1 = delta2.T @ x / m + W1 * WEIGHT_DECAY  # eq. (58)
+    grad_W1 = delta2.T @ x / m + WEIGHT_DECAY * W1  # eq. (58)
     grad_b1 = xp.sum(delta2, axis=0) / m  # eq. (60)
-    grad_W2 = delta3.T @ a2 / m + W2 * WEIGHT_DECAY  # eq. (62)
+    grad_W2 = delta3.T @ a2 / m + WEIGHT_DECAY * W2  # eq. (62)
     grad_b2 = xp.sum(delta3, axis=0) / m  # eq. (64)
     grads = {
         "W1": grad_W1,
@@ -159,10 +159,18 @@ def step(values, lr=None):
     sum_W2 = delta3.T @ a2  # eq. (62)
     sum_b2 = xp.sum(delta3, axis=0)  # eq. (64)
     new = dict(values)
-    new["W1"] = (1 - lr * WEIGHT_DECAY) * W1 - lr / m * sum_W1  # eq. (59)
-    new["b1"] = b1 - lr / m * sum_b1  # eq. (61)
-    new["W2"] = (1 - lr * WEIGHT_DECAY) * W2 - lr / m * sum_W2  # eq. (63)
-    new["b2"] = b2 - lr / m * sum_b2  # eq. (65)
+    sum_W1 *= -lr / m  # eq. (59)
+    sum_W1 += (1 - lr * WEIGHT_DECAY) * W1  # eq. (59)
+    new["W1"] = sum_W1
+    sum_b1 *= -lr / m  # eq. (61)
+    sum_b1 += b1  # eq. (61)
+    new["b1"] = sum_b1
+    sum_W2 *= -lr / m  # eq. (63)
+    sum_W2 += (1 - lr * WEIGHT_DECAY) * W2  # eq. (63)
+    new["W2"] = sum_W2
+    sum_b2 *= -lr / m  # eq. (65)
+    sum_b2 += b2  # eq. (65)
+    new["b2"] = sum_b2
     new["J"] = J
     return new
 

@@ -66,13 +66,15 @@ class _Function:
     name: str
     printed: list[tuple[list[str], tuple[int, ...]]] = field(default_factory=list)
 
-    def emit(self, target: str, code: str, numbers: Iterable[int] = ()) -> None:
+    def emit(self, target: str, code: str, numbers: Iterable[int] = (), indent: str = INDENT) -> None:
+        """``target = code``, laid out as ruff does, citing the equations it computes."""
         numbers = tuple(numbers)
         comment = ", ".join(f"eq. ({n})" for n in numbers)
-        self.printed.append((assignment(INDENT, target, code, comment), numbers))
+        self.printed.append((assignment(indent, target, code, comment), numbers))
 
-    def raw(self, text: str) -> None:
-        self.printed.append(([text], ()))
+    def raw(self, text: str, numbers: tuple[int, ...] = ()) -> None:
+        """A line as it is; ``numbers`` the equations it computes, if any (it cites them)."""
+        self.printed.append(([text], numbers))
 
     @property
     def lines(self) -> list[str]:
@@ -194,7 +196,9 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
     net, names, graph = d.network, d.names, d.graph
     equations = [eq for eq in d.equations if eq.level == "tensor"]
     by_kind = {k: [eq for eq in equations if eq.kind == k] for k in ("forward", "loss", "delta", "gradient", "update")}
-    printer = ArrayPrinter({names.weight_decay(): "WEIGHT_DECAY", names.batch_size(): "m"})
+    printer = ArrayPrinter(
+        {names.weight_decay(): "WEIGHT_DECAY", names.batch_size(): "m"}, leading=frozenset({names.weight_decay()})
+    )
     params = net.parameter_names
     build = _Builder(printer, ("x", "t", *params))
 
@@ -255,9 +259,7 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
     bwd.raw(f"{INDENT}}}")
     bwd.raw(f"{INDENT}if inputs:")
     code = build.code(input_gradient.rhs)
-    bwd.printed.append(
-        (assignment(INDENT * 2, 'grads["x"]', code, f"eq. ({input_gradient.number})"), (input_gradient.number,))
-    )
+    bwd.emit('grads["x"]', code, (input_gradient.number,), indent=INDENT * 2)
     bwd.raw(f"{INDENT}return grads")
 
     # step(values, lr=None): one forward pass, sums, folded updates
@@ -281,10 +283,12 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
         stp.emit(name, code, (number,))
     stp.raw(f"{INDENT}new = dict(values)")
     for leaf, sum_name, direct, number in update_code:
+        # p - lr (sum/m + c p) = (1 - lr c) p - (lr/m) sum, computed in the sum's own array
         p = leaf.name
         kept = _kept_fraction(direct, leaf, printer)
-        scaled = f"{kept} * {p}" if kept else p
-        stp.emit(f'new["{p}"]', f"{scaled} - lr / m * {sum_name}", (number,))
+        stp.raw(f"{INDENT}{sum_name} *= -lr / m  # eq. ({number})", (number,))
+        stp.raw(f"{INDENT}{sum_name} += {f'{kept} * {p}' if kept else p}  # eq. ({number})")
+        stp.raw(f'{INDENT}new["{p}"] = {sum_name}')
     objective = graph.objective.name
     stp.raw(f'{INDENT}new["{objective}"] = {objective}')
     stp.raw(f"{INDENT}return new")
@@ -376,7 +380,7 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
     net = d.network
     equations = [eq for eq in d.equations if eq.level == "unit"]
     names = {s: "WEIGHT_DECAY" for s in net.constants}
-    printer = ArrayPrinter(names)
+    printer = ArrayPrinter(names, leading=frozenset(net.constants))
     leaves = tuple(s.name for s in net.leaves)
     build = _Builder(printer, leaves)
     forward = [_Line(eq.target.name, eq.rhs, eq.number) for eq in equations if eq.kind in ("forward", "loss")]
@@ -419,9 +423,7 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
         for s in inputs:
             line = gradients[s]
             code = f'unbroadcast(xp, {build.code(line.expr)}, values["{s.name}"], shape)'
-            bwd.printed.append(
-                (assignment(INDENT * 2, f'grads["{s.name}"]', code, f"eq. ({line.number})"), (line.number,))
-            )
+            bwd.emit(f'grads["{s.name}"]', code, (line.number,), indent=INDENT * 2)
     bwd.raw(f"{INDENT}return grads")
 
     stp = _Function("step")

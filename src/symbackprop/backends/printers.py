@@ -101,10 +101,18 @@ def _constants_as_floats(expr: sympy.Expr) -> sympy.Expr:
 class ArrayPrinter(KernelPrinter):
     """Array-API code: ``xp.`` functions, ``kernel(xp, ...)`` calls, code names for symbols."""
 
-    def __init__(self, names: Mapping[sympy.Symbol, str] | None = None):
+    def __init__(self, names: Mapping[sympy.Symbol, str] | None = None, leading: frozenset = frozenset()):
         super().__init__({"order": "none"})
         self.printmethod = "_arraycode"  # NumPyPrinter sets its own in __init__
         self._names = dict(names or {})
+        self._leading = leading  # constants written first in a product: WEIGHT_DECAY * W1
+
+    def _print_Mul(self, expr):
+        first = [f for f in expr.args if f in self._leading]
+        if first and len(first) < len(expr.args) and not any(f.is_Number for f in expr.args):
+            rest = [f for f in expr.args if f not in self._leading]
+            return super()._print_Mul(sympy.Mul(*first, *rest, evaluate=False))
+        return super()._print_Mul(expr)
 
     def doprint(self, expr, assign_to=None):
         expr = _constants_as_floats(expr)

@@ -141,6 +141,9 @@ class GraphNetwork:
             raise NetworkError(f"{self.name}: objective {self.objective} is not a node")
         if not set(self.frozen) <= set(self.parameters):
             raise NetworkError(f"{self.name}: frozen names must be parameters")
+        missing = [s.name for s in (*self.inputs, *self.targets) if s not in self.example]
+        if self.example and missing:
+            raise NetworkError(f"{self.name}: the example gives no value to {', '.join(missing)}")
 
 
 @dataclass
@@ -163,6 +166,14 @@ class LayeredNetwork:
     init_scale: float = 0.5
     example: dict[str, list] = field(default_factory=dict)
     title: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.activations) != len(self.sizes) - 1:
+            raise NetworkError(f"{self.name}: {len(self.activations)} activations for {len(self.sizes) - 1} layers")
+        for key, width in (("x", self.sizes[0]), ("t", self.sizes[-1])):
+            rows = self.example.get(key)
+            if rows is not None and (np.ndim(rows) != 2 or np.shape(rows)[1] != width):
+                raise NetworkError(f"{self.name}: example {key} must be rows of {width} numbers, one example a row")
 
     @property
     def depth(self) -> int:
