@@ -184,3 +184,18 @@ def test_gradient_check_catches_a_wrong_gradient():
     report = check_derivation(derivation_of(name).inner, module, points=1)
     assert not report.passed
     assert {r.leaf for r in report.rows if r.numeric > 1e-7} == {"W2"}
+
+
+@pytest.mark.parametrize("name", ["fc-3-2-2", "cs231n-neuron"])
+def test_the_jax_module_and_its_document_agree_on_lines(name):
+    d = derivation_of(name)
+    module = d.module("jax")
+    lines = module.text.splitlines()
+    assert "step = jax.jit(step)" in lines
+    for number, places in module.locations.items():
+        for _, line in places:
+            assert f"eq. ({number})" in lines[line - 1] + lines[line - 2]
+    tex = d.to_latex(target="jax")
+    first = min(module.locations)
+    function, line = module.locations[first][0]
+    assert f"\\texttt{{{function}}}~{line}" in tex

@@ -78,13 +78,13 @@ class Derivation:
         """The generated training module (Python source for the array API; NumPy by default)."""
         return self.module(target).text
 
-    def to_latex(self, lang: str = "en") -> str:
-        """The derivation document (LaTeX source)."""
-        return latex_document(self.analysis, self.module().locations, lang)
+    def to_latex(self, lang: str = "en", target: str = "numpy") -> str:
+        """The derivation document (LaTeX source); its appendix points into train.py of ``target``."""
+        return latex_document(self.analysis, self.module(target).locations, lang)
 
-    def to_markdown(self, lang: str = "en") -> str:
+    def to_markdown(self, lang: str = "en", target: str = "numpy") -> str:
         """The derivation document as Markdown with $$ maths (GitHub, Jupyter)."""
-        return markdown_document(self.analysis, self.module().locations, lang)
+        return markdown_document(self.analysis, self.module(target).locations, lang)
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the whole document, maths rendered by MathJax."""

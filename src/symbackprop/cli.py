@@ -88,12 +88,12 @@ def render_outputs(
     files = {"train.py": derivation.to_numpy(target).encode()}
     for lang in langs:
         if "tex" in formats:
-            tex = derivation.to_latex(lang)
+            tex = derivation.to_latex(lang, target)
             files[document_name(lang, "tex")] = tex.encode()
             if pdf:
                 files[document_name(lang, "pdf")] = compile_pdf(tex, lang).pdf
         if "md" in formats:
-            files[document_name(lang, "md")] = derivation.to_markdown(lang).encode()
+            files[document_name(lang, "md")] = derivation.to_markdown(lang, target).encode()
     return files
 
 

@@ -82,15 +82,13 @@ class _Function:
 
 
 def _kernels_used(exprs: Iterable[sympy.Expr]) -> set[str]:
+    """Names of the registry kernels the printed expressions call."""
     names: set[str] = set()
     for expr in exprs:
         for node in sympy.preorder_traversal(expr):
-            kernel = getattr(type(node), "kernel", None) if isinstance(node, sympy.Basic) else None
             form = code_form(type(node)) if isinstance(node, sympy.Function) else None
-            if form and form[0] == "kernel":
+            if form is not None and form[0] == "kernel":
                 names.add(form[1].__name__)
-            elif kernel is not None and isinstance(node, TensorFunction):
-                names.add(kernel.__name__)
     return names
 
 
@@ -126,7 +124,7 @@ def _tuple_lines(name: str, items: Iterable[str]) -> list[str]:
     """``NAME = ("a", "b")``, one item a line when too long (black's layout)."""
     items = [f'"{i}"' for i in items]
     one = f"{name} = ({', '.join(items)}{',' if len(items) == 1 else ''})"
-    if len(one) <= 88:
+    if len(one) <= LINE_LENGTH:
         return [one]
     return [f"{name} = ("] + [f"    {i}," for i in items] + [")"]
 
@@ -344,7 +342,7 @@ def _array_lines(target: str, rows: list[list[float]]) -> list[str]:
     for row in rows:
         numbers = [repr(float(v)) for v in row]
         one = f"{INDENT * 3}[{', '.join(numbers)}],"
-        if len(one) <= 88:
+        if len(one) <= LINE_LENGTH:
             lines.append(one)
         else:
             lines += [f"{INDENT * 3}["] + [f"{INDENT * 4}{n}," for n in numbers] + [f"{INDENT * 3}],"]
