@@ -58,66 +58,57 @@ def values_for(sizes, batch: int, dtype) -> dict:
 
 
 # --- hand-written steps ---------------------------------------------------------------------------
-def hand_numpy(depth: int):
-    def step(values, lr=RATE):
-        x, t = values["x"], values["t"]
-        m = x.shape[0]
-        W = [values[f"W{i}"] for i in range(1, depth + 1)]
-        b = [values[f"b{i}"] for i in range(1, depth + 1)]
-        hs = [x]
-        for i in range(depth - 1):
-            hs.append(np.tanh(hs[-1] @ W[i].T + b[i]))
-        z = hs[-1] @ W[-1].T + b[-1]
+@dataclass(frozen=True)
+class Library:
+    """The few calls a hand-written step makes, as each library spells them best."""
+
+    affine: object  # (a, W, b) -> a W^T + b
+    tanh: object
+    log_softmax: object  # over the rows
+    exp: object
+    dot: object  # sum of the elementwise product of two arrays
+    column_sum: object
+
+
+def numpy_library() -> Library:
+    def log_softmax(z):
         shifted = z - z.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        objective = -np.vdot(t, logp) / m + DECAY / 2 * sum(np.vdot(w, w) for w in W)
-        delta = np.exp(logp) - t
-        new = dict(values)
-        keep, scale = 1 - lr * DECAY, lr / m
-        for i in range(depth - 1, -1, -1):
-            gW, gb = delta.T @ hs[i], delta.sum(axis=0)
-            if i:
-                delta = (delta @ W[i]) * (1 - hs[i] * hs[i])
-            new[f"W{i + 1}"] = keep * W[i] - scale * gW
-            new[f"b{i + 1}"] = b[i] - scale * gb
-        new["J"] = objective
-        return new
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
-    return step
+    return Library(lambda a, W, b: a @ W.T + b, np.tanh, log_softmax, np.exp, np.vdot, lambda d: d.sum(axis=0))
 
 
-def hand_torch(depth: int):
+def torch_library() -> Library:
     import torch
 
-    def step(values, lr=RATE):
-        x, t = values["x"], values["t"]
-        m = x.shape[0]
-        W = [values[f"W{i}"] for i in range(1, depth + 1)]
-        b = [values[f"b{i}"] for i in range(1, depth + 1)]
-        hs = [x]
-        for i in range(depth - 1):
-            hs.append(torch.tanh(torch.addmm(b[i], hs[-1], W[i].T)))
-        logp = torch.log_softmax(torch.addmm(b[-1], hs[-1], W[-1].T), dim=1)
-        objective = -(t * logp).sum() / m + DECAY / 2 * sum((w * w).sum() for w in W)
-        delta = torch.exp(logp) - t
-        new = dict(values)
-        keep, scale = 1 - lr * DECAY, lr / m
-        for i in range(depth - 1, -1, -1):
-            gW, gb = delta.T @ hs[i], delta.sum(dim=0)
-            if i:
-                delta = (delta @ W[i]) * (1 - hs[i] * hs[i])
-            new[f"W{i + 1}"] = keep * W[i] - scale * gW
-            new[f"b{i + 1}"] = b[i] - scale * gb
-        new["J"] = objective
-        return new
-
-    return step
+    return Library(
+        lambda a, W, b: torch.addmm(b, a, W.T),
+        torch.tanh,
+        lambda z: torch.log_softmax(z, dim=1),
+        torch.exp,
+        lambda u, v: (u * v).sum(),
+        lambda d: d.sum(dim=0),
+    )
 
 
-def hand_jax(depth: int):
+def jax_library() -> Library:
     import jax
     import jax.numpy as jnp
 
+    return Library(
+        lambda a, W, b: a @ W.T + b,
+        jnp.tanh,
+        lambda z: jax.nn.log_softmax(z, axis=1),
+        jnp.exp,
+        jnp.vdot,
+        lambda d: d.sum(axis=0),
+    )
+
+
+def hand_step(depth: int, lib: Library):
+    """One training step as an engineer writes it: forward, log-softmax cross-entropy with weight
+    decay, backward layer by layer, the decay and the 1/m folded into the update."""
+
     def step(values, lr=RATE):
         x, t = values["x"], values["t"]
         m = x.shape[0]
@@ -125,14 +116,14 @@ def hand_jax(depth: int):
         b = [values[f"b{i}"] for i in range(1, depth + 1)]
         hs = [x]
         for i in range(depth - 1):
-            hs.append(jnp.tanh(hs[-1] @ W[i].T + b[i]))
-        logp = jax.nn.log_softmax(hs[-1] @ W[-1].T + b[-1], axis=1)
-        objective = -jnp.sum(t * logp) / m + DECAY / 2 * sum(jnp.vdot(w, w) for w in W)
-        delta = jnp.exp(logp) - t
+            hs.append(lib.tanh(lib.affine(hs[-1], W[i], b[i])))
+        logp = lib.log_softmax(lib.affine(hs[-1], W[-1], b[-1]))
+        objective = -lib.dot(t, logp) / m + DECAY / 2 * sum(lib.dot(w, w) for w in W)
+        delta = lib.exp(logp) - t
         new = dict(values)
         keep, scale = 1 - lr * DECAY, lr / m
         for i in range(depth - 1, -1, -1):
-            gW, gb = delta.T @ hs[i], delta.sum(axis=0)
+            gW, gb = delta.T @ hs[i], lib.column_sum(delta)
             if i:
                 delta = (delta @ W[i]) * (1 - hs[i] * hs[i])
             new[f"W{i + 1}"] = keep * W[i] - scale * gW
@@ -140,7 +131,7 @@ def hand_jax(depth: int):
         new["J"] = objective
         return new
 
-    return jax.jit(step)
+    return step
 
 
 # --- timing -------------------------------------------------------------------------------------
@@ -191,30 +182,36 @@ def block(fn):
     return run
 
 
+def agree(a: dict, b: dict, dtype) -> None:
+    """The steps compared do the same work: the same objective and the same new weights."""
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    for key in a:
+        np.testing.assert_allclose(np.asarray(b[key]), np.asarray(a[key]), rtol=tolerance, atol=tolerance, err_msg=key)
+
+
 def bench(sizes, batch: int, dtype, rounds: int, libraries: set[str], sgemm: bool = False) -> dict[str, float]:
     depth = len(sizes) - 1
     d = derive(network(sizes))
     generated = import_source(d.to_numpy(), name=f"bench_gen_{depth}_{sizes[1]}")
     values = values_for(sizes, batch, dtype)
-    variants = [
-        Variant("hand", lambda: hand_numpy(depth)(values)),
-        Variant("gen", lambda: generated.step(values)),
-    ]
+    hand = hand_step(depth, numpy_library())
+    agree(hand(values), generated.step(values), dtype)
+    variants = [Variant("hand", lambda: hand(values)), Variant("gen", lambda: generated.step(values))]
     if "torch" in libraries:
         import torch
 
         tv = {k: torch.from_numpy(v) for k, v in values.items()}
-        torch_step = hand_torch(depth)
+        torch_step = hand_step(depth, torch_library())
+        agree(hand(values), {k: v.numpy() for k, v in torch_step(tv).items()}, dtype)
         variants += [Variant("torch", lambda: torch_step(tv)), Variant("gen-pt", lambda: generated.step(tv))]
     if "jax" in libraries:
         import jax
 
         jv = {k: jax.numpy.asarray(v) for k, v in values.items()}
-        jax_step = hand_jax(depth)
+        jax_step = jax.jit(hand_step(depth, jax_library()))
+        agree(hand(values), jax_step(jv), dtype)
         jitted = import_source(d.to_numpy("jax"), name=f"bench_jax_{depth}_{sizes[1]}")
         variants += [Variant("jax", block(lambda: jax_step(jv))), Variant("gen-jax", block(lambda: jitted.step(jv)))]
-    hand_step = hand_numpy(depth)
-    variants[0].call = lambda: hand_step(values)
     if sgemm:  # the machine's rate, measured in the same rounds as the steps it is compared with
         a = np.ones((SGEMM_N, SGEMM_N), np.float32)
         variants.append(Variant("sgemm", lambda: a @ a))

@@ -14,16 +14,38 @@ import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from symbackprop.registry import code_form, numpy_kernels
+from symbackprop.registry import TensorFunction, code_form, numpy_kernels
 
 BIG_INTEGER = 2**53  # beyond this an int64 literal would overflow, or lose nothing as a float
 
 
 class KernelPrinter(NumPyPrinter):
-    """NumPy code for registry functions: kernels called by name, big integers as floats."""
+    """NumPy code, the registry first: every function the registry gives a code form is printed
+    from it (an array-API function, or a kernel called by name), whatever SymPy's printers know
+    of it; integers too large for int64 become floats."""
 
     def __init__(self, settings: dict | None = None):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False, **(settings or {})})
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sympy.Basic) and expr.args and not isinstance(expr, TensorFunction):
+            form = code_form(type(expr))
+            if form is not None:
+                return self._print_registry_function(expr, form)
+        return super()._print(expr, **kwargs)
+
+    def _print_registry_function(self, expr, form) -> str:
+        kind, code, fold = form
+        args = [self._print(a) for a in expr.args]
+        if kind == "kernel":
+            return self.kernel_call(code.__name__, ", ".join(args))
+        function = self._module_format(f"numpy.{code}")
+        if fold:  # max(a, b, c) = maximum(maximum(a, b), c)
+            text = args[0]
+            for a in args[1:]:
+                text = f"{function}({text}, {a})"
+            return text
+        return f"{function}({', '.join(args)})"
 
     def _print_Integer(self, expr):
         if abs(expr.p) >= BIG_INTEGER:
@@ -37,15 +59,6 @@ class KernelPrinter(NumPyPrinter):
 
     def kernel_call(self, name: str, args: str) -> str:
         return f"{name}({args})"
-
-    def _print_Function(self, expr):
-        form = code_form(type(expr))
-        if form is not None and form[0] == "kernel":
-            return self.kernel_call(form[1].__name__, ", ".join(self._print(a) for a in expr.args))
-        return super()._print_Function(expr)
-
-    def _print_erf(self, expr):
-        return self._print_Function(expr)
 
 
 @functools.lru_cache(maxsize=1)

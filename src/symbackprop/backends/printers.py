@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
-from symbackprop.registry import Elementwise, code_form
+from symbackprop.registry import Elementwise
 
 
 class NotationLatexPrinter(LatexPrinter):
@@ -138,24 +138,11 @@ class ArrayPrinter(KernelPrinter):
         return super()._print_Symbol(expr)  # escapes Python keywords (lambda -> lambda_)
 
     def _print_Function(self, expr):
-        form = code_form(type(expr))
-        args = [self._print(a) for a in expr.args]
-        if form is None:
-            if isinstance(expr, Elementwise) and type(expr).kernel is None:
-                return self._print(expr.definition(expr.args[0]))
-            raise NotImplementedError(f"generated code cannot compute {type(expr).__name__}")
-        kind, code, fold = form
-        if kind == "kernel":
-            return self.kernel_call(code.__name__, ", ".join(args))
-        if fold:
-            text = args[0]
-            for a in args[1:]:
-                text = f"xp.{code}({text}, {a})"
-            return text
-        return f"xp.{code}({', '.join(args)})"
-
-    _print_Max = _print_Min = _print_Abs = _print_sign = _print_exp = _print_log = _print_Function
-    _print_tanh = _print_erf = _print_Function
+        """A function the registry has no code form for: an activation added from Python is
+        computed from its definition; anything else is refused, never guessed."""
+        if isinstance(expr, Elementwise) and type(expr).kernel is None:
+            return self._print(expr.definition(expr.args[0]))
+        raise NotImplementedError(f"generated code cannot compute {type(expr).__name__}")
 
     def _print_Relational(self, expr):
         op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]

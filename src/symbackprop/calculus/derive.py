@@ -41,7 +41,7 @@ from symbackprop.calculus.simplify import (
     unit_sums_of_targets,
 )
 from symbackprop.core.network import GraphNetwork
-from symbackprop.registry import BatchMean, Softmax, SoftmaxVector, TensorFunction, elementwise_activations, real
+from symbackprop.registry import BatchMean, TensorFunction, coupled_classes, elementwise_activations, real
 
 
 def _simple_factor(a: sympy.Expr) -> bool:
@@ -165,15 +165,16 @@ def activation_outputs(net: GraphNetwork, consumers: Mapping[Symbol, list[Symbol
     activation, the components of one softmax, or a softmax of a layer vector), so that
     d(objective)/d(net) says all.
     """
-    classes = tuple(elementwise_activations())
+    vectors, units = coupled_classes()
+    classes = (*elementwise_activations(), *vectors)
     candidates: dict[Symbol, tuple[Symbol, ...]] = {}
     for node, expr in net.nodes.items():
         if expr.is_Symbol and expr in net.nodes:  # identity activation: y = net
             candidates[node] = (expr,)
-        elif isinstance(expr, (*classes, SoftmaxVector)) and expr.args[0] in net.nodes:
+        elif isinstance(expr, classes) and expr.args[0] in net.nodes:
             candidates[node] = (expr.args[0],)
-        elif isinstance(expr, Softmax) and all(a in net.nodes for a in expr.args[1:]):
-            candidates[node] = tuple(expr.args[1:])
+        elif isinstance(expr, units) and all(a in net.nodes for a in expr.inputs()):
+            candidates[node] = tuple(expr.inputs())
     fused: dict[Symbol, Symbol] = {}
     for node, args in candidates.items():
         if node == net.objective:

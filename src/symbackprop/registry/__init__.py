@@ -75,6 +75,7 @@ __all__ = [
     "UnitSum",
     "activation",
     "code_form",
+    "coupled_classes",
     "elementary",
     "expression_functions",
     "kernel_source",
@@ -117,6 +118,15 @@ def expression_functions() -> dict[str, tuple[Callable[..., sympy.Expr], int, in
 def elementwise_activations() -> dict[type, Activation]:
     """SymPy class -> activation, for the activations that are function classes (not identity)."""
     return {a.function: a for a in ACTIVATIONS.values() if isinstance(a.function, type) and not a.vector}
+
+
+def coupled_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """The classes of the activations that couple a layer's units (softmax): applied to a whole
+    layer vector, and one unit's component (with ``inputs()`` and ``own_input()``)."""
+    z = real("z")
+    vectors = tuple(a.function for a in ACTIVATIONS.values() if a.vector)
+    units = tuple(type(a.unit(0, [z])) for a in ACTIVATIONS.values() if a.vector)
+    return vectors, units
 
 
 def code_form(cls: type) -> tuple[str, str | Callable, bool] | None:

@@ -476,6 +476,14 @@ class Softmax(sympy.Function):
             raise sympy.ArgumentIndexError(self, argindex)
         return self * ((1 if i == k else 0) - Softmax(k, *zs))
 
+    def inputs(self) -> tuple[sympy.Expr, ...]:
+        """The pre-activations of the layer, which every component depends on."""
+        return self.args[1:]
+
+    def own_input(self) -> sympy.Expr:
+        """The pre-activation of this component's own unit."""
+        return self.args[1 + int(self.args[0])]
+
     def definition(self) -> sympy.Expr:
         i, zs = int(self.args[0]), self.args[1:]
         return sympy.exp(zs[i]) / sympy.Add(*(sympy.exp(z) for z in zs))

@@ -31,7 +31,7 @@ from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.core.limits import time_limit
 from symbackprop.core.network import LayeredNetwork, NetworkError
 from symbackprop.core.spec import SpecError, load_spec
-from symbackprop.registry import BatchOuter, MatTVec, MatVec, Softmax, activation, real
+from symbackprop.registry import BatchOuter, MatTVec, MatVec, activation, coupled_classes, real
 from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line, short
 from symbackprop.verify.resolve import Evaluator, ResolveError, Table, build_table
 from symbackprop.verify.verdict import CORRECT, INCORRECT, Verdict, invalid
@@ -274,7 +274,7 @@ def _activation_factors(ctx: Context, target: Target) -> list[tuple[sympy.Expr, 
     for y, expr in unit.network.nodes.items():
         if not expr.args or not (y in unit.fused or y == unit.network.objective):
             continue
-        arg = expr.args[1 + int(expr.args[0])] if isinstance(expr, Softmax) else expr.args[0]  # softmax: its own net
+        arg = expr.own_input() if isinstance(expr, coupled_classes()[1]) else expr.args[0]  # softmax: its own net
         fp = unit.partials[y].get(arg)
         if fp is not None and fp != 1:
             pairs.append((fp, y))
