@@ -244,6 +244,7 @@ def main() -> None:
 
             jax.config.update("jax_enable_x64", True)
     rounds = 3 if args.quick else args.rounds
+    bench(*SIZES[0], np.float64, 2, libraries)  # warm-up: the first compilations leave threads behind
     header = f"{'network':<18} {'B':>4} {'dtype':<8} {'hand us':>9} {'gen us':>9} {'gen/hand':>9}"
     if "torch" in libraries:
         header += f" {'torch us':>9} {'gen-pt/torch':>12}"
