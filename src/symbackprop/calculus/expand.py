@@ -25,8 +25,11 @@ from symbackprop.registry import TensorFunction
 class Units:
     """Per-unit and sigma-notation components of tensor expressions, in one notation."""
 
-    def __init__(self, names: Names):
+    def __init__(self, names: Names, keep_batch: bool = False):
+        """``keep_batch``: the batch size m stays a symbol (the examples of a batch being alike,
+        a batch mean is one example's value either way); by default m = 1, one example."""
         self.names = names
+        self.keep_batch = keep_batch
 
     # --- the protocol registry tensor functions use -------------------------------------------
     def shape(self, s: Symbol) -> tuple[int, ...]:
@@ -48,7 +51,9 @@ class Units:
             return expr
         if expr.is_Symbol:
             if expr not in self.names.roles:
-                return S.One if expr == self.names.batch_size() else expr  # m = 1: one example
+                if expr == self.names.batch_size() and not self.keep_batch:
+                    return S.One  # m = 1: one example
+                return expr
             return self.entry(expr, k, j)
         if isinstance(expr, TensorFunction):
             return expr.units(self, k, j)

@@ -31,15 +31,15 @@ from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.core.limits import time_limit
 from symbackprop.core.network import LayeredNetwork, NetworkError
 from symbackprop.core.spec import SpecError, load_spec
-from symbackprop.registry import BatchOuter, MatTVec, MatVec, activation, coupled_classes, real
+from symbackprop.registry import BatchOuter, MatTVec, MatVec, activation, coupled_classes, loss, real
+from symbackprop.verify.judge import Decision, Problem, Sampler, decide, exact_value, probe_points, tie_points
 from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line, short
 from symbackprop.verify.resolve import Evaluator, ResolveError, Table, build_table
-from symbackprop.verify.verdict import CORRECT, INCORRECT, Verdict, invalid
+from symbackprop.verify.verdict import CORRECT, INCORRECT, UNDECIDED, Verdict, invalid
 
-POINTS = 16
-RTOL = 1e-8
+POINTS = 64  # float probes for diagnosis (the verdict has its own, see judge.py)
+RTOL = 1e-9
 TIME_LIMIT = 5.0
-PROOF_SECONDS = 2.0
 
 
 @dataclass
@@ -55,8 +55,9 @@ class Target:
 @dataclass
 class Context:
     table: Table
-    points: dict  # symbol name -> array of POINTS values
-    stored: dict  # forward sub-expressions -> node symbols
+    sampler: Sampler  # how the verdict's probes draw every leaf
+    points: dict  # symbol name -> POINTS values, for diagnosis
+    assumed: dict  # the last target of a group that sums to one -> 1 - the others
 
 
 @lru_cache(maxsize=16)
@@ -66,33 +67,40 @@ def context(spec: str, notation: str | None = None) -> Context:
         network = replace(network, notation=notation)
     derivation = LayeredDerivation(network) if isinstance(network, LayeredNetwork) else derive_graph(network)
     table = build_table(derivation)
-    unit = table.unit
-    stored = {e: n for n, e in reversed(unit.network.nodes.items()) if not (e.is_Symbol or e.is_Number)}
-    return Context(table, _random_points(table), stored)
+    sampler = _sampler(table)
+    groups = table.unit.network.target_groups
+    assumed = {g[-1]: 1 - sympy.Add(*g[:-1]) for g in groups if len(g) > 1}
+    return Context(table, sampler, _points(table, sampler), assumed)
 
 
-def _random_points(table: Table) -> dict:
-    """Values of every symbol at POINTS random points (leaves drawn, the rest computed)."""
+def _sampler(table: Table) -> Sampler:
+    """Inputs and parameters drawn wide (both signs, near zero to beyond one), targets over their
+    valid range, rates and the weight decay positive, the batch size m a small positive integer."""
+    derivation = table.derivation
+    net = table.unit.network
+    target_kind = "wide"
+    if isinstance(derivation, LayeredDerivation):
+        target_kind = {"unit": "unit", "one-hot": "unit"}.get(loss(derivation.network.loss).targets, "wide")
+    kinds: dict[Symbol, str] = {s: "wide" for s in (*net.inputs, *net.parameters)}
+    grouped = {t for g in net.target_groups if len(g) > 1 for t in g}
+    kinds.update({t: target_kind for t in net.targets if t not in grouped})
+    kinds.update({c: "rate" for c in net.constants})
+    kinds[net.learning_rate_symbol] = "rate"
+    if isinstance(derivation, LayeredDerivation):
+        names = derivation.names
+        kinds[names.weight_decay()] = "rate"
+        kinds[names.batch_size()] = "m"
+    groups = tuple(g for g in net.target_groups if len(g) > 1)
+    return Sampler(kinds, groups)
+
+
+def _points(table: Table, sampler: Sampler) -> dict:
+    """Float values of every symbol at POINTS draws: leaves drawn, the rest computed."""
     unit = table.unit
-    net = unit.network
-    rng = np.random.default_rng(12345)
-    env = {}
-    for s in net.leaves:
-        env[s.name] = (
-            rng.uniform(0.2, 0.9, POINTS) * rng.choice([-1, 1], POINTS)
-            if s not in net.targets
-            else rng.uniform(0.1, 0.9, POINTS)
-        )
-    for group in net.target_groups:  # one-hot or probability targets
-        raw = rng.uniform(0.1, 1.0, (len(group), POINTS))
-        for s, row in zip(group, raw / raw.sum(axis=0)):
-            env[s.name] = row
-    values, deltas, _ = evaluate_graph(unit, env)
-    points = {**values, **deltas}
-    for s in (net.learning_rate_symbol, *table.symbols.values()):
-        if isinstance(s, Symbol) and s.name not in points and s.name in ("eta", "alpha", "lambda"):
-            points[s.name] = rng.uniform(0.1, 0.9, POINTS)
-    points["m"] = np.ones(POINTS)
+    drawn = sampler.draw(POINTS, np.random.default_rng(7))
+    env = {s.name: v for s, v in drawn.items()}
+    values, deltas, _ = evaluate_graph(unit, {s.name: env[s.name] for s in unit.network.leaves})
+    points = {**env, **values, **deltas}
     return {k: np.broadcast_to(np.asarray(v, dtype=float), (POINTS,)) for k, v in points.items()}
 
 
@@ -192,35 +200,50 @@ def _values(ctx: Context, expr: sympy.Expr) -> np.ndarray:
     missing = [s.name for s in expr.free_symbols if s.name not in ctx.points]
     if missing:
         raise ResolveError(f"cannot evaluate {', '.join(sorted(missing))}")
-    args = sorted(expr.free_symbols, key=lambda s: s.name)
+    args = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     with np.errstate(all="ignore"):
-        value = lambdify_numpy(args, expr)(*(ctx.points[a.name] for a in args))
+        value = _lambdified(args, expr)(*(ctx.points[a.name] for a in args))
     return np.broadcast_to(np.asarray(value, dtype=float), (POINTS,))
 
 
+@lru_cache(maxsize=2048)
+def _lambdified(args: tuple[Symbol, ...], expr: sympy.Expr):
+    """Compiled once: references and their variants recur from answer to answer."""
+    return lambdify_numpy(list(args), expr)
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Float agreement, for diagnosis only: which mistake explains the difference."""
     ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < POINTS // 2:
+    if ok.sum() < POINTS // 4:
         raise ResolveError("the answer cannot be evaluated at enough points (outside its domain?)")
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
     return bool(np.all(np.abs(a - b)[ok] <= RTOL * scale[ok]))
 
 
+def _units(ctx: Context) -> Units:
+    return Units(ctx.table.derivation.names, keep_batch=True)
+
+
 def _components(ctx: Context, target: Target, expr: sympy.Expr) -> list[sympy.Expr]:
     """A matrix-form expression as the list of its per-unit components."""
-    units = Units(ctx.table.derivation.names)
+    units = _units(ctx)
     rows, cols = target.layer_shape
     if cols is None:
         return [units.component(expr, k) for k in range(rows)]
     return [units.component(expr, k, j) for k in range(rows) for j in range(cols)]
 
 
+def _scalar(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
+    if ctx.table.roles and expr.free_symbols & ctx.table.roles.keys():  # a scalar in matrix notation
+        return _units(ctx).component(expr, 0)
+    return expr
+
+
 def _evaluate(ctx: Context, target: Target, expr: sympy.Expr) -> np.ndarray:
     if target.kind == "layer":
         return np.concatenate([_values(ctx, c) for c in _components(ctx, target, expr)])
-    if ctx.table.roles and expr.free_symbols & ctx.table.roles.keys():  # a scalar in matrix notation
-        expr = Units(ctx.table.derivation.names).component(expr, 0)
-    return _values(ctx, expr)
+    return _values(ctx, _scalar(ctx, expr))
 
 
 def _equal(ctx: Context, target: Target, answer: sympy.Expr, reference: sympy.Expr) -> bool:
@@ -228,21 +251,6 @@ def _equal(ctx: Context, target: Target, answer: sympy.Expr, reference: sympy.Ex
         return _same(_evaluate(ctx, target, answer), _evaluate(ctx, target, reference))
     except (ResolveError, KeyError, TypeError, ValueError):
         return False
-
-
-def _exactly_equal(ctx: Context, target: Target, answer: sympy.Expr) -> bool:
-    """A proof: with error terms unfolded into stored values, the difference expands to zero."""
-    pairs = (
-        zip(_components(ctx, target, answer), _components(ctx, target, target.reference))
-        if target.kind == "layer"
-        else [(answer, target.reference)]
-    )
-    forward = ctx.table.unit.forward_expanded
-    for a, b in pairs:
-        difference = sympy.expand(_unfold(ctx, a - b).xreplace(ctx.stored))
-        if difference != 0 and sympy.expand(difference.xreplace(forward)) != 0:
-            return False
-    return True
 
 
 def _unfold(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
@@ -254,6 +262,36 @@ def _unfold(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
             break
         expr = expr.xreplace(by_symbol)
     return expr
+
+
+def in_leaves(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
+    """An expression in the leaves alone: error terms unfolded, forward values expanded, the
+    last target of a group that sums to one written as one minus the others."""
+    if not isinstance(expr, sympy.Basic):
+        expr = sympy.Float(float(expr))
+    return _unfold(ctx, expr).xreplace(ctx.table.unit.forward_expanded).xreplace(ctx.assumed)
+
+
+def _pairs(ctx: Context, target: Target, answer: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]]:
+    if target.kind == "layer":
+        return list(zip(_components(ctx, target, answer), _components(ctx, target, target.reference)))
+    return [(_scalar(ctx, answer), _scalar(ctx, target.reference))]
+
+
+def decide_answer(ctx: Context, target: Target, answer: sympy.Expr) -> Decision:
+    """The judge's decision over every component: the first refuted one decides, then any one
+    left undecided, else the answer is correct."""
+    decisions = []
+    for a, r in _pairs(ctx, target, answer):
+        decision = decide(Problem(in_leaves(ctx, a), in_leaves(ctx, r), ctx.sampler))
+        if decision.verdict == "incorrect":
+            return decision
+        decisions.append(decision)
+    undecided = [d for d in decisions if d.verdict == "undecided"]
+    if undecided:
+        return undecided[0]
+    worst = [d for d in decisions if "numeric" in d.decided_by]
+    return worst[0] if worst else decisions[0]
 
 
 # --- diagnosis ------------------------------------------------------------------------------
@@ -388,49 +426,78 @@ def _extra_terms(answer: sympy.Expr) -> list[sympy.Expr]:
     return [-t for t in terms]
 
 
-def _counterexample(ctx: Context, target: Target, answer: sympy.Expr) -> dict:
-    a, r = _evaluate(ctx, target, answer), _evaluate(ctx, target, target.reference)
-    bad = np.flatnonzero(~np.isclose(a, r, rtol=RTOL, atol=1e-12))
-    i = int(bad[0]) if bad.size else 0
-    point = i % POINTS
-    shown = [s.name for s in ctx.table.unit.network.leaves]
-    shown += sorted({s.name for s in (answer.free_symbols | target.reference.free_symbols)} - set(shown))
-    values = {name: round(float(ctx.points[name][point]), 6) for name in shown if name in ctx.points}
-    return {"values": values, "answer": float(a[i]), "correct": float(r[i])}
+def _counterexample(ctx: Context, answer: sympy.Expr, target: Target, decision: Decision) -> dict:
+    """Where the sides differ: the values there of the quantities the answer and the reference
+    are written in (net_3, delta_6, w_63, ...), and both sides' values."""
+    unit = ctx.table.unit
+    point = dict(decision.point)
+    for s, v in ctx.assumed.items():
+        point[s.name] = float(v.xreplace({k: sympy.Float(point.get(k.name, 0.0)) for k in v.free_symbols}))
+    leaves = {s.name: np.asarray(point.get(s.name, 0.0)) for s in unit.network.leaves}
+    values, deltas, _ = evaluate_graph(unit, leaves)
+    known = {**point, **{k: float(v) for k, v in values.items()}, **{k: float(v) for k, v in deltas.items()}}
+    used = [_scalar(ctx, e).free_symbols for e in (answer, target.reference)] if target.kind != "layer" else []
+    names = sorted({s.name for group in used for s in group} & known.keys()) or sorted(decision.point)
+    shown = {k: round(float(known[k]), 6) for k in names}
+    return {"values": shown, "answer": decision.answer_value, "correct": decision.correct_value}
 
 
-# --- entry points -----------------------------------------------------------------------------
-
-
-def judge(ctx: Context, target: Target, answer: sympy.Expr) -> Verdict:
-    """Compare one expression with the target's reference."""
-    transposed = list(ctx.table.transposed)
-    numeric = _equal(ctx, target, answer, target.reference)
-    exact = False
-    if numeric:
-        try:
-            with time_limit(PROOF_SECONDS):  # a slow proof must not cost the verdict
-                exact = _exactly_equal(ctx, target, answer)
-        except TimeoutError:
-            exact = False
-    if numeric:
+def judge(ctx: Context, target: Target, answer: sympy.Expr, evaluator: Evaluator | None = None) -> Verdict:
+    """Decide one expression against the target's reference (see judge.py); diagnose a wrong one.
+    ``evaluator`` is the one that read the answer: what it noticed (indices the wrong way round,
+    divisions that SymPy cancelled) counts too."""
+    transposed = list(evaluator.transposed) if evaluator else []
+    decision = decide_answer(ctx, target, answer)
+    if decision.verdict == "correct" and evaluator is not None:
+        decision = _divides_by_zero(ctx, target, evaluator.denominators) or decision
+    if decision.verdict == "correct":
         if transposed:
+            words = ", ".join(transposed)
             return Verdict(
                 INCORRECT,
                 target.name,
                 ["transposed_index"],
-                f"indices written the wrong way round: {', '.join(transposed)} (the later node's index comes first)",
+                f"indices written the wrong way round: {words} (the later node's index comes first)",
                 None,
-                "numeric",
+                decision.decided_by,
             )
-        decided = "symbolic and numeric" if exact else "numeric (no exact proof within the time limit)"
-        return Verdict(CORRECT, target.name, [], f"this is {target.name}, as the network defines it", None, decided)
+        return Verdict(
+            CORRECT, target.name, [], f"this is {target.name}, as the network defines it", None, decision.decided_by
+        )
+    if decision.verdict == "undecided":
+        return Verdict(UNDECIDED, target.name, [], f"Cannot decide: {decision.reason}.", None, "")
+    if decision.reason:  # undefined where the reference is not
+        example = {
+            "values": {k: round(v, 6) for k, v in decision.point.items()},
+            "answer": None,
+            "correct": decision.correct_value,
+        }
+        return Verdict(INCORRECT, target.name, ["other"], decision.reason, example, decision.decided_by)
     codes, words = _diagnose(ctx, target, answer)
-    try:
-        example = _counterexample(ctx, target, answer)
-    except (ResolveError, KeyError, TypeError, ValueError):
-        example = None
-    return Verdict(INCORRECT, target.name, codes, f"{words[0].upper()}{words[1:]}.", example, "numeric counterexample")
+    example = _counterexample(ctx, answer, target, decision)
+    return Verdict(INCORRECT, target.name, codes, f"{words[0].upper()}{words[1:]}.", example, decision.decided_by)
+
+
+def _divides_by_zero(ctx: Context, target: Target, denominators: list[sympy.Expr]) -> Decision | None:
+    """x/x is not 1 where x = 0: an answer that divides by something that vanishes where the
+    reference is defined is not the reference there."""
+    for den in denominators:
+        g = in_leaves(ctx, _scalar(ctx, den)) if target.kind != "layer" else None
+        if g is None or not g.free_symbols:
+            continue
+        reference = in_leaves(ctx, _scalar(ctx, target.reference)) if target.kind != "layer" else None
+        problem = Problem(g, reference if reference is not None else sympy.S.Zero, ctx.sampler)
+        problem.kinks = [g]
+        points = probe_points(problem)
+        for point in tie_points(problem, points):
+            if exact_value(g, point) != 0:
+                continue
+            correct = exact_value(problem.reference, point)
+            if correct is not None:
+                shown = {s.name: float(v) for s, v in point.items()}
+                words = f"The answer divides by {den}, which is zero where the correct value is defined"
+                return Decision("incorrect", "exact division by zero", shown, None, float(correct), words)
+    return None
 
 
 def _identity(ctx: Context, sides) -> Verdict | None:
@@ -444,26 +511,20 @@ def _identity(ctx: Context, sides) -> Verdict | None:
     free = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
     if not free or any(not s.name.startswith("free_") for s in free):
         return None
-    rng = np.random.default_rng(7)
-    points = [rng.uniform(-2.0, 2.0, POINTS) for _ in free]
-    values = []
-    for expr in exprs:
-        with np.errstate(all="ignore"):
-            values.append(np.broadcast_to(np.asarray(lambdify_numpy(free, expr)(*points), dtype=float), (POINTS,)))
+    sampler = Sampler({s: "wide" for s in free}, seed=7)
+    decided = []
     for step in range(1, len(exprs)):
-        if not _same(values[step - 1], values[step]):
-            shown = {s.name[5:]: round(float(p[0]), 6) for s, p in zip(free, points)}
-            return Verdict(
-                INCORRECT,
-                None,
-                ["other"],
-                f"step {step} of this identity does not follow from the one before",
-                {"values": shown},
-                "numeric counterexample",
-            )
-    proven = all(sympy.simplify((exprs[i] - exprs[i - 1]).rewrite(sympy.exp)) == 0 for i in range(1, len(exprs)))
-    decided = "symbolic and numeric" if proven else "numeric (no exact proof within the time limit)"
-    return Verdict(CORRECT, None, [], "an identity that holds for every value of its variables", None, decided)
+        decision = decide(Problem(exprs[step], exprs[step - 1], sampler))
+        if decision.verdict == "incorrect":
+            shown = {k[5:]: round(v, 6) for k, v in decision.point.items()}
+            example = {"values": shown, "answer": decision.answer_value, "correct": decision.correct_value}
+            message = f"step {step} of this identity does not follow from the one before"
+            return Verdict(INCORRECT, None, ["other"], message, example, decision.decided_by)
+        if decision.verdict == "undecided":
+            return Verdict(UNDECIDED, None, [], f"Cannot decide step {step} of this identity: {decision.reason}.")
+        decided.append(decision.decided_by)
+    how = next((d for d in decided if "numeric" in d), decided[0] if decided else "symbolic proof")
+    return Verdict(CORRECT, None, [], "an identity that holds for every value of its variables", None, how)
 
 
 def verify_answer(
@@ -485,7 +546,6 @@ def verify_answer(
 
 def _verify(spec: str, answer: str, target_text: str | None, notation: str | None) -> Verdict:
     ctx = context(spec, notation)
-    ctx.table.transposed.clear()
     evaluator = Evaluator(ctx.table)
     try:
         sides, relations = parse_line(answer).parts
@@ -502,12 +562,13 @@ def _verify(spec: str, answer: str, target_text: str | None, notation: str | Non
                 if identity is None:
                     raise err
                 return identity
-            ctx.table.transposed.clear()
             rhs = list(sides[1:])
         verdict = None
         for step, side in enumerate(rhs, start=1):
+            evaluator.transposed.clear()  # what the target's name or an earlier step noticed does not count
+            evaluator.denominators.clear()
             expr = evaluator.evaluate(side)
-            verdict = judge(ctx, target, expr)
+            verdict = judge(ctx, target, expr, evaluator)
             if verdict.verdict != CORRECT:
                 if len(rhs) > 1:
                     verdict.message += f" (step {step} of the chain)"

@@ -134,15 +134,25 @@ def _invalid(message: str, seconds: float = 0.0) -> dict:
     return {"verdict": "invalid", "diagnosis": [], "message": message, "decided_by": "", "seconds": seconds}
 
 
+def _address_space() -> int:
+    """Bytes of address space this process maps now (Linux /proc; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _worker_main(conn, checker: str, time_limit: float, memory_mb: int) -> None:
     import faulthandler
     import resource
 
     faulthandler.disable()  # a crash is reported by the parent, not as a traceback dump on stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if memory_mb:
+    if memory_mb:  # on top of what the forked process already maps (a parent with PyTorch maps gigabytes)
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        soft = memory_mb * 2**20 if hard == resource.RLIM_INFINITY else min(memory_mb * 2**20, hard)
+        wanted = _address_space() + memory_mb * 2**20
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
     def on_alarm(signum, frame):
@@ -178,7 +188,7 @@ def _worker_main(conn, checker: str, time_limit: float, memory_mb: int) -> None:
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             row = _plain(result.to_json() if hasattr(result, "to_json") else dict(result))
-            if row.get("verdict") not in ("correct", "incorrect", "invalid"):
+            if row.get("verdict") not in ("correct", "incorrect", "invalid", "undecided"):
                 row = _invalid(f"checker returned verdict {row.get('verdict')!r}")
             row["seconds"] = time.perf_counter() - start
         except _TimeLimit:  # interrupted mid-computation: caches may be inconsistent, so restart too

@@ -69,7 +69,7 @@ FUNCTIONS = {c for f in MATH_FUNCTIONS.values() for c in f.commands} | {
 }
 # Names a student applies to an argument: the registry's activations, and f, g, phi for "the
 # network's own activation".
-APPLIED = _SPELLINGS | {"f", "g", "phi"}
+APPLIED = _SPELLINGS | {"f", "g", "phi", "H"}  # H: the step the documents print, H(0) = 1/2
 IGNORED = {
     ",",
     ";",

@@ -58,7 +58,6 @@ class Table:
     roles: dict[Symbol, tuple[str, int]] = field(default_factory=dict)  # layer vectors and matrices
     sets: dict[str, list[int]] = field(default_factory=dict)
     objective: Symbol = real("E")
-    transposed: list[str] = field(default_factory=list)  # names written with swapped indices
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
         self.symbols[(base, tuple(str(i) for i in indices), layer)] = symbol
@@ -172,6 +171,8 @@ class Evaluator:
         self.table = table
         self.strict = False  # inside a sum whose range is inferred: no transposed-index guesses
         self.free = free  # unknown plain names are free variables (identities such as lemmas)
+        self.transposed: list[str] = []  # names written with swapped indices
+        self.denominators: list[sympy.Expr] = []  # what the answer divides by, before SymPy cancels it
 
     def lookup(self, base: str, sub: str | None, layer: int | None, env: dict[str, int]) -> Symbol:
         found = []
@@ -190,7 +191,7 @@ class Evaluator:
             if len(indices) == 2:
                 key = (base, (str(indices[1]), str(indices[0])), layer)
                 if key in self.table.symbols:
-                    self.table.transposed.append(written)
+                    self.transposed.append(written)
                     return self.table.symbols[key]
         if (
             len(base) > 1
@@ -242,6 +243,8 @@ class Evaluator:
         den = self.evaluate(node.parts[1], env)
         if den == 0:
             raise ResolveError("division by zero")
+        if den.free_symbols:
+            self.denominators.append(den)
         return self.evaluate(node.parts[0], env) / den
 
     def _odot(self, node, env):
@@ -307,6 +310,8 @@ class Evaluator:
         base = self.evaluate(base_node, env)
         if base.is_Number and exponent.is_Number and abs(base) > 10**6:
             raise ResolveError("constant too large to evaluate")
+        if exponent.is_negative and base.free_symbols:
+            self.denominators.append(base)
         return base**exponent
 
     def _call(self, node, env):
@@ -338,6 +343,8 @@ class Evaluator:
             raise ResolveError(f"only first derivatives of {base} are supported")
         if base in GENERIC:
             return self.activation_at(arg, primes)
+        if base == "H" and not primes:  # the step as the documents print it: H(0) = 1/2
+            return sympy.Heaviside(arg)
         if base in CALLABLE and primes == 0:
             return CALLABLE[base][0](arg)
         raise ResolveError(f"unknown function '{base}'")

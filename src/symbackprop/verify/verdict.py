@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-CORRECT, INCORRECT, INVALID = "correct", "incorrect", "invalid"
-EXIT_CODES = {CORRECT: 0, INCORRECT: 1, INVALID: 2}
+CORRECT, INCORRECT, INVALID, UNDECIDED = "correct", "incorrect", "invalid", "undecided"
+EXIT_CODES = {CORRECT: 0, INCORRECT: 1, INVALID: 2, UNDECIDED: 3}
 
 # Diagnosis codes, each a kind of mistake a teaching assistant would name.
 DIAGNOSES = (
