@@ -11,7 +11,7 @@ import pytest
 from conftest import EXAMPLES
 
 from symbackprop.cli import main
-from symbackprop.verify.check import verify_answer, verify_document
+from symbackprop.verify.check import summarize, verify_answer, verify_document
 from symbackprop.verify.latex import ParseError, math_lines, parse_line
 from symbackprop.verify.verdict import DIAGNOSES
 
@@ -84,8 +84,26 @@ def test_multi_step_reports_the_first_step_that_does_not_follow(tmp_path, capsys
     rc, out = run(capsys, "fc-3-2-2", "--file", str(tex), "--json")
     data = json.loads(out.out)
     assert rc == 1 and data["verdict"] == "incorrect"
-    assert [line["verdict"] for line in data["lines"]] == ["correct", "correct", "incorrect"]
-    assert data["lines"][-1]["line"] == 4 and data["diagnosis"] == ["activation_instead_of_derivative"]
+    assert [line["verdict"] for line in data["lines"]] == ["correct", "correct", "incorrect", "incorrect"]
+    assert data["line"] == 4 and data["diagnosis"] == ["activation_instead_of_derivative"]
+    assert (data["first_wrong_line"], data["right"], data["lines_judged"]) == (4, 2, 4)
+    assert "follows_from" not in data["lines"][-1]  # (y_4 alone) does not follow from line 4
+
+
+def test_every_line_is_judged_and_an_error_carried_forward_is_marked():
+    text = (
+        "\\begin{align}\n"
+        "\\delta_4 &= (\\delta_6 w_{64} + \\delta_7 w_{74}) y_4 \\\\\n"  # wrong: y_4 for y_4 (1 - y_4)
+        "&= \\delta_6 w_{64} y_4 + \\delta_7 w_{74} y_4 \\\\\n"  # follows from the wrong line
+        "\\delta_6 &= (y_6 - t_6) y_6 (1 - y_6)\n"  # a new, right line
+        "\\end{align}\n"
+    )
+    verdicts = verify_document("fc-3-2-2", text)
+    assert [v.verdict for v in verdicts] == ["incorrect", "incorrect", "correct"]
+    assert verdicts[1].follows_from == 2 and "Follows from line 2, which is wrong" in verdicts[1].message
+    assert verdicts[0].follows_from is None
+    overall, counts = summarize(verdicts)
+    assert overall.verdict == "incorrect" and counts == {"lines": 3, "right": 1, "first_wrong_line": 2}
 
 
 def test_math_lines_keep_line_numbers():

@@ -91,8 +91,20 @@ IGNORED = {
     "displaystyle",
     "limits",
 }
-WRAPPERS = {"mathrm", "operatorname", "mathit", "mathbf", "boldsymbol", "bm", "mathnormal", "text", "textrm"}
-OPERATORS = {"cdot": "*", "times": "*", "odot": "odot", "circ": "odot", "ast": "*", "div": "/"}
+WRAPPERS = {
+    "mathrm",
+    "operatorname",
+    "mathit",
+    "mathbf",
+    "boldsymbol",
+    "bm",
+    "mathnormal",
+    "text",
+    "textrm",
+    "vec",
+    "overrightarrow",
+}
+OPERATORS = {"cdot": "*", "times": "*", "odot": "odot", "circ": "odot", "bullet": "odot", "ast": "*", "div": "/"}
 RELATIONS = {"leftarrow": "<-", "gets": "<-", "coloneqq": ":=", "approx": "=", "equiv": "="}
 OTHER = {
     "frac",
@@ -111,9 +123,30 @@ OTHER = {
     "lVert",
     "rVert",
     "Vert",
+    "|",
+    "nabla",
+    "begin",
+    "end",
 }
 ALLOWED = GREEK | FUNCTIONS | IGNORED | WRAPPERS | set(OPERATORS) | set(RELATIONS) | OTHER
-SETS = {"outputs", "output", "hidden", "inputs", "input"}
+# The sets a sum may range over, in English and Chinese (simplified and traditional), to the
+# layer they name.
+SETS = {
+    "outputs": "outputs",
+    "output": "outputs",
+    "hidden": "hidden",
+    "inputs": "inputs",
+    "input": "inputs",
+    "输出层": "outputs",
+    "輸出層": "outputs",
+    "隐藏层": "hidden",
+    "隱藏層": "hidden",
+    "隐层": "hidden",
+    "隱層": "hidden",
+    "输入层": "inputs",
+    "輸入層": "inputs",
+}
+MATRICES = {"bmatrix", "pmatrix", "matrix", "vmatrix"}  # written as [ ] or ( ) around rows
 
 
 def short(text: object, limit: int = 40) -> str:
@@ -128,7 +161,7 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # "cmd", "letter", "num", "sym", "end"
+    kind: str  # "cmd", "letter", "num", "sym", "cjk", "end"
     text: str
     pos: int
     space: bool = False  # whitespace before it
@@ -144,7 +177,8 @@ class Node:
 
 
 _TOKEN = re.compile(r"\\([A-Za-z]+|.)|([A-Za-z])|(\d+(?:\.\d+)?|\.\d+)|(\S)", re.S)
-_SYMBOLS = set("+-*/^_'=()[]{},&|<>:.")
+_SYMBOLS = set("+-*/^_'=()[]{},&|<>:.;")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -160,6 +194,11 @@ def tokenize(text: str) -> list[Token]:
         ch = text[pos]
         if ch in " \t\r\n":
             pos, space = pos + 1, True
+            continue
+        if _CJK.match(ch):  # a Chinese set name: k \in 输出层
+            run = _CJK.match(text, pos).group()
+            tokens.append(Token("cjk", run, pos, space))
+            pos, space = pos + len(run), False
             continue
         if not (ch.isascii() and ch.isprintable()):
             raise ParseError(f"unexpected character {ch!r} (U+{ord(ch):04X}) at position {pos}; use plain ASCII LaTeX")
@@ -249,6 +288,8 @@ class Parser:
             if self.at("sym", "&"):
                 self.take()
             sides.append(self.expression())
+        if (self.at("sym", ".") or self.at("sym", ",")) and self.peek(1).kind == "end":
+            self.take()  # the full stop or comma that ends a displayed equation
         if not self.at("end"):
             tok = self.peek()
             raise ParseError(f"unexpected '{tok.text}' at position {tok.pos}")
@@ -289,7 +330,9 @@ class Parser:
             tok = self.peek()
             if tok.kind == "sym" and tok.text in ("*", "/"):
                 self.take()
-                node = Node("mul" if tok.text == "*" else "div", (node, self.juxtaposition()))
+                right = self.juxtaposition()
+                derivative = _slashed_derivative(node, right) if tok.text == "/" else None
+                node = derivative or Node("mul" if tok.text == "*" else "div", (node, right))
             elif tok.kind == "cmd" and tok.text in OPERATORS:
                 self.take()
                 kind = {"*": "mul", "/": "div", "odot": "odot"}[OPERATORS[tok.text]]
@@ -313,7 +356,7 @@ class Parser:
             tok.kind == "cmd"
             and tok.text not in OPERATORS
             and tok.text not in RELATIONS
-            and tok.text not in ("top", "in", "rVert", "Vert")
+            and tok.text not in ("top", "in", "rVert", "Vert", "|", "end")
         )
 
     def unary(self) -> Node:
@@ -354,7 +397,7 @@ class Parser:
             return node
         tok = self.take()
         if tok.kind == "num":
-            return Node("num", (tok.text,))
+            return Node("num", (self._one_digit(tok),))
         if tok.kind == "letter":
             return Node("name", (tok.text, None, None, 0))
         if tok.kind == "cmd" and tok.text in GREEK:
@@ -362,6 +405,14 @@ class Parser:
         if tok.kind == "sym" and tok.text == "-":
             return Node("neg", (self.group_or_atom(),))
         raise ParseError(f"unexpected '{tok.text or 'end'}' at position {tok.pos}")
+
+    def _one_digit(self, tok: Token) -> str:
+        """TeX reads one character as an argument: \\frac12 is 1/2, x^23 is x^2 3. The rest of
+        the number goes back to the token stream."""
+        if len(tok.text) > 1:
+            rest = Token("num", tok.text[1:], tok.pos + 1)
+            self.tokens.insert(self.i, rest)
+        return tok.text[0]
 
     # --- primaries ------------------------------------------------------------------------
     def primary(self) -> Node:
@@ -380,7 +431,7 @@ class Parser:
                 node = Node("step", (node,))
             self.expect("sym", closing)
             return node
-        if tok.kind == "cmd" and tok.text in ("lVert", "Vert"):
+        if tok.kind == "cmd" and tok.text in ("lVert", "Vert", "|"):
             return self.norm()
         if tok.kind == "cmd":
             return self.command()
@@ -391,21 +442,23 @@ class Parser:
         raise ParseError(f"unexpected '{tok.text}' at position {tok.pos}")
 
     def norm(self) -> Node:
-        """\\lVert W \\rVert_F^2: the squared Frobenius norm of a weight matrix."""
+        """\\lVert W \\rVert_F^2 or \\|W\\|_F^2: the squared Frobenius norm of a weight matrix;
+        without the square, the norm itself."""
         self.take()
         inner = self.expression()
-        if not (self.at("cmd", "rVert") or self.at("cmd", "Vert")):
+        if not (self.at("cmd", "rVert") or self.at("cmd", "Vert") or self.at("cmd", "|")):
             raise ParseError("a norm \\lVert ... needs its closing \\rVert")
         self.take()
         if self.at("sym", "_"):
             self.take()
-            self.subscript()
+            if self.subscript() not in ("F", "2"):
+                raise ParseError("the norm of a weight matrix is the Frobenius norm: \\lVert W \\rVert_F")
         if not self.at("sym", "^"):
-            raise ParseError("only the squared norm \\lVert W \\rVert_F^2 is supported")
+            return Node("norm", (inner,))
         self.take()
         exponent = self.group_or_atom()
         if exponent != Node("num", ("2",)):
-            raise ParseError("only the squared norm \\lVert W \\rVert_F^2 is supported")
+            raise ParseError("only the norm and the squared norm \\lVert W \\rVert_F^2 are supported")
         return Node("norm2", (inner,))
 
     def command(self) -> Node:
@@ -413,6 +466,13 @@ class Parser:
         name = tok.text
         if name in ("frac", "dfrac", "tfrac"):
             return self.fraction()
+        if name == "partial":  # \\partial E / \\partial net_6: see term()
+            self.i -= 1
+            return self.differential()
+        if name == "nabla":
+            return self.gradient()
+        if name == "begin":
+            return self.matrix()
         if name == "sum":
             return self.summation()
         if name in WRAPPERS:
@@ -424,8 +484,11 @@ class Parser:
         raise ParseError(f"\\{name} cannot stand here (position {tok.pos})")
 
     def word_in_braces(self) -> str:
+        """{net}, {\\delta} (in \\vec{\\delta}), {输出层} (in \\text{}): one word."""
         self.expect("sym", "{")
         letters = []
+        if self.at("cmd") and self.peek().text in GREEK or self.at("cjk"):
+            letters.append(self.take().text)
         while self.at("letter"):
             letters.append(self.take().text)
         self.expect("sym", "}")
@@ -517,6 +580,8 @@ class Parser:
         return Node("differential", (target, power))
 
     def summation(self) -> Node:
+        """\\sum_{k=6}^{7}, \\sum_k, \\sum_{k \\in outputs} (or a Chinese set name), \\sum_{i=1}^{m},
+        \\sum_{j=1}^{s_{l+1}}: the upper end may be a number or an expression read later."""
         if not self.at("sym", "_"):
             raise ParseError("a sum needs its index: \\sum_{k=6}^{7}, \\sum_k or \\sum_{k \\in outputs}")
         self.take()
@@ -532,31 +597,42 @@ class Parser:
             low = self.integer()
         elif self.at("cmd", "in"):
             self.take()
-            domain = "".join(self.take().text for _ in range(self._word_length()))
-            if domain not in SETS:
-                raise ParseError(f"unknown set '{domain}' in a sum; use one of: {', '.join(sorted(SETS))}")
+            word = self.set_name()
+            if word not in SETS:
+                raise ParseError(f"unknown set '{short(word)}' in a sum; use one of: outputs, hidden, inputs")
+            domain = SETS[word]
         if braced:
             self.expect("sym", "}")
         if self.at("sym", "^"):
             self.take()
-            braced_high = self.at("sym", "{")
-            if braced_high:
+            if self.at("sym", "{"):
                 self.take()
-            high = self.take().text if self.at("letter") else self.integer()  # a number, or m for a batch
-            if braced_high:
+                high = self.expression()
                 self.expect("sym", "}")
+            else:
+                high = self.group_or_atom()
+            if high.kind == "num" and re.fullmatch(r"\d+", high.parts[0]):
+                high = int(high.parts[0])
         if (low is None) != (high is None):
             raise ParseError("give both ends of a sum's range: \\sum_{k=6}^{7}")
         body = self.term()
         return Node("sum", (index_tok.text, low, high, domain, body))
 
-    def _word_length(self) -> int:
+    def set_name(self) -> str:
+        """outputs, {outputs}, \\text{hidden}, 输出层, {輸出層}: the word after \\in."""
+        if self.at("cmd") and self.peek().text in WRAPPERS:
+            self.take()
+            return self.word_in_braces()
+        if self.at("sym", "{"):
+            return self.word_in_braces()
+        if self.at("cjk"):
+            return self.take().text
         n = 0
         while self.peek(n).kind == "letter" and (n == 0 or not self.peek(n).space):
             n += 1
         if n == 0:
             raise ParseError("expected a set name after \\in")
-        return n
+        return "".join(self.take().text for _ in range(n))
 
     def integer(self) -> int:
         negative = False
@@ -571,13 +647,22 @@ class Parser:
 
     # --- names ------------------------------------------------------------------------------
     def name(self, base: str | None = None, wrapped: str | None = None) -> Node:
-        """A base (letter, run of letters, Greek, \\mathrm{word}) with _sub, ^{(l)} and primes."""
+        """A base (letter, run of letters, Greek, \\mathrm{word}) with _sub, ^{(l)} and primes.
+
+        Also: w0 (a graph's node name, digits without an underscore), \\Delta W (a weight's change
+        or UFLDL's batch accumulator), w^{new} / w^{+} / w^{(t+1)} (the value after an update),
+        \\sigma^2(z) (a power of a function's value) and J(W,b;x,y) (a cost with its arguments)."""
         if wrapped is not None:
             base = wrapped
         elif base is None:
             base = self.letters()
+        if base == "Delta" and self._starts_name(self.peek()):
+            return Node("change", (self.primary(),))
         subscript = superscript = None
         primes = 0
+        updated = False
+        if self.at("num") and not self.peek().space and wrapped is None and "." not in self.peek().text:
+            subscript = self.take().text  # w0, x1: a graph's node names
         while True:
             if self.at("sym", "_") and subscript is None:
                 self.take()
@@ -585,15 +670,65 @@ class Parser:
             elif self.at("sym", "^") and superscript is None and self._layer_superscript():
                 self.take()
                 superscript = self.layer_index()
+            elif self.at("sym", "^") and not updated and self._update_marker():
+                updated = True
             elif self.at("sym", "'"):
                 self.take()
                 primes += 1
             else:
                 break
         node = Node("name", (base, subscript, superscript, primes))
+        if updated:
+            return Node("next", (node,))
+        if base in COSTS and self.at("sym", "(") and not subscript and not primes:
+            return self.cost(node)
+        if base in APPLIED and self.at("sym", "^") and not primes:
+            mark = self.i
+            self.take()
+            exponent = self.group_or_atom()
+            if self.at("sym", "("):  # \\sigma^2(z): the square of sigma(z)
+                return Node("pow", (Node("apply", (node, tuple(self.arguments()))), exponent))
+            self.i = mark
         if self._call_follows(base, primes):
             return Node("apply", (node, tuple(self.arguments())))
         return node
+
+    def _starts_name(self, tok: Token) -> bool:
+        return tok.kind == "letter" or (tok.kind == "cmd" and (tok.text in WRAPPERS or tok.text in GREEK))
+
+    def _update_marker(self) -> bool:
+        """^{new}, ^{+}, ^+, ^{(t+1)}, ^{\\text{new}}: the value after the update (consumed)."""
+        texts, k = [], 1
+        if self.peek(1).text == "{":
+            k = 2
+            while self.peek(k).kind != "end" and self.peek(k).text != "}" and k < 12:
+                if self.peek(k).kind != "cmd" or self.peek(k).text not in WRAPPERS:
+                    texts.append(self.peek(k).text)
+                k += 1
+            if self.peek(k).text != "}":
+                return False
+            k += 1
+        else:
+            texts.append(self.peek(1).text)
+            k = 2
+        word = "".join(t for t in texts if t not in ("{", "}"))
+        if word not in UPDATE_MARKERS:
+            return False
+        self.i += k
+        return True
+
+    def cost(self, node: Node) -> Node:
+        """J(W,b;x,y) is UFLDL's cost of one example, without weight decay; J(W,b) or E(w) the
+        cost itself. The arguments are read as a list of names and not otherwise used."""
+        self.expect("sym", "(")
+        example, depth = False, 1
+        while depth:
+            tok = self.take()
+            if tok.kind == "end":
+                raise ParseError(f"missing ')' after {node.parts[0]}(")
+            depth += {"(": 1, ")": -1}.get(tok.text, 0)
+            example |= tok.text == ";" and depth == 1
+        return Node("cost", (node, example))
 
     def _call_follows(self, base: str, primes: int) -> bool:
         if not self.at("sym", "("):
@@ -608,7 +743,7 @@ class Parser:
         return word
 
     def subscript(self) -> str:
-        """Index text: {4,1}, {41}, {k4}, 41, k (no braces: a run of letters and digits)."""
+        """Index text: {4,1}, {41}, {k4}, {l+1}, 41, k (no braces: a run of letters and digits)."""
         if self.at("sym", "{"):
             self.take()
             parts = []
@@ -616,14 +751,16 @@ class Parser:
                 tok = self.take()
                 if tok.kind == "end":
                     raise ParseError("missing '}' after a subscript")
-                if tok.kind not in ("letter", "num") and tok.text != "," and tok.text not in ("{", "}", "(", ")"):
-                    if tok.kind == "cmd" and tok.text in GREEK:
-                        parts.append(tok.text)
-                        continue
+                if tok.kind in ("letter", "num") or tok.text in (",", "+", "-"):
+                    parts.append(tok.text)
+                elif tok.kind == "cmd" and tok.text in GREEK:
+                    parts.append(tok.text)
+                elif tok.text not in ("{", "}", "(", ")"):
                     raise ParseError(f"unexpected '{tok.text}' in a subscript (position {tok.pos})")
-                parts.append(tok.text)
             self.take()
-            return "".join(p for p in parts if p not in ("{", "}"))
+            if not parts:
+                raise ParseError(f"an empty subscript _{{}} (position {self.peek().pos})")
+            return "".join(parts)
         text = ""
         while (self.at("letter") or self.at("num")) and (not text or not self.peek().space):
             text += self.take().text
@@ -632,31 +769,104 @@ class Parser:
         return text
 
     def _layer_superscript(self) -> bool:
-        """^{(2)} or ^{2} after W, b, z, a, delta, y: a layer index, not a power."""
-        return (
-            self.peek(1).text == "{"
-            and self.peek(2).text == "("
-            and self.peek(3).kind == "num"
-            and self.peek(4).text == ")"
-        )
+        """^{(2)}, ^{(l)}, ^{(l+1)}, ^{(n_l)}, ^{(L)}: a layer index, not a power."""
+        if self.peek(1).text != "{" or self.peek(2).text != "(":
+            return False
+        k, text = 3, ""
+        while k < 12 and self.peek(k).text != ")" and self.peek(k).kind != "end":
+            text += self.peek(k).text
+            k += 1
+        return self.peek(k).text == ")" and self.peek(k + 1).text == "}" and bool(LAYER.fullmatch(text))
 
-    def layer_index(self) -> int:
+    def layer_index(self) -> int | str:
+        """The layer: a number, or an expression in l, n_l or L kept as text (l+1, n_l)."""
         self.expect("sym", "{")
         self.expect("sym", "(")
-        value = int(self.take().text)
+        text = ""
+        while not self.at("sym", ")"):
+            text += self.take().text
         self.expect("sym", ")")
         self.expect("sym", "}")
-        return value
+        text = text.replace("{", "").replace("}", "")
+        return int(text) if text.isdigit() else text
+
+    def gradient(self) -> Node:
+        """\\nabla_{W^{(l)}} J: the gradient of the cost with respect to a parameter."""
+        if not self.at("sym", "_"):
+            raise ParseError("write the gradient as \\nabla_{W^{(1)}} J")
+        self.take()
+        variable = self.group_or_atom() if not self.at("cmd") else self.primary()
+        return Node("derivative", (self.power(), variable))
+
+    def matrix(self) -> Node:
+        """\\begin{bmatrix} a & b \\\\ c & d \\end{bmatrix}: rows of entries."""
+        kind = self.word_in_braces()
+        if kind not in MATRICES:
+            raise ParseError(f"\\begin{{{short(kind)}}} cannot stand inside an equation; use bmatrix for a matrix")
+        rows, row = [], [self.expression()]
+        while True:
+            if self.at("sym", "&"):
+                self.take()
+                row.append(self.expression())
+            elif self.at("sym", "\\\\"):
+                self.take()
+                rows.append(tuple(row))
+                if self.at("cmd", "end"):
+                    row = []
+                    break
+                row = [self.expression()]
+            elif self.at("cmd", "end"):
+                break
+            else:
+                tok = self.peek()
+                raise ParseError(f"unexpected '{tok.text or 'end'}' in a matrix (position {tok.pos})")
+        if row:
+            rows.append(tuple(row))
+        self.expect("cmd", "end")
+        if self.word_in_braces() != kind:
+            raise ParseError(f"\\begin{{{kind}}} ends with another environment")
+        if len({len(r) for r in rows}) != 1:
+            raise ParseError("every row of a matrix needs the same number of entries")
+        return Node("matrix", tuple(rows))
+
+
+COSTS = {"J", "E"}
+UPDATE_MARKERS = {"new", "+", "t+1", "(t+1)", "k+1", "(k+1)", "next"}
+LAYER = re.compile(r"\d+|[lL](?:[+-]\d+)?|n_\{?l\}?(?:[+-]\d+)?")
 
 
 def _derivative(numerator: Node, denominator: Node) -> Node | None:
     if numerator.kind == "differential" and denominator.kind == "differential":
+        if numerator.parts[1] is not None or denominator.parts[1] is not None or denominator.parts[0].kind == "pow":
+            raise ParseError(
+                "a second derivative is not a quantity of the network; write first derivatives such as "
+                "\\frac{\\partial E}{\\partial net_k}"
+            )
         return Node("derivative", (numerator.parts[0], denominator.parts[0]))
     if numerator.kind == "differential" or denominator.kind == "differential":
         raise ParseError(
             "write a derivative as \\frac{\\partial E}{\\partial net_k}, with a differential above and below"
         )
     return None
+
+
+def _slashed_derivative(left: Node, right: Node) -> Node | None:
+    """\\partial E / \\partial net_6 and the plain text dE/dw_75: a derivative written inline."""
+    if left.kind == "differential" or right.kind == "differential":
+        return _derivative(left, right)
+    if left.kind == right.kind == "name" and all(_d_word(n) for n in (left, right)):
+        strip = lambda n: Node("name", (n.parts[0][1:], *n.parts[1:]))  # noqa: E731
+        return Node("derivative", (strip(left), strip(right)))
+    return None
+
+
+def _d_word(node: Node) -> bool:
+    """dE, dJ, dnet, dw, dy: a plain-text differential (d then a name, no primes)."""
+    base = node.parts[0]
+    return len(base) > 1 and base[0] == "d" and base[1:] in PLAIN_DIFFERENTIALS and not node.parts[3]
+
+
+PLAIN_DIFFERENTIALS = {"E", "J", "L", "net", "w", "W", "y", "z", "a", "b", "x", "t", "f", "g", "q", "p", "e"}
 
 
 def parse_line(text: str) -> Node:

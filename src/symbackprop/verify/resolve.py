@@ -34,6 +34,7 @@ from symbackprop.registry import (
 from symbackprop.verify.latex import Node, ParseError, short
 
 MAX_SUM_TERMS = 1000
+PER_EXAMPLE = real("J_example")  # J(W,b;x,y): one example's cost, without weight decay
 MAX_EXPONENT = 100
 GREEK_BASES = {"delta", "eta", "alpha", "lambda", "sigma"}
 
@@ -58,6 +59,8 @@ class Table:
     roles: dict[Symbol, tuple[str, int]] = field(default_factory=dict)  # layer vectors and matrices
     sets: dict[str, list[int]] = field(default_factory=dict)
     objective: Symbol = real("E")
+    sizes: dict[int, int] = field(default_factory=dict)  # units per layer (s_l); n_l = L = len
+    node_notation: bool = True  # \\Delta w is a weight's change; in layer notation a batch accumulator
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
         self.symbols[(base, tuple(str(i) for i in indices), layer)] = symbol
@@ -87,6 +90,7 @@ def _layered_table(derivation) -> Table:
     label = (lambda layer, k: names.unit_number(layer, k)) if node else (lambda layer, k: k + 1)
     for i in range(net.sizes[0]):
         table.add("x", (i + 1,), None, names.input(i))
+        table.add("y" if node else "a", (label(1, i),), None if node else 1, names.input(i))  # an input's output
     for layer in range(2, len(net.sizes) + 1):
         for k in range(net.sizes[layer - 1]):
             u = label(layer, k)
@@ -126,6 +130,8 @@ def _layered_table(derivation) -> Table:
     table.add("a", (), 1, names.out_vec(1))
     table.add("t" if node else "y", (), None, names.target_vec())
     table.roles = dict(names.roles)
+    table.sizes = {layer: size for layer, size in enumerate(net.sizes, start=1)}
+    table.node_notation = bool(node)
     units = [[label(layer, k) for k in range(net.sizes[layer - 1])] for layer in range(1, len(net.sizes) + 1)]
     table.sets = {
         "inputs": units[0],
@@ -137,31 +143,37 @@ def _layered_table(derivation) -> Table:
     return table
 
 
+_ELEMENT = re.compile(r"[A-Za-z](?:[+-]\d+)?|\d+")
+
+
+def index_elements(text: str) -> list[str]:
+    """The indices of a subscript: '4,1' -> 4, 1; 'kj' -> k, j; 'k4' -> k, 4; 'l+1' -> l+1."""
+    if "," in text:
+        return [p.strip() for p in text.split(",")]
+    return _ELEMENT.findall(text)
+
+
 def _index_candidates(text: str | None, env: dict[str, int]) -> list[tuple]:
     """The index tuples a subscript may mean: '41' -> (41,), (4, 1); 'k4' -> (k, 4) with k bound."""
     if text is None:
         return [()]
-    if "," in text:
-        parts = [p for p in text.split(",")]
-        return [tuple(_bound(p, env) for p in parts)]
-    pieces = re.findall(r"[A-Za-z]+|\d+", text)
-    if any(p.isalpha() for p in pieces):
-        items: list = []
-        for p in pieces:
-            items += [_bound(c, env) for c in p] if p.isalpha() else [int(p)]
-        return [tuple(items)]
-    digits = pieces[0]
-    out = [(int(digits),)]
-    out += [(int(digits[:i]), int(digits[i:])) for i in range(1, len(digits)) if digits[i] != "0"]
+    if "," in text or not text.isdigit():
+        return [tuple(_bound(p, env) for p in index_elements(text))]
+    out = [(int(text),)]
+    out += [(int(text[:i]), int(text[i:])) for i in range(1, len(text)) if text[i] != "0"]
     return out
 
 
 def _bound(index: str, env: dict[str, int]):
+    """One index: a number, or a letter (plus or minus a number) bound by a sum or a binding."""
     if index.isdigit():
         return int(index)
-    if index in env:
-        return env[index]
-    raise ResolveError(f"the index {index} is not bound by a sum; write it as a number or sum over it")
+    m = re.fullmatch(r"([A-Za-z])([+-]\d+)?", index)
+    if m and m.group(1) in env:
+        return env[m.group(1)] + int(m.group(2) or 0)
+    if not m:
+        raise ResolveError(f"cannot read the index '{short(index)}'")
+    raise ResolveError(f"the index {m.group(1)} is not bound by a sum; write it as a number or sum over it")
 
 
 class Evaluator:
@@ -171,10 +183,55 @@ class Evaluator:
         self.table = table
         self.strict = False  # inside a sum whose range is inferred: no transposed-index guesses
         self.free = free  # unknown plain names are free variables (identities such as lemmas)
+        self.exact = False  # a general equation's instance: names must exist as written
         self.transposed: list[str] = []  # names written with swapped indices
         self.denominators: list[sympy.Expr] = []  # what the answer divides by, before SymPy cancels it
 
-    def lookup(self, base: str, sub: str | None, layer: int | None, env: dict[str, int]) -> Symbol:
+    def layer(self, layer: int | str | None, env: dict[str, int]) -> int | None:
+        """A layer superscript's value: a number; l, l+1 bound like any index; n_l and L the last layer."""
+        if layer is None or isinstance(layer, int):
+            return layer
+        m = re.fullmatch(r"(n_l|L|l)([+-]\d+)?", layer)
+        if m is None:
+            raise ResolveError(f"cannot read the layer ({short(layer)})")
+        offset = int(m.group(2) or 0)
+        if m.group(1) == "l":
+            if "l" not in env:
+                raise ResolveError("the layer index l is not bound")
+            return env["l"] + offset
+        if not self.table.sizes:
+            raise ResolveError(f"this network has no layers to call {m.group(1)}")
+        return len(self.table.sizes) + offset
+
+    def extent(self, node: Node, env: dict[str, int]) -> int | None:
+        """The upper end of a sum: a number, s_l (the units of layer l), n_l or L (the number of
+        layers), sums and differences of these; None for m, the batch."""
+        if node.kind == "num":
+            if not node.parts[0].isdigit():
+                raise ResolveError("a sum's range needs whole numbers")
+            return int(node.parts[0])
+        if node.kind in ("add", "sub"):
+            left, right = (self.extent(p, env) for p in node.parts)
+            if left is None or right is None:
+                raise ResolveError("a sum over the batch runs from 1 to m")
+            return left + right if node.kind == "add" else left - right
+        if node.kind == "name":
+            base, sub, layer, primes = node.parts
+            if base == "m" and not sub and layer is None and ("m", (), None) in self.table.symbols:
+                return None
+            if base == "s" and sub and self.table.sizes:
+                (value,) = [_bound(e, env) for e in index_elements(sub)] or [None]
+                if value not in self.table.sizes:
+                    raise ResolveError(f"this network has no layer {value} (s_{{{sub}}})")
+                return self.table.sizes[value]
+            if (base, sub) in (("n", "l"), ("L", None)) and self.table.sizes:
+                return len(self.table.sizes)
+            if base in env and not sub:
+                return env[base]
+        raise ResolveError("a sum's upper end must be a number, s_{l+1}, n_l or m")
+
+    def lookup(self, base: str, sub: str | None, layer: int | str | None, env: dict[str, int]) -> Symbol:
+        layer = self.layer(layer, env)
         found = []
         for indices in _index_candidates(sub, env):
             key = (base, tuple(str(i) for i in indices), layer)
@@ -187,7 +244,9 @@ class Evaluator:
             raise ResolveError(
                 f"'{written}' is ambiguous; separate the indices with a comma, e.g. {base}_{{{sub[:-1]},{sub[-1]}}}"
             )
-        for indices in [] if self.strict else _index_candidates(sub, env):  # a weight written the wrong way round
+        for indices in (
+            [] if self.strict or self.exact else _index_candidates(sub, env)
+        ):  # a weight written the wrong way round
             if len(indices) == 2:
                 key = (base, (str(indices[1]), str(indices[0])), layer)
                 if key in self.table.symbols:
@@ -260,12 +319,52 @@ class Evaluator:
             variable = self.evaluate(node.parts[0].parts[0], env)
             if not isinstance(variable, Symbol):
                 raise ResolveError("differentiate with respect to one variable: \\frac{d}{dx}")
-            value = sympy.diff(self.evaluate(node.parts[1], env), variable)
+            operand = self.evaluate(node.parts[1], env)
+            if isinstance(operand, Symbol) and (operand in (self.table.objective, PER_EXAMPLE) or not self.free):
+                value = derivative_of(self.table, operand, variable)  # \\frac{\\partial}{\\partial w} E
+            else:
+                value = sympy.diff(operand, variable)
+            if value.has(sympy.DiracDelta):
+                raise ResolveError(
+                    "the step [x > 0] has no derivative where it jumps; it is not a function to differentiate"
+                )
         else:
             value = self.evaluate(node, env)
         for factor in reversed(factors):
             value = self.product(value, self.evaluate(factor, env))
         return value
+
+    def _cost(self, node, env):
+        """J(W,b) is the cost; J(W,b;x,y) UFLDL's cost of one example, without weight decay."""
+        cost = self.evaluate(node.parts[0], env)
+        if cost != self.table.objective:
+            raise ResolveError(
+                f"{node.parts[0].parts[0]}(...) names the cost, and this network's cost is {self.table.objective}"
+            )
+        return PER_EXAMPLE if node.parts[1] else cost
+
+    def _change(self, node, env):
+        """\\Delta w: in node notation the change an update makes (-eta dE/dw); in layer notation
+        UFLDL's accumulator, the sum over the batch of one example's gradient (no weight decay)."""
+        parameter = self.evaluate(node.parts[0], env)
+        if not isinstance(parameter, Symbol):
+            raise ResolveError("\\Delta stands before one parameter: \\Delta w_{64}, \\Delta W^{(1)}")
+        if self.table.node_notation:
+            return update_of(self.table, parameter) - parameter
+        m = self.lookup("m", None, None, env)
+        return m * derivative_of(self.table, PER_EXAMPLE, parameter)
+
+    def _next(self, node, env):
+        raise ResolveError("w^{new} is the value after the update: it stands on the left of the update")
+
+    def _norm(self, node, env):
+        return sympy.sqrt(self._norm2(node, env))
+
+    def _matrix(self, node, env):
+        rows = [[self.evaluate(entry, env) for entry in row] for row in node.parts]
+        if any(isinstance(e, sympy.MatrixBase) for row in rows for e in row):
+            raise ResolveError("a matrix's entries must be numbers or single quantities")
+        return sympy.ImmutableMatrix(rows)
 
     def _dop(self, node, env):
         raise ResolveError("\\frac{d}{dx} needs something to differentiate after it")
@@ -297,7 +396,14 @@ class Evaluator:
         return FrobSq(inner)
 
     def _transpose(self, node, env):
-        return Transposed(self.evaluate(node.parts[0], env))
+        value = self.evaluate(node.parts[0], env)
+        if isinstance(value, sympy.MatrixBase):
+            return value.T
+        if isinstance(value, Transposed):
+            return value.args[0]
+        if not (value.free_symbols & self.table.roles.keys()):  # a number or one unit's value: itself
+            return value
+        return Transposed(value)
 
     def _pow(self, node, env):
         base_node, exponent_node = node.parts
@@ -326,8 +432,17 @@ class Evaluator:
         """sigma(x), relu(x), f(net_j), and derivatives with primes: f'(net_j), sigma'(z)."""
         name, args = node.parts
         base, sub, _layer, primes = name.parts
-        if base in COUPLED and sub and sub.isdigit() and not primes:  # component k of softmax(z_1, ..., z_n)
-            return COUPLED[base].unit(int(sub) - 1, [self.evaluate(a, env) for a in args])
+        if base in COUPLED and (sub or primes):  # component k of softmax(z_1, ..., z_n)
+            if primes:
+                raise ResolveError(f"write the derivative of {base} as y_k (1[k = j] - y_j), not {base}'")
+            indices = [_bound(e, env) for e in index_elements(sub)]
+            if len(indices) != 1:
+                raise ResolveError(f"{base} takes one index: {base}_k(...)")
+            k = indices[0]
+            values = [self.evaluate(a, env) for a in args]
+            if not 1 <= k <= len(values):
+                raise ResolveError(f"{base}_{k} needs at least {k} arguments")
+            return COUPLED[base].unit(k - 1, values)
         if not primes and len(args) == 1 and (base, (), None) in self.table.symbols and not sub:
             return self.product(self.table.symbols[(base, (), None)], self.evaluate(args[0], env))  # f (1 - f)
         if len(args) != 1:
@@ -371,10 +486,14 @@ class Evaluator:
 
     def _sum(self, node, env):
         var, low, high, domain, body = node.parts
-        if isinstance(high, str):  # a sum over the examples of a batch: m times one example's term
-            return self.lookup(high, None, None, env) * self.evaluate(body, env)
+        if isinstance(high, Node):
+            high = self.extent(high, env)
+            if high is None:  # a sum over the examples of a batch: m times one example's term
+                return self.lookup("m", None, None, env) * self.evaluate(body, env)
         if low is not None:
-            if high - low + 1 > MAX_SUM_TERMS or high < low:
+            if high < low:
+                raise ResolveError(f"the sum over {var} runs from {low} down to {high}; write the smaller end below")
+            if high - low + 1 > MAX_SUM_TERMS:
                 raise ResolveError(f"a sum from {low} to {high} has too many terms (at most {MAX_SUM_TERMS})")
             values = list(range(low, high + 1))
         elif domain is not None:
@@ -409,6 +528,8 @@ class Evaluator:
         num, den = node.parts
         top = self.evaluate(num, env)
         bottom = self.evaluate(den, env)
+        if not isinstance(bottom, Symbol):
+            raise ResolveError("differentiate with respect to one quantity: \\frac{\\partial E}{\\partial net_k}")
         return derivative_of(self.table, top, bottom)
 
     def _differential(self, node, env):
@@ -431,6 +552,10 @@ def _uses_index(node, var: str) -> bool:
 def derivative_of(table: Table, top: sympy.Expr, bottom: sympy.Expr) -> sympy.Expr:
     """The quantity d(top)/d(bottom) names, in the stored form the engine uses."""
     unit = table.unit
+    if top == PER_EXAMPLE:  # one example's cost: the cost without its weight-decay term
+        decay = table.symbols.get(("lambda", (), None))
+        value = derivative_of(table, table.objective, bottom)
+        return value.subs(decay, 0) if decay is not None else value
     if top == table.objective:
         if bottom in unit.delta_symbols:
             return unit.delta_symbols[bottom]
@@ -444,6 +569,22 @@ def derivative_of(table: Table, top: sympy.Expr, bottom: sympy.Expr) -> sympy.Ex
     elif top in unit.partials and bottom in unit.partials[top]:
         return unit.partials[top][bottom]
     raise ResolveError(f"d{top}/d{bottom} is not a derivative this derivation names")
+
+
+def update_of(table: Table, parameter: Symbol) -> sympy.Expr:
+    """The value a parameter takes after one update, with its gradient written out."""
+    unit = table.unit
+    if parameter.name in unit.updates:
+        return unit.updates[parameter.name]
+    if isinstance(table.derivation, LayeredDerivation):
+        equations = table.derivation.tensor_equations
+        for eq in equations:
+            if eq.kind == "update" and eq.lhs == parameter:
+                gradient = next(g for g in equations if g.kind == "gradient" and g.target == parameter)
+                return eq.rhs.xreplace({gradient.lhs: gradient.rhs})
+    if parameter in getattr(unit.network, "frozen", ()):
+        raise ResolveError(f"{parameter} is frozen: training does not update it")
+    raise ResolveError(f"{parameter} is not a parameter that training updates")
 
 
 def _layer_gradient(table: Table, bottom: Symbol):
@@ -468,3 +609,121 @@ CALLABLE = {spelling: (f.function, f.min_args, f.max_args) for f in FUNCTIONS.va
     spelling: (a.function, 1, 1) for a in ACTIVATIONS.values() if a.xp_name for spelling in a.spellings
 }
 GENERIC = ("f", "g", "phi")
+
+
+# --- free indices: \delta_j = \sum_k \delta_k w_{kj} f'(net_j) holds for every hidden j ---------
+
+MAX_BINDINGS = 20_000  # index combinations tried before giving up
+
+
+def walk(tree, bound: frozenset = frozenset()):
+    """Every node of a tree with the index letters the sums around it bind, without recursion
+    (a sum of 2,400 terms is a left spine 2,400 deep)."""
+    stack = [(tree, bound)]
+    while stack:
+        node, bound = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend((p, bound) for p in reversed(node))
+        elif isinstance(node, Node):
+            yield node, bound
+            if node.kind == "sum":
+                var, _low, high, _domain, body = node.parts
+                stack.append((body, bound | {var}))
+            elif node.kind == "apply":
+                stack.append((node.parts[1], bound))
+            else:
+                stack.extend((p, bound) for p in reversed(node.parts) if isinstance(p, (Node, tuple)))
+
+
+def _letters(sub: str | None) -> list[str]:
+    return [e[0] for e in index_elements(sub) if e[0].isalpha()] if sub else []
+
+
+def free_indices(tree) -> set[str]:
+    """The index letters a tree uses without a sum binding them: j and k in w_{kj}, l in
+    W^{(l)} and s_{l+1}. Function names (f in f'(net_j)) and the batch size m are not indices."""
+    found: set[str] = set()
+    for node, bound in walk(tree):
+        if node.kind == "name":
+            base, sub, layer, _ = node.parts
+            letters = set(_letters(sub)) | ({"l"} if isinstance(layer, str) and layer[0] == "l" else set())
+            found |= letters - bound
+        elif node.kind == "apply":
+            head = node.parts[0]
+            if head.parts[1] and head.parts[0] in COUPLED:  # softmax_k(...)
+                found |= set(_letters(head.parts[1])) - bound
+        elif node.kind == "sum" and isinstance(node.parts[2], Node):
+            found |= _extent_indices(node.parts[2]) - bound
+    return found
+
+
+def _extent_indices(node: Node) -> set[str]:
+    """l in s_{l+1}; nothing in n_l, L or m."""
+    found: set[str] = set()
+    for inner, _ in walk(node):
+        if inner.kind == "name" and inner.parts[0] == "s" and inner.parts[1]:
+            found |= set(_letters(inner.parts[1]))
+    return found
+
+
+def _occurrences(tree):
+    """Every (base, subscript, layer, bound letters) a quantity is written with."""
+    for node, bound in walk(tree):
+        if node.kind == "name":
+            yield node.parts[0], node.parts[1], node.parts[2], bound
+
+
+def _layer_binding(layer, key_layer, last: int) -> tuple[bool, int | None]:
+    """Does a key's layer fit a written one? (fits, the value of l it implies)."""
+    if layer is None or isinstance(layer, int):
+        return layer == key_layer, None
+    if key_layer is None:
+        return False, None
+    m = re.fullmatch(r"(n_l|L|l)([+-]\d+)?", layer)
+    if m is None:
+        return False, None
+    offset = int(m.group(2) or 0)
+    if m.group(1) == "l":
+        return True, key_layer - offset
+    return key_layer == last + offset, None
+
+
+def binding_candidates(table: Table, tree, free: set[str]) -> dict[str, list[int]]:
+    """Values each free index may take: those for which every quantity it indexes exists,
+    quantity by quantity (a necessary condition; the instance check decides)."""
+    units = sorted({int(i) for key in table.symbols for i in key[1] if str(i).isdigit()})
+    layers = sorted(table.sizes)
+    last = len(table.sizes)
+    allowed: dict[str, set[int]] = {v: set(layers if v == "l" else units) for v in free}
+    for base, sub, layer, bound in _occurrences(tree):
+        elements = index_elements(sub) if sub else []
+        letters = {e[0] for e in elements if e[0].isalpha() and e[0] in free and e[0] not in bound}
+        layer_free = isinstance(layer, str) and layer[0] == "l" and "l" in free and "l" not in bound
+        if not letters and not layer_free:
+            continue
+        seen: dict[str, set[int]] = {v: set() for v in letters | ({"l"} if layer_free else set())}
+        for (kbase, kindices, klayer), _ in table.symbols.items():
+            if kbase != base or len(kindices) != len(elements):
+                continue
+            fits, l_value = _layer_binding(layer, klayer, last)
+            if not fits:
+                continue
+            values, ok = {}, True
+            for e, k in zip(elements, kindices):
+                if not str(k).lstrip("-").isdigit():
+                    ok = False
+                    break
+                m = re.fullmatch(r"([A-Za-z])([+-]\d+)?", e)
+                if m and m.group(1) in seen:
+                    values[m.group(1)] = int(k) - int(m.group(2) or 0)
+                elif e.isdigit() and int(e) != int(k):
+                    ok = False
+                    break
+            if ok:
+                for v, value in values.items():
+                    seen[v].add(value)
+                if layer_free and l_value is not None:
+                    seen["l"].add(l_value)
+        for v, values in seen.items():
+            allowed[v] &= values
+    return {v: sorted(values) for v, values in sorted(allowed.items())}

@@ -19,6 +19,7 @@ DIAGNOSES = (
     "extra_term",
     "missing_regularization",
     "wrong_learning_rate_sign",
+    "wrong_target",  # a right or wrong equation for another quantity than the one asked for
     "other",
 )
 
@@ -35,6 +36,8 @@ class Verdict:
     counterexample: dict | None = None
     decided_by: str = ""
     line: int | None = None  # for a multi-line derivation: the line judged
+    instances: list[dict] | None = None  # a general equation: each binding of its free indices, judged
+    follows_from: int | None = None  # wrong only because it follows from this wrong line before it
 
     @property
     def exit_code(self) -> int:

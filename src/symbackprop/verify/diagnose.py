@@ -1,0 +1,210 @@
+"""What is wrong with an answer the judge refuted: the typical mistake it matches.
+
+The answer is compared, in float64 at a few points, with the reference after each typical
+mistake (sign, constant factor, the activation derivative left out or doubled or replaced by
+the activation, one term of a sum dropped or added, weight decay forgotten, the update's sign)
+and with the indices a student transposed; the first that matches names the mistake. This
+names a mistake; it never decides a verdict (judge.py does).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy
+from sympy import Symbol
+
+from symbackprop.analysis.evaluate import evaluate_graph
+from symbackprop.analysis.numeric import lambdify_numpy
+from symbackprop.registry import BatchOuter, MatTVec, MatVec, activation, coupled_classes, real
+from symbackprop.verify.context import POINTS, Context, Target, _components, _scalar, _unfold
+from symbackprop.verify.judge import Decision
+from symbackprop.verify.resolve import ResolveError
+
+RTOL = 1e-9
+
+
+def _values(ctx: Context, expr: sympy.Expr) -> np.ndarray:
+    if not isinstance(expr, sympy.Basic):  # a plain number from Python arithmetic
+        expr = sympy.Float(float(expr))
+    missing = [s.name for s in expr.free_symbols if s.name not in ctx.points]
+    if missing:
+        raise ResolveError(f"cannot evaluate {', '.join(sorted(missing))}")
+    args = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    with np.errstate(all="ignore"):
+        value = _lambdified(args, expr)(*(ctx.points[a.name] for a in args))
+    return np.broadcast_to(np.asarray(value, dtype=float), (POINTS,))
+
+
+@lru_cache(maxsize=2048)
+def _lambdified(args: tuple[Symbol, ...], expr: sympy.Expr):
+    """Compiled once: references and their variants recur from answer to answer."""
+    return lambdify_numpy(list(args), expr)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Float agreement, for diagnosis only: which mistake explains the difference."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < POINTS // 4:
+        raise ResolveError("the answer cannot be evaluated at enough points (outside its domain?)")
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
+    return bool(np.all(np.abs(a - b)[ok] <= RTOL * scale[ok]))
+
+
+def _evaluate(ctx: Context, target: Target, expr: sympy.Expr) -> np.ndarray:
+    if target.kind == "layer":
+        return np.concatenate([_values(ctx, c) for c in _components(ctx, target, expr)])
+    return _values(ctx, _scalar(ctx, expr))
+
+
+def _equal(ctx: Context, target: Target, answer: sympy.Expr, reference: sympy.Expr) -> bool:
+    try:
+        return _same(_evaluate(ctx, target, answer), _evaluate(ctx, target, reference))
+    except (ResolveError, KeyError, TypeError, ValueError):
+        return False
+
+
+def _activation_factors(ctx: Context, target: Target) -> list[tuple[sympy.Expr, sympy.Expr]]:
+    """(f'(net), f(net)) pairs, in stored form, for every activation the reference may contain."""
+    unit = ctx.table.unit
+    pairs = []
+    if target.kind == "layer":
+        net, names = ctx.table.derivation.network, ctx.table.derivation.names
+        for layer in range(2, len(net.sizes) + 1):
+            act = activation(net.activations[layer - 2])
+            if not act.vector:
+                a, z = names.out_vec(layer), names.net_vec(layer)
+                pairs.append((act.derivative_in_output(a, z), a))
+        return pairs
+    for y, expr in unit.network.nodes.items():
+        if not expr.args or not (y in unit.fused or y == unit.network.objective):
+            continue
+        arg = expr.own_input() if isinstance(expr, coupled_classes()[1]) else expr.args[0]  # softmax: its own net
+        fp = unit.partials[y].get(arg)
+        if fp is not None and fp != 1:
+            pairs.append((fp, y))
+    return pairs
+
+
+def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple[str, sympy.Expr, str]]:
+    """The reference after each typical mistake: (code, expression, what it means)."""
+    out: list[tuple[str, sympy.Expr, str]] = []
+    forms = [reference]
+    if target.kind != "layer":
+        unfolded = _unfold(ctx, reference)
+        forms += [unfolded, unfolded.xreplace(ctx.table.unit.forward_expanded)]
+    for fp, y in _activation_factors(ctx, target):
+        for form in forms[:2]:
+            out.append(("missing_activation_derivative", form / fp, "the activation's derivative is missing"))
+            out.append(
+                (
+                    "activation_instead_of_derivative",
+                    form / fp * y,
+                    "the activation stands where its derivative belongs",
+                )
+            )
+            out.append(("extra_activation_derivative", form * fp, "the activation's derivative appears twice"))
+    lam = real("lambda")
+    if reference.has(lam):
+        out.append(("missing_regularization", reference.subs(lam, 0), "the weight-decay term is missing"))
+    if target.update and target.symbol is not None:
+        out.append(
+            (
+                "wrong_learning_rate_sign",
+                2 * target.symbol - reference,
+                "the update adds the gradient instead of subtracting it",
+            )
+        )
+    swap = _swapped_weights(ctx)
+    if swap and reference.xreplace(swap) != reference:
+        out.append(
+            (
+                "transposed_index",
+                reference.xreplace(swap),
+                "weight indices are transposed (the later node's index comes first)",
+            )
+        )
+    if target.kind == "layer":
+        swapped = reference.replace(lambda e: isinstance(e, MatTVec), lambda e: MatVec(*e.args))
+        swapped = swapped.replace(lambda e: isinstance(e, BatchOuter), lambda e: BatchOuter(*reversed(e.args)))
+        if swapped != reference:
+            out.append(("transposed_index", swapped, "a matrix or outer product is transposed"))
+    for form in forms:
+        for add in [a for a in sympy.preorder_traversal(form) if isinstance(a, sympy.Add)][:20]:
+            for term in add.args:
+                out.append(("missing_term", form.xreplace({add: add - term}), f"the term {term} is missing"))
+    return out
+
+
+def _swapped_weights(ctx: Context) -> dict:
+    """w_kj -> w_jk for every weight whose transposed name also exists."""
+    table = ctx.table
+    swap = {}
+    for (base, indices, layer), symbol in table.symbols.items():
+        if len(indices) == 2:
+            other = table.symbols.get((base, (indices[1], indices[0]), layer))
+            if other is not None and other != symbol:
+                swap[symbol] = other
+    return swap
+
+
+def _diagnose(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[str], str]:
+    reference = target.reference
+    try:
+        a, r = _evaluate(ctx, target, answer), _evaluate(ctx, target, reference)
+    except (ResolveError, KeyError, TypeError, ValueError):
+        return _shape_mismatch(ctx, target, answer)
+    ok = np.isfinite(a) & np.isfinite(r) & (np.abs(r) > 1e-12)
+    zero = np.isfinite(a) & np.isfinite(r) & (np.abs(r) <= 1e-12)
+    if ok.any() and np.all(np.abs(a[zero]) <= 1e-12):
+        ratio = a[ok] / r[ok]
+        if np.allclose(ratio, ratio[0], rtol=1e-8) and abs(ratio[0] - 1) > 1e-8:
+            c = ratio[0]
+            if abs(c + 1) < 1e-8:
+                return ["sign"], "the sign is wrong: the answer is minus the correct value"
+            if abs(c) > 1e-12:
+                return (
+                    ["factor"],
+                    f"a constant factor is wrong: the answer is {sympy.nsimplify(c, tolerance=1e-9)} times the correct value",
+                )
+    for code, variant, words in _variants(ctx, target, reference):
+        if _equal(ctx, target, answer, variant):
+            return [code], words
+    for term in _extra_terms(answer):
+        if _equal(ctx, target, answer - term, reference):
+            return ["extra_term"], f"the term {term} does not belong"
+    return ["other"], "the answer differs from the correct value (see the counterexample)"
+
+
+def _shape_mismatch(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[str], str]:
+    """The answer does not fit the network's shapes: is it right once a product is transposed?"""
+    if target.kind == "layer":
+        swapped = answer.replace(lambda e: isinstance(e, MatVec), lambda e: MatTVec(*e.args))
+        if _equal(ctx, target, swapped, target.reference):
+            return ["transposed_index"], "a weight matrix needs its transpose (W^T delta, not W delta)"
+    return ["other"], "the answer's shapes do not fit the network"
+
+
+def _extra_terms(answer: sympy.Expr) -> list[sympy.Expr]:
+    terms = []
+    for add in [a for a in sympy.preorder_traversal(answer) if isinstance(a, sympy.Add)][:10]:
+        for term in add.args:
+            terms.append(answer.xreplace({add: add - term}) - answer)
+    return [-t for t in terms]
+
+
+def _counterexample(ctx: Context, answer: sympy.Expr, target: Target, decision: Decision) -> dict:
+    """Where the sides differ: the values there of the quantities the answer and the reference
+    are written in (net_3, delta_6, w_63, ...), and both sides' values."""
+    unit = ctx.table.unit
+    point = dict(decision.point)
+    for s, v in ctx.assumed.items():
+        point[s.name] = float(v.xreplace({k: sympy.Float(point.get(k.name, 0.0)) for k in v.free_symbols}))
+    leaves = {s.name: np.asarray(point.get(s.name, 0.0)) for s in unit.network.leaves}
+    values, deltas, _ = evaluate_graph(unit, leaves)
+    known = {**point, **{k: float(v) for k, v in values.items()}, **{k: float(v) for k, v in deltas.items()}}
+    used = [_scalar(ctx, e).free_symbols for e in (answer, target.reference)] if target.kind != "layer" else []
+    names = sorted({s.name for group in used for s in group} & known.keys()) or sorted(decision.point)
+    shown = {k: round(float(known[k]), 6) for k in names}
+    return {"values": shown, "answer": decision.answer_value, "correct": decision.correct_value}
