@@ -12,6 +12,7 @@ part, so the expectations follow the contract rather than the exact wording.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -648,3 +649,235 @@ def test_an_expression_that_is_slow_to_build_is_refused_in_bounded_time(tmp_path
     assert rc == 2 and time.monotonic() - start < 20
     err = capsys.readouterr().err
     assert "nodes.f" in err and "longer than" in err and not (tmp_path / "out").exists()
+
+
+# --- verify and grade: files read with a bound, time limits, strict JSON -----------------------
+def assert_one_line_naming(stderr: str, path: object, problem: str) -> None:
+    """The whole stderr is one line ``symbackprop: error: ...`` that names ``path`` and matches ``problem``."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), repr(stderr)
+    assert str(path) in lines[0], lines[0]
+    assert re.search(problem, lines[0], re.IGNORECASE), lines[0]
+
+
+def unreadable(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A path that must not be read whole, and what the refusal says."""
+    path = tmp_path / f"{kind}.tex"
+    if kind == "fifo":  # nobody ever writes to it: a plain open() would block for ever
+        os.mkfifo(path)
+        return path, "not a regular file"
+    if kind == "huge":  # sparse: 3 GB on paper, nothing on disk
+        with open(path, "wb") as handle:
+            handle.truncate(3 * 2**30)
+        return path, "larger than the limit"
+    if kind == "folder":
+        path.mkdir()
+        return path, "not a regular file"
+    if kind == "missing":
+        return path, "no such file"
+    return Path("/dev/zero"), "not a regular file"
+
+
+UNREADABLE = ["dev-zero", "fifo", "huge", "folder", "missing"]
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+def test_verify_file_is_read_with_a_bound(kind, tmp_path):
+    path, problem = unreadable(tmp_path, kind)
+    proc = _run_cli(["verify", "fc-3-2-2", "--file", str(path)], cwd=tmp_path)  # timeout=120: a hang fails
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert_one_line_naming(proc.stderr, path, problem)
+
+
+def test_verify_file_over_the_document_limit(tmp_path, capsys):
+    path = tmp_path / "long.tex"
+    path.write_text("%" * (cli.MAX_DOCUMENT_BYTES + 1))
+    assert main(["verify", "fc-3-2-2", "--file", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert_one_line_naming(captured.err, path, "larger than the limit of 1,048,576 bytes")
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "huge", "folder"])
+def test_grade_student_file_is_read_with_a_bound(kind, tmp_path, capsys):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "ann.txt").write_text("q1: \\delta_6 = (y_6 - t_6) y_6 (1 - y_6)\n")
+    path, problem = unreadable(tmp_path, kind)
+    if kind == "dev-zero":
+        (folder / "zed.txt").symlink_to(path)
+        path = folder / "zed.txt"
+    else:
+        path = path.rename(folder / "zed.txt")
+    out = tmp_path / "report"
+    rc = main(["grade", "fc-3-2-2", str(folder), "-o", str(out)])
+    captured = capsys.readouterr()
+    if kind == "folder":  # a folder inside the submissions is no student's file: skipped
+        assert rc == 0 and "1 answers" in captured.out
+        return
+    assert rc == 2 and captured.out == ""
+    assert_one_line_naming(captured.err, path, problem)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "huge", "missing"])
+def test_grade_csv_and_questions_toml_are_read_with_a_bound(kind, tmp_path):
+    path, problem = unreadable(tmp_path, kind)
+    proc = _run_cli(["grade", "fc-3-2-2", str(path), "-o", str(tmp_path / "report")], cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert_one_line_naming(proc.stderr, path, problem)
+    if kind == "missing":
+        return
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "ann.txt").write_text("q1: \\delta_6 = (y_6 - t_6) y_6 (1 - y_6)\n")
+    questions = folder / "questions.toml"
+    if kind == "dev-zero":
+        questions.symlink_to(path)
+    else:
+        path.rename(questions)
+    proc = _run_cli(["grade", "fc-3-2-2", str(folder), "-o", str(tmp_path / "report")], cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert_one_line_naming(proc.stderr, questions, problem)
+    assert not (tmp_path / "report").exists()
+
+
+def test_grade_bad_submission_line_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "ann.txt").write_text("q1: fine\nno question here\n")
+    assert main(["grade", "fc-3-2-2", str(folder), "-o", str(tmp_path / "report")]) == 2
+    captured = capsys.readouterr()
+    assert_one_line_naming(captured.err, folder / "ann.txt", r"ann\.txt:2: expected 'question: answer'")
+    assert not (tmp_path / "report").exists()
+
+
+def test_grade_bad_spec_is_one_line(tmp_path, capsys):
+    src = tmp_path / "subs.csv"
+    src.write_text("student,question,answer\nann,q1,x\n")
+    spec_path = write_spec(tmp_path, CASE_BY_ID["undefined-symbol"][1])
+    assert main(["grade", str(spec_path), str(src), "-o", str(tmp_path / "report")]) == 2
+    assert_one_line_naming(capsys.readouterr().err, spec_path, "")
+    assert not (tmp_path / "report").exists()
+
+
+def test_read_bounded_reads_at_most_limit_plus_one_bytes(monkeypatch):
+    from symbackprop.verify import grade
+
+    path = Path("/proc/self/status")  # a regular file whose size says 0
+    if not path.exists():  # pragma: no cover
+        pytest.skip("needs /proc")
+    assert os.stat(path).st_size == 0 and len(grade.read_bounded(path, 10**6)) > 100
+    asked: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd, n):
+        asked.append(n)
+        return real_read(fd, n)
+
+    monkeypatch.setattr(grade.os, "read", counting_read)
+    with pytest.raises(ValueError, match="status: larger than the limit of 100 bytes"):
+        grade.read_bounded(path, 100)
+    assert sum(asked) <= 101
+
+
+def test_read_bounded_gives_up_on_a_slow_file(tmp_path, monkeypatch):
+    from symbackprop.verify import grade
+
+    path = tmp_path / "slow.txt"
+    path.write_text("x" * 1000)
+    real_read = os.read
+
+    def slow_read(fd, n):  # a disk (or network share) that delivers one byte every 20 ms
+        import time
+
+        time.sleep(0.02)
+        return real_read(fd, 1)
+
+    monkeypatch.setattr(grade.os, "read", slow_read)
+    with pytest.raises(ValueError, match=r"slow\.txt: reading took longer than 0\.2 s"):
+        grade.read_bounded(path, 10**6, seconds=0.2)
+
+
+BAD_SECONDS = ["nan", "NaN", "inf", "-inf", "0", "-0", "-1", "1e400", "five", ""]
+
+
+@pytest.mark.parametrize("value", BAD_SECONDS)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["verify", "fc-3-2-2", "--answer", "\\delta_6 = y_6"],
+        ["grade", "fc-3-2-2", "subs.csv"],
+        ["check", "fc-3-2-2"],
+    ],
+    ids=["verify", "grade", "check"],
+)
+def test_time_limit_must_be_finite_and_positive(command, value, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, f"--time-limit={value}"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{PREFIX}{command[0]}: argument --time-limit: "), lines
+    assert "seconds" in lines[0]
+    assert not (tmp_path / "report").exists()
+
+
+def test_time_limit_error_through_a_process(tmp_path):
+    proc = _run_cli(["verify", "fc-3-2-2", "--answer", "x", "--time-limit", "nan"], cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(PREFIX) and "--time-limit" in proc.stderr
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["derive", "fc-3-2-2", "--target", "fortran"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'fortran' (choose from" in err and "'jax'" in err
+
+
+def _non_finite_verdict(*args, **kwargs):
+    from symbackprop.verify.verdict import Verdict
+
+    values = {"y_6": float("inf"), "net_6": float("-inf"), "t_6": 0.5, "seq": [float("nan"), 1.0]}
+    example = {"values": values, "answer": float("nan"), "correct": 0.25}
+    return Verdict("incorrect", "delta_6", ["other"], "overflowed", example, "numeric")
+
+
+def _strict_loads(text: str):
+    def refuse(constant: str):
+        raise AssertionError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_verify_json_is_strict_json(monkeypatch, capsys, tmp_path):
+    from symbackprop.verify import check
+
+    monkeypatch.setattr(check, "verify_answer", _non_finite_verdict)
+    assert main(["verify", "fc-3-2-2", "--answer", "\\delta_6 = e^{1000}", "--json"]) == 1
+    data = _strict_loads(capsys.readouterr().out)
+    example = data["counterexample"]
+    assert example["answer"] is None and example["answer_text"] == "nan" and example["correct"] == 0.25
+    assert example["values"] == {
+        "y_6": None,
+        "y_6_text": "inf",
+        "net_6": None,
+        "net_6_text": "-inf",
+        "t_6": 0.5,
+        "seq": [None, 1.0],
+        "seq_text": ["nan", None],
+    }
+
+    monkeypatch.setattr(check, "verify_document", lambda *a, **k: [_non_finite_verdict()])
+    tex = tmp_path / "answer.tex"
+    tex.write_text("\\begin{equation}\\delta_6 = e^{1000}\\end{equation}\n")
+    assert main(["verify", "fc-3-2-2", "--file", str(tex), "--json"]) == 1
+    data = _strict_loads(capsys.readouterr().out)
+    assert data["counterexample"]["values"]["y_6_text"] == "inf"
+    assert data["lines"][0]["counterexample"]["answer_text"] == "nan"

@@ -1,15 +1,22 @@
-"""Class grading (symbackprop.verify.grade) against a fake checker with misbehaving answers."""
+"""Class grading (symbackprop.verify.grade) against a fake checker with misbehaving answers.
+
+The fake checker decides by keywords in the answer; on a Dask cluster the same classes are graded
+in tests/test_grade_cluster.py, and unreadable input in tests/test_bad_input.py."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from symbackprop.verify.grade import FIELDS, MAX_ANSWER_CHARS, grade, load_submissions, print_progress
+from symbackprop.cli import main
+from symbackprop.verify import grade as grade_module
+from symbackprop.verify.grade import FIELDS, MAX_ANSWER_CHARS, grade, json_safe, load_submissions, print_progress
 
 FAKE_CHECKER = """
 import os, signal, time
@@ -34,6 +41,11 @@ def verify(spec, answer, target=None):
     if "oom" in answer:
         block = bytearray(2 * 1024**3)
         return Verdict("correct", message=str(len(block)))
+    if "unsure" in answer:
+        return Verdict("undecided", target, [], "cannot decide " + answer)
+    if "infinite" in answer:
+        values = {"y_6": float("inf"), "t_6": [1.0, float("-inf"), float("nan")], "deep": {"x": float("nan")}}
+        return Verdict("incorrect", target, ["other"], "judged", {"values": values, "answer": float("inf")}, "numeric")
     if "ok" in answer:
         return Verdict("correct", target, [], "judged " + answer, decided_by="symbolic")
     if "neg" in answer:
@@ -112,8 +124,10 @@ def test_folder_input(tmp_path: Path, calls: Path) -> None:
         ("bob", "q10"),
     ]
     assert rows[1]["message"] == "cannot read what: is this"  # split at the first colon only
-    assert rows[2]["counterexample"] == {"y_6": 0.5, "nan": "nan"}
-    assert "<td>q2</td><td>2</td><td>0.0%</td><td>1</td><td>1</td><td>sign &times;1</td>" in page
+    assert rows[2]["counterexample"] == {"y_6": 0.5, "nan": None, "nan_text": "nan"}
+    assert (
+        "<td>q2</td><td>&mdash;</td><td>2</td><td>0.0%</td><td>1</td><td>1</td><td>0</td><td>sign &times;1</td>" in page
+    )
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -236,3 +250,153 @@ def test_questions_in_natural_order(tmp_path: Path, calls: Path) -> None:
     assert list(summary["per_question"]) == ["q1", "q2", "q10"]
     page = reports(tmp_path / "out")[2]
     assert page.index("<th>q1</th>") < page.index("<th>q2</th>") < page.index("<th>q10</th>")
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+
+    def refuse(constant: str):
+        raise AssertionError(f"{constant} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def student_folder(tmp_path: Path, files: dict[str, str], questions: str | None = None) -> Path:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    if questions is not None:
+        (folder / "questions.toml").write_text(questions, encoding="utf-8")
+    return folder
+
+
+def test_questions_toml_binds_questions_to_targets(tmp_path: Path, calls: Path) -> None:
+    folder = student_folder(
+        tmp_path,
+        {"ann.txt": "q1: ok \\delta_6 = y_6\nq2: neg\nq3: ok no target\n", "ben.txt": "q1: neg\n"},
+        'q1 = "delta_6"\nq2 = "dE/dw_64"  # the gradient\n',
+    )
+    answers = load_submissions(folder)
+    assert [(a.student, a.question, a.target) for a in answers] == [
+        ("ann", "q1", "delta_6"),
+        ("ann", "q2", "dE/dw_64"),
+        ("ann", "q3", None),
+        ("ben", "q1", "delta_6"),
+    ]  # questions.toml is no student's file
+    out = tmp_path / "out"
+    summary = run(folder, out)
+    assert summary["total"] == 4 and n_calls(calls) == 4
+    assert summary["per_question"]["q1"]["targets"] == ["delta_6"]
+    table, rows, page = reports(out)
+    assert_agree(table, rows)
+    assert [r["target"] for r in rows] == ["delta_6", "dE/dw_64", None, "delta_6"]
+    assert [t["target"] for t in table] == ["delta_6", "dE/dw_64", "", "delta_6"]
+    assert "<td>q2</td><td>dE/dw_64</td>" in page and "title='target delta_6" in page
+
+    # the target is part of what was graded: a new target grades those answers again
+    (folder / "questions.toml").write_text('q1 = "delta_7"\nq2 = "dE/dw_64"\n', encoding="utf-8")
+    again = run(folder, out)
+    assert (again["graded"], again["skipped"], n_calls(calls)) == (2, 2, 6)
+    assert [r["target"] for r in reports(out)[1]][::3] == ["delta_7", "delta_7"]
+
+
+@pytest.mark.parametrize(
+    ("questions", "match"),
+    [
+        ('q9 = "delta_6"\n', r"questions\.toml: q9: not a question any student answers \(questions: q1, q2\)"),
+        ('Q1 = "delta_6"\n', r"questions\.toml: Q1: not a question"),
+        ("q1 = 6\n", r"questions\.toml: q1: the target must be a non-empty string"),
+        ('q1 = ["delta_6"]\n', r"questions\.toml: q1: the target must be"),
+        ("[q1]\ntarget = 'delta_6'\n", r"questions\.toml: q1: the target must be"),
+        ('q1 = "  "\n', r"questions\.toml: q1: the target must be a non-empty string"),
+        (f'q1 = "{"x" * 201}"\n', r"questions\.toml: q1: the target is longer than 200"),
+        ('q1 = "delta_6\n', r"questions\.toml: .*line 1"),
+    ],
+)
+def test_questions_toml_errors_name_the_file_and_key(tmp_path: Path, questions: str, match: str) -> None:
+    folder = student_folder(tmp_path, {"ann.txt": "q1: ok\nq2: ok\n"}, questions)
+    with pytest.raises(ValueError, match=match):
+        load_submissions(folder)
+
+
+def test_undecided_is_counted_everywhere(tmp_path: Path, calls: Path) -> None:
+    src = write_csv(tmp_path / "subs.csv", [("a", "q1", "ok"), ("b", "q1", "unsure"), ("c", "q1", "unsure too")])
+    out = tmp_path / "out"
+    summary = run(src, out)
+    assert {v: summary[v] for v in ("correct", "incorrect", "invalid", "undecided")} == {
+        "correct": 1,
+        "incorrect": 0,
+        "invalid": 0,
+        "undecided": 2,
+    }
+    stats = summary["per_question"]["q1"]
+    assert (stats["answers"], stats["correct"], stats["undecided"]) == (3, 1, 2)
+    _, rows, page = reports(out)
+    assert [r["verdict"] for r in rows] == ["correct", "undecided", "undecided"]
+    assert "<th>undecided</th>" in page and "<td class='undecided'" in page and ".undecided{" in page
+    assert "<td>3</td><td>33.3%</td><td>0</td><td>0</td><td>2</td>" in page
+
+
+def test_cli_summary_line_counts_undecided(tmp_path: Path, calls: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(grade_module, "grade", functools.partial(grade_module.grade, checker=CHECKER))
+    src = write_csv(tmp_path / "subs.csv", [("a", "q1", "ok"), ("b", "q1", "unsure"), ("c", "q1", "neg")])
+    assert main(["grade", "fc-3-2-2", str(src), "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "3 answers (3 graded now, 0 already graded): 1 correct, 1 incorrect, 0 invalid, 1 undecided" in out
+
+
+def test_results_json_is_strict_json(tmp_path: Path, calls: Path) -> None:
+    src = write_csv(tmp_path / "subs.csv", [("a", "q1", "infinite"), ("b", "q1", "ok")])
+    out = tmp_path / "out"
+    run(src, out)
+    rows = strict_json((out / "results.json").read_text(encoding="utf-8"))
+    example = rows[0]["counterexample"]
+    assert example["answer"] is None and example["answer_text"] == "inf"
+    assert example["values"]["y_6"] is None and example["values"]["y_6_text"] == "inf"
+    assert example["values"]["t_6"] == [1.0, None, None]
+    assert example["values"]["t_6_text"] == [None, "-inf", "nan"]
+    assert example["values"]["deep"] == {"x": None, "x_text": "nan"}
+    for line in (out / ".progress.jsonl").read_text(encoding="utf-8").splitlines():
+        strict_json(line)
+    again = run(src, out)  # the recorded rows are read back as they are
+    assert again["skipped"] == 2 and strict_json((out / "results.json").read_text(encoding="utf-8")) == rows
+
+
+class _Number:
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return self.value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": 1.5, "b": math.inf}, {"a": 1.5, "b": None, "b_text": "inf"}),
+        ({"a": -math.inf}, {"a": None, "a_text": "-inf"}),
+        ({"a": math.nan, "a_text": "kept"}, {"a": None, "a_text": "kept"}),
+        ({"a": [1, math.nan]}, {"a": [1, None], "a_text": [None, "nan"]}),
+        ({"a": [[math.inf], 2.0]}, {"a": [[None], 2.0], "a_text": [["inf"], None]}),
+        ({"a": {"b": math.inf}}, {"a": {"b": None, "b_text": "inf"}}),
+        ({"a": (1, 2)}, {"a": [1, 2]}),
+        ({3: True, "n": None, "s": "nan"}, {"3": True, "n": None, "s": "nan"}),
+        ({"np": _Number(math.inf), "f": _Number(0.25)}, {"np": None, "np_text": "inf", "f": 0.25}),
+        ({"o": object}, {"o": str(object)}),
+        ([math.nan], [None]),
+    ],
+)
+def test_json_safe(value, expected) -> None:
+    safe = json_safe(value)
+    assert safe == expected
+    json.dumps(safe, allow_nan=False)
+
+
+def test_grade_help_documents_both_formats(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    text = capsys.readouterr().out
+    for needle in ("questions.toml", 'q1 = "delta_6"', "q2: \\frac{\\partial E}", "student,question,answer", "target"):
+        assert needle in text, needle
+    assert "--scheduler tcp://HOST:PORT" in text and "undecided" not in text.split("submissions:")[0]

@@ -1,32 +1,96 @@
-"""Command line: ``symbackprop examples | derive | check | regenerate``.
+"""Command line: ``symbackprop examples | derive | check | verify | grade | regenerate``.
 
 Thin on purpose: parse arguments, call the library, write files atomically (every output is
 rendered first, then each file is written to a temporary name and renamed), and turn bad
 input into one line on stderr with exit status 2.
+
+Each command imports what it needs inside its ``cmd_*`` function: ``verify`` is a short process
+that a grader runs once per answer, and must not pay for Jinja, the printers, the documents or
+the gradient checker (``tests/test_startup.py`` keeps it so). The choices of ``derive`` that
+live in the backends are read only when ``derive`` is parsed or its help is shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
-
-from symbackprop.analysis.gradcheck import check_derivation, import_source
-from symbackprop.api import derive
-from symbackprop.backends.codegen import TARGETS
-from symbackprop.backends.messages import LANGUAGES
-from symbackprop.backends.pdf import CompileError, compile_pdf
-from symbackprop.core.examples import example_names, example_title
-from symbackprop.core.expr import ExprError
-from symbackprop.core.network import LayeredNetwork, NetworkError
-from symbackprop.core.spec import SpecError, load_spec
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+MAX_DOCUMENT_BYTES = 2**20  # verify --file: a student's LaTeX document
+
+GRADE_FORMATS = """\
+submissions:
+  a folder     one UTF-8 file per student; the student is the file's name without its suffix.
+               One "question: answer" per line; blank lines and lines starting with # are skipped:
+                   q1: \\delta_6 = (y_6 - t_6) y_6 (1 - y_6)
+                   q2: \\frac{\\partial E}{\\partial w_{64}} = \\delta_6 y_4
+               An optional questions.toml in the folder (not a student's file) binds each
+               question to the quantity it asks for; an answer that derives another quantity
+               is incorrect (wrong_target), and a bare right-hand side is read as that quantity:
+                   q1 = "delta_6"
+                   q2 = "dE/dw_64"
+               Each key must be a question some student answers, each value a string.
+  a CSV file   header student,question,answer and an optional target column (delta_6,
+               dE/dw_64, ...), one row per answer; fields with commas or line breaks are quoted.
+
+Files must be regular files of at most 50 MB. A later answer to the same question replaces an
+earlier one. The report folder gets results.csv, results.json (strict JSON: a non-finite
+number is null beside a "<key>_text" string) and index.html, with the target of every answer,
+and .progress.jsonl, so that a rerun grades only new or changed answers (--force: all).
+
+--scheduler tcp://HOST:PORT runs the answers on a Dask cluster instead (pip install distributed;
+its workers need symbackprop and the spec). Each worker thread checks answers in a process of
+its own under the same time and memory limits; the reports and .progress.jsonl are written here,
+as results arrive, so an interrupted run resumes either way.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr and exit status 2, like every other bad input."""
+
+    def error(self, message: str) -> None:
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_BAD_INPUT, f"symbackprop: error: {where}{message} (see {self.prog} --help)\n")
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above zero (nan, inf, 0 and -1 are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds above 0")
+    return value
+
+
+class _Choices(Sequence):
+    """The choices of an option, read from a module when first needed (when that command's
+    arguments are checked or its help is shown), so building the parser imports nothing."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def _values(self) -> tuple:
+        import importlib
+
+        return tuple(getattr(importlib.import_module(self.module), self.name))
+
+    def __getitem__(self, index):
+        return self._values()[index]
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __contains__(self, value) -> bool:
+        return value in self._values()
 
 
 class InputError(Exception):
@@ -73,6 +137,11 @@ def document_name(lang: str, suffix: str) -> str:
 
 
 def load_network(spec: str, notation: str | None = None):
+    from dataclasses import replace
+
+    from symbackprop.core.network import LayeredNetwork
+    from symbackprop.core.spec import load_spec
+
     network = load_spec(spec)
     if notation is not None:
         if not isinstance(network, LayeredNetwork):
@@ -91,6 +160,8 @@ def render_outputs(
             tex = derivation.to_latex(lang, target)
             files[document_name(lang, "tex")] = tex.encode()
             if pdf:
+                from symbackprop.backends.pdf import compile_pdf
+
                 files[document_name(lang, "pdf")] = compile_pdf(tex, lang).pdf
         if "md" in formats:
             files[document_name(lang, "md")] = derivation.to_markdown(lang, target).encode()
@@ -98,12 +169,16 @@ def render_outputs(
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
+    from symbackprop.core.examples import example_names, example_title
+
     for name in example_names():
         print(f"{name:<20} {example_title(name)}")
     return EXIT_OK
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
+    from symbackprop.api import derive
+
     start = time.perf_counter()
     if args.pdf and args.format != "tex":
         raise InputError(f"{args.spec}: --pdf: a PDF is made from the LaTeX document; drop --format md")
@@ -117,8 +192,12 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    if args.points < 1 or args.time_limit <= 0:
-        raise InputError(f"{args.spec}: --points and --time-limit: must be positive")
+    from symbackprop.analysis.gradcheck import check_derivation, import_source
+    from symbackprop.api import derive
+    from symbackprop.core.spec import load_spec
+
+    if args.points < 1:
+        raise InputError(f"{args.spec}: --points: must be positive")
     derivation = derive(load_spec(args.spec))
     module = import_source(derivation.to_numpy(), name=f"symbackprop_check_{os.getpid()}")
     report = check_derivation(derivation.inner, module, points=args.points, seed=args.seed, time_limit=args.time_limit)
@@ -129,6 +208,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
     """Rewrite the committed example outputs: every built-in example into DIR/<name>/."""
+    from symbackprop.api import derive
+    from symbackprop.backends.messages import LANGUAGES
+    from symbackprop.core.examples import example_names
+    from symbackprop.core.spec import load_spec
+
     rendered = {
         name: render_outputs(derive(load_spec(name)), LANGUAGES, ("tex", "md"), pdf=args.pdf)
         for name in example_names()
@@ -141,30 +225,40 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Judge one answer, or every line of a LaTeX file; exit 0 correct, 1 incorrect, 2 invalid."""
-    from symbackprop.verify.check import verify_answer, verify_document
-
     if (args.answer is None) == (args.file is None):
         raise InputError(f"{args.spec}: verify: give exactly one of --answer and --file")
     if args.answer is not None:
+        from symbackprop.verify.check import verify_answer
+
         verdict = verify_answer(args.spec, args.answer, args.target, args.notation, args.time_limit)
         _report([verdict], args.json)
         return verdict.exit_code
-    text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+    from symbackprop.verify.grade import read_bounded
+
+    try:  # before the checker is imported: a file that cannot be read is refused at once
+        text = read_bounded(args.file, MAX_DOCUMENT_BYTES).decode("utf-8", errors="replace")
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    from symbackprop.verify.check import verify_document
+
     verdicts = verify_document(args.spec, text, args.notation, args.time_limit)
     _report(verdicts, args.json, document=True)
     return verdicts[-1].exit_code if verdicts else EXIT_BAD_INPUT
 
 
 def _report(verdicts, as_json: bool, document: bool = False) -> None:
-    import json
-
     if as_json:
+        import json
+
+        from symbackprop.verify.grade import json_safe
+
         objects = [v.to_json() for v in verdicts]
         if document:
             overall = verdicts[-1].to_json() if verdicts else {"verdict": "invalid", "message": "no equations found"}
-            print(json.dumps({**overall, "lines": objects}, sort_keys=True))
+            data = {**overall, "lines": objects}
         else:
-            print(json.dumps(objects[0], sort_keys=True))
+            data = objects[0]
+        print(json.dumps(json_safe(data), sort_keys=True, allow_nan=False))
         return
     for v in verdicts:
         where = f"line {v.line}: " if v.line is not None else ""
@@ -178,64 +272,94 @@ def _report(verdicts, as_json: bool, document: bool = False) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade a class: a folder of answer files or a CSV (student, question, answer)."""
-    from symbackprop.verify.grade import grade, print_progress
+    from symbackprop.core.spec import load_spec
+    from symbackprop.verify.grade import grade, load_submissions, print_progress
 
-    summary = grade(
-        args.spec,
-        args.submissions,
-        args.output,
-        jobs=args.jobs,
-        time_limit=args.time_limit,
-        force=args.force,
-        progress=print_progress,
-    )
+    if args.jobs < 1:
+        raise InputError(f"{args.submissions}: --jobs: must be at least 1")
+    try:
+        load_submissions(args.submissions)  # bad input is reported before anything starts
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    load_spec(args.spec)  # a bad spec is one line, not one invalid verdict per answer
+    try:
+        summary = grade(
+            args.spec,
+            args.submissions,
+            args.output,
+            jobs=args.jobs,
+            time_limit=args.time_limit,
+            force=args.force,
+            progress=print_progress,
+            scheduler=args.scheduler,
+        )
+    except (ValueError, ImportError) as err:
+        raise InputError(str(err)) from None
     print(
         f"{summary['total']} answers ({summary['graded']} graded now, {summary['skipped']} already graded): "
-        f"{summary['correct']} correct, {summary['incorrect']} incorrect, {summary['invalid']} invalid; "
-        f"report in {args.output}"
+        f"{summary['correct']} correct, {summary['incorrect']} incorrect, {summary['invalid']} invalid, "
+        f"{summary['undecided']} undecided; report in {args.output}"
     )
     return EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="symbackprop", description="Derive backpropagation symbolically.")
+    p = _Parser(prog="symbackprop", description="Derive backpropagation symbolically.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("examples", help="list the built-in examples").set_defaults(run=cmd_examples)
     d = sub.add_parser("derive", help="write derivation.tex and train.py for a spec")
     d.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
     d.add_argument("-o", "--output", default=".", help="output folder (default: the current directory)")
-    d.add_argument("--lang", choices=LANGUAGES, default="en", help="language of the document (default en)")
+    languages = _Choices("symbackprop.backends.messages", "LANGUAGES")
+    d.add_argument("--lang", choices=languages, metavar="LANG", default="en", help="%(choices)s (default en)")
     d.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
     d.add_argument("--format", choices=("tex", "md"), default="tex", help="document format: LaTeX or Markdown")
     d.add_argument("--pdf", action="store_true", help="also compile the LaTeX document to PDF")
     d.add_argument(
-        "--target", choices=TARGETS, default="numpy", help="train.py for any array library, or jit-compiled for JAX"
+        "--target",
+        choices=_Choices("symbackprop.backends.codegen", "TARGETS"),
+        metavar="TARGET",
+        default="numpy",
+        help="%(choices)s: train.py for any array library, or jit-compiled for JAX (default numpy)",
     )
     d.set_defaults(run=cmd_derive)
     c = sub.add_parser("check", help="check the generated gradients numerically (exit 1 on failure)")
     c.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
     c.add_argument("--points", type=int, default=3, help="random points to check (default 3)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    c.add_argument("--time-limit", type=float, default=60.0, help="seconds for the whole check (default 60)")
+    c.add_argument("--time-limit", type=seconds, default=60.0, help="seconds for the whole check (default 60)")
     c.set_defaults(run=cmd_check)
-    v = sub.add_parser("verify", help="check a student's derivation (exit 0 correct, 1 incorrect, 2 invalid)")
+    v = sub.add_parser(
+        "verify", help="check a student's derivation (exit 0 correct, 1 incorrect, 2 invalid, 3 undecided)"
+    )
     v.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
     v.add_argument("--answer", help="one equation, LaTeX or plain text")
-    v.add_argument("--file", help="a LaTeX file: every line of its display maths, step by step")
+    v.add_argument("--file", help="a LaTeX file (at most 1 MB): every line of its display maths, step by step")
     v.add_argument(
         "--target", help="what the answer derives, when it has no left-hand side (delta_4, w_64, update:w_64)"
     )
     v.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
     v.add_argument("--json", action="store_true", help="print one JSON object")
-    v.add_argument("--time-limit", type=float, default=5.0, help="seconds per answer (default 5)")
+    v.add_argument("--time-limit", type=seconds, default=5.0, help="seconds per answer (default 5)")
     v.set_defaults(run=cmd_verify)
-    g = sub.add_parser("grade", help="grade a class's answers into report/ (CSV, JSON, HTML)")
+    g = sub.add_parser(
+        "grade",
+        help="grade a class's answers into report/ (CSV, JSON, HTML)",
+        description="Grade every answer of a class against a spec, in worker processes or on a Dask cluster.",
+        epilog=GRADE_FORMATS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     g.add_argument("spec", help="a built-in example's name or a path to a .toml spec")
-    g.add_argument("submissions", help="a folder with one file per student, or a CSV (student, question, answer)")
+    g.add_argument("submissions", help="a folder with one file per student (and questions.toml), or a CSV")
     g.add_argument("-o", "--output", default="report", help="report folder (default: report)")
-    g.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    g.add_argument("--time-limit", type=float, default=5.0, help="seconds per answer (default 5)")
+    g.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
+    g.add_argument("--time-limit", type=seconds, default=5.0, help="seconds per answer (default 5)")
     g.add_argument("--force", action="store_true", help="grade again answers already graded")
+    g.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the answers on this Dask cluster (needs dask.distributed) instead of local processes",
+    )
     g.set_defaults(run=cmd_grade)
     r = sub.add_parser("regenerate", help="regenerate the outputs of every built-in example")
     r.add_argument("directory", nargs="?", default="outputs", help="target folder (default: outputs)")
@@ -244,24 +368,41 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _loaded(module: str, name: str) -> tuple[type, ...]:
+    """The exception class ``module.name`` if this run imported that module (an error of a module
+    never imported cannot have been raised), so that reporting errors imports nothing."""
+    found = getattr(sys.modules.get(module), name, None)
+    return (found,) if found is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (SpecError, NetworkError, ExprError, InputError) as err:
-        print(f"symbackprop: error: {err}", file=sys.stderr)
-    except (RecursionError, MemoryError):
-        print(
-            f"symbackprop: error: {getattr(args, 'spec', '')}: spec: input too large or too deeply nested",
-            file=sys.stderr,
+    except Exception as err:
+        bad_input = (
+            InputError,
+            *_loaded("symbackprop.core.spec", "SpecError"),
+            *_loaded("symbackprop.core.network", "NetworkError"),
+            *_loaded("symbackprop.core.expr", "ExprError"),
         )
-    except CompileError as err:
-        print(f"symbackprop: error: {err}", file=sys.stderr)
-        return EXIT_FAIL
-    except OSError as err:
-        print(
-            f"symbackprop: error: {err.filename or getattr(args, 'spec', '')}: {err.strerror or err}", file=sys.stderr
-        )
+        if isinstance(err, bad_input):
+            print(f"symbackprop: error: {err}", file=sys.stderr)
+        elif isinstance(err, (RecursionError, MemoryError)):
+            print(
+                f"symbackprop: error: {getattr(args, 'spec', '')}: spec: input too large or too deeply nested",
+                file=sys.stderr,
+            )
+        elif isinstance(err, _loaded("symbackprop.backends.pdf", "CompileError")):
+            print(f"symbackprop: error: {err}", file=sys.stderr)
+            return EXIT_FAIL
+        elif isinstance(err, OSError):
+            print(
+                f"symbackprop: error: {err.filename or getattr(args, 'spec', '')}: {err.strerror or err}",
+                file=sys.stderr,
+            )
+        else:
+            raise
     return EXIT_BAD_INPUT
 
 

@@ -9,16 +9,19 @@ receive one and compute nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sympy import Symbol
 
-from symbackprop.analysis.consistency import Consistency, check_consistency
 from symbackprop.analysis.evaluate import evaluate_graph
 from symbackprop.calculus.derive import GraphDerivation
 from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
-from symbackprop.calculus.teaching import Line, delta_lines, gradient_lines
+
+if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evaluate, not these
+    from symbackprop.analysis.consistency import Consistency
+    from symbackprop.calculus.teaching import Line
 
 __all__ = ["Analysis", "WorkedExample", "analyse"]
 
@@ -61,6 +64,8 @@ class Analysis:
 
 def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
     """Number, explain, check and evaluate a derivation for its documents."""
+    from symbackprop.analysis.consistency import check_consistency
+
     layered = isinstance(derivation, LayeredDerivation)
     unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation
     equations = derivation.equations
@@ -80,6 +85,8 @@ def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
 
 
 def _steps(unit: GraphDerivation, eq: Equation) -> list[Line]:
+    from symbackprop.calculus.teaching import delta_lines, gradient_lines
+
     if eq.kind == "delta":
         return delta_lines(unit, eq.target)
     if eq.kind == "gradient":
