@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
 
+from symbackprop.api import derive
 from symbackprop.cli import main
+from symbackprop.core.network import LayeredNetwork
+from symbackprop.core.spec import load_spec
 from symbackprop.verify.check import summarize, verify_answer, verify_document
 from symbackprop.verify.latex import ParseError, math_lines, parse_line
 from symbackprop.verify.verdict import DIAGNOSES
@@ -116,18 +120,76 @@ def test_parser_refuses_commands_outside_the_whitelist():
         parse_line(r"\input{/etc/passwd}")
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_every_line_of_the_generated_document_verifies(name):
-    """The documents are derived by the engine and read back by the verifier: both must agree."""
-    text = (OUTPUTS / name / "derivation.tex").read_text()
-    verdicts = verify_document(name, text)
-    assert len(verdicts) >= 9
-    bad = [v for v in verdicts if v.verdict != "correct"]
-    # the softmax lemma sums to a symbolic n, which the verifier does not read (yet)
-    allowed = [v for v in bad if "{y}_{i}" in v.message]
-    assert bad == allowed, bad[0].message if bad else ""
+def _documents():
+    """Every built-in example, in each notation it has, in English and Chinese."""
+    for name in EXAMPLES:
+        network = load_spec(name)
+        for notation in ("node", "layer") if isinstance(network, LayeredNetwork) else (None,):
+            for lang in ("en", "zh"):
+                yield pytest.param(name, notation, lang, id=f"{name}-{notation or 'graph'}-{lang}")
+
+
+@pytest.mark.parametrize(("name", "notation", "lang"), list(_documents()))
+def test_every_line_of_every_generated_document_verifies(name, notation, lang):
+    """The documents are derived by the engine and read back by the verifier: every line of the
+    display maths, lemmas included, must be judged right, in both languages and notations."""
+    network = load_spec(name)
+    if notation:
+        network = replace(network, notation=notation)
+    text = derive(network).to_latex(lang)
+    verdicts = verify_document(name, text, notation)
+    bad = [f"line {v.line}: {v.verdict}: {v.message}" for v in verdicts if v.verdict != "correct"]
+    assert not bad, "\n".join(bad[:5])
     numbered = len(re.findall(r"\\tag\{\d+\}", text))
-    assert sum(v.verdict == "correct" for v in verdicts) >= numbered
+    assert len(verdicts) >= max(numbered, 9)
+
+
+def test_the_golden_documents_verify_as_they_are_on_disk():
+    for name in EXAMPLES:
+        for document in ("derivation.tex", "derivation.zh.tex"):
+            verdicts = verify_document(name, (OUTPUTS / name / document).read_text(encoding="utf-8"))
+            assert verdicts and all(v.verdict == "correct" for v in verdicts), (name, document)
+
+
+SOFTMAX_LEMMA = r"""
+% verify: lemma where \sum_i t_i = 1
+\begin{align*}
+y_i &= \frac{e^{z_i}}{\sum_{k=1}^{n} e^{z_k}} \\
+E &= - \sum_{i=1}^{n} t_i \log(y_i) \\
+\frac{d}{d z_j} E &= \sum_{i=1}^{n} \frac{d}{d y_i} E \frac{\partial}{\partial z_j} y_i \\
+&= - t_j + y_j \sum_{i=1}^{n} t_i \\
+&= LAST
+\end{align*}
+"""
+
+
+@pytest.mark.parametrize(
+    ("last", "pragma", "verdict"),
+    [
+        ("y_j - t_j", True, "correct"),
+        ("y_j + t_j", True, "incorrect"),  # a wrong last step
+        ("t_j - y_j", True, "incorrect"),
+        ("y_j - t_j", False, "incorrect"),  # without the assumption, sum_i t_i = 1 does not hold
+    ],
+)
+def test_a_lemma_block_is_judged_for_every_size_and_index(last, pragma, verdict):
+    text = SOFTMAX_LEMMA.replace("LAST", last)
+    if not pragma:
+        text = text.replace(" where \\sum_i t_i = 1", "")
+    verdicts = verify_document("fc-3-2-2-softmax", text)
+    assert [v.decided_by for v in verdicts[:2]] == ["definition", "definition"]
+    assert "defines y_{i}" in verdicts[0].message
+    assert verdicts[-1].verdict == verdict, verdicts[-1].message
+    assert all(v.verdict == "correct" for v in verdicts[:-1])
+    if verdict == "incorrect":
+        assert "wrong for n = 2" in verdicts[-1].message
+
+
+def test_outside_a_lemma_block_the_same_lines_are_about_the_network():
+    """Without the pragma a definition is not accepted: y_i = ... names the network's outputs."""
+    text = SOFTMAX_LEMMA.replace("% verify: lemma where \\sum_i t_i = 1\n", "").replace("LAST", "y_j - t_j")
+    verdicts = verify_document("fc-3-2-2-softmax", text)
+    assert verdicts[0].verdict != "correct" and "definition" not in {v.decided_by for v in verdicts}
 
 
 def test_grade_command_writes_the_three_reports(tmp_path, capsys):

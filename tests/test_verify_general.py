@@ -39,7 +39,6 @@ except Exception as exc:  # noqa: BLE001 - any import failure must fail the test
 else:
     IMPORT_ERROR = None
 
-pytestmark = pytest.mark.xfail(reason="free indices: issue 8, in progress", strict=False)
 
 CORPUS = Path(__file__).parent / "data" / "verify_general_corpus.toml"
 CASES: list[dict] = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["case"]

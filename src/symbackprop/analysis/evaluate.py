@@ -10,18 +10,12 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from symbackprop.analysis.numeric import lambdify_numpy
-
-
-def _lambdified(expr: sympy.Expr):
-    args = sorted(expr.free_symbols, key=lambda s: s.name)
-    return lambdify_numpy(args, expr), [a.name for a in args]
+from symbackprop.analysis.numeric import evaluate_numpy
 
 
 def _value(expr: sympy.Expr, env: dict) -> np.ndarray:
-    fn, args = _lambdified(expr)
     with np.errstate(all="ignore"):
-        return np.asarray(fn(*(env[a] for a in args)), dtype=float)
+        return np.asarray(evaluate_numpy(expr, env), dtype=float)
 
 
 def evaluate_graph(derivation, point: dict) -> tuple[dict, dict, dict]:

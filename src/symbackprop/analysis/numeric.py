@@ -69,3 +69,59 @@ def _namespace() -> dict:
 def lambdify_numpy(args, expr: sympy.Expr):
     """``sympy.lambdify`` with the registry's kernels bound to NumPy."""
     return sympy.lambdify(args, expr, modules=[_namespace(), "numpy"], printer=KernelPrinter())
+
+
+def evaluate_numpy(expr: sympy.Expr, values: dict[str, np.ndarray]) -> np.ndarray:
+    """An expression's value at arrays of its symbols' values (by name), by walking the tree.
+
+    For the many small variants a diagnosis compares: no code is printed or compiled (what
+    ``lambdify`` spends its time on); each distinct subexpression is computed once. Sums,
+    products, powers and the registry's functions are walked; anything else (a piecewise
+    function, say) is compiled once by ``lambdify_numpy`` and called."""
+    done: dict[sympy.Basic, np.ndarray] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        form = _form(node)
+        if not ready and form is not None and node.args:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+            continue
+        done[node] = _evaluate_node(node, form, [done.get(a) for a in node.args], values)
+    return done[expr]
+
+
+def _form(node: sympy.Basic):
+    if node.is_Add or node.is_Mul or node.is_Pow:
+        return ("structure", None, False)
+    if node.args and not isinstance(node, TensorFunction):
+        return code_form(type(node))
+    return None
+
+
+def _evaluate_node(node: sympy.Basic, form, args: list, values: dict[str, np.ndarray]):
+    if node.is_Symbol:
+        return values[node.name]
+    if node.is_Integer and abs(node.p) < BIG_INTEGER:  # an index a kernel takes (softmax's i) stays an int
+        return int(node)
+    if node.is_Number or node in (sympy.pi, sympy.E):
+        return float(node)
+    if node.is_Add:
+        return functools.reduce(np.add, args)
+    if node.is_Mul:
+        return functools.reduce(np.multiply, args)
+    if node.is_Pow:
+        return np.power(args[0], args[1])
+    if form is not None:
+        kind, code, fold = form
+        function = functools.partial(code, np) if kind == "kernel" else getattr(np, code)
+        return functools.reduce(function, args) if fold else function(*args)
+    symbols = tuple(sorted(node.free_symbols, key=lambda s: s.name))
+    return _compiled_node(symbols, node)(*(values[s.name] for s in symbols))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_node(symbols: tuple, node: sympy.Basic):
+    return lambdify_numpy(list(symbols), node)

@@ -169,7 +169,7 @@ class _Builder:
         )
 
     # --- lemmas ---------------------------------------------------------------------------
-    def lemmas(self) -> list[tuple[str, str, list[PrintedLine]]]:
+    def lemmas(self) -> list[tuple[str, str, list[PrintedLine], str]]:
         found: list[Lemma] = []
         for name in self._activations_used():
             lemma = ACTIVATIONS[name].lemma
@@ -180,7 +180,9 @@ class _Builder:
             pair = (loss.pair_lemmas or {}).get(self.net.activations[-1])
             found.append(pair if pair is not None else loss.lemma)
         return [
-            (lemma.title[self.lang], lemma.words[self.lang], self._lines(lemma.steps())) for lemma in found if lemma
+            (lemma.title[self.lang], lemma.words[self.lang], self._lines(lemma.steps()), lemma.assumes)
+            for lemma in found
+            if lemma
         ]
 
     def _lines(self, pairs) -> list[PrintedLine]:

@@ -48,12 +48,14 @@ class Lemma:
     """A derivative derived step by step, as a document prints it.
 
     ``steps`` builds (lhs, rhs) pairs of unevaluated SymPy expressions; a None lhs continues the
-    line above. ``words`` is the sentence before the steps.
+    line above. ``words`` is the sentence before the steps; ``assumes`` what the steps assume,
+    in LaTeX (the verifier reads it: ``\\sum_i t_i = 1``).
     """
 
     title: Text
     words: Text
     steps: Steps
+    assumes: str = ""
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ register(
                     r"输出激活函数与损失函数合并求导；一个样本的目标值之和为一（$\sum_i t_i = 1$）：",
                 ),
                 _softmax_cross_entropy_lemma,
+                assumes=r"\sum_i t_i = 1",
             )
         },
     )

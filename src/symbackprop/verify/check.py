@@ -37,12 +37,14 @@ from symbackprop.verify.context import (
     target_of,
     target_tree,
 )
-from symbackprop.verify.diagnose import _counterexample, _diagnose
+from symbackprop.verify.diagnose import _counterexample, _diagnose, _shape_mismatch
 from symbackprop.verify.judge import Decision, Problem, Sampler, decide, exact_value, probe_points, tie_points
-from symbackprop.verify.latex import Node, ParseError, math_lines, parse_line, short
+from symbackprop.verify.latex import MathLine, Node, ParseError, math_blocks, parse_line, short
+from symbackprop.verify.lemma import LemmaBlock, judge_lemma_line
 from symbackprop.verify.resolve import (
     MAX_BINDINGS,
     Evaluator,
+    FrozenError,
     ResolveError,
     Transposed,
     binding_candidates,
@@ -73,6 +75,7 @@ class Equation:
     rhs: list[Node]
     target: tuple[Node, str] | None = None  # from --target or a question's target
     target_text: str | None = None
+    ranges: dict[str, str] = field(default_factory=dict)  # "for j in hidden": index -> set of units
 
 
 class TargetError(ParseError):
@@ -95,12 +98,18 @@ def decide_answer(ctx: Context, target: Target, answer: sympy.Expr) -> Decision:
     return worst[0] if worst else decisions[0]
 
 
-def judge(ctx: Context, target: Target, answer: sympy.Expr, reading: Reading | None = None) -> Verdict:
+def judge(
+    ctx: Context, target: Target, answer: sympy.Expr, reading: Reading | None = None, diagnose: bool = True
+) -> Verdict:
     """Decide one expression against the target's reference (see judge.py); diagnose a wrong one.
     ``reading`` says what reading the answer noticed (indices the wrong way round, divisions
     that SymPy cancelled): it counts too."""
     transposed = list(reading.transposed) if reading else []
-    decision = decide_answer(ctx, target, answer)
+    try:
+        decision = decide_answer(ctx, target, answer)
+    except (KeyError, IndexError):  # a component that does not exist: the shapes do not fit
+        codes, words = _shape_mismatch(ctx, target, answer)
+        return Verdict(INCORRECT, target.name, codes, f"{words[0].upper()}{words[1:]}.", None, "shapes")
     if decision.verdict == "correct" and reading is not None:
         decision = _divides_by_zero(ctx, target, reading.denominators) or decision
     if decision.verdict == "correct":
@@ -126,7 +135,7 @@ def judge(ctx: Context, target: Target, answer: sympy.Expr, reading: Reading | N
             "correct": decision.correct_value,
         }
         return Verdict(INCORRECT, target.name, ["other"], decision.reason, example, decision.decided_by)
-    codes, words = _diagnose(ctx, target, answer)
+    codes, words = _diagnose(ctx, target, answer) if diagnose else ([], "the answer differs from the correct value")
     example = _counterexample(ctx, answer, target, decision)
     return Verdict(INCORRECT, target.name, codes, f"{words[0].upper()}{words[1:]}.", example, decision.decided_by)
 
@@ -184,7 +193,9 @@ def _identity(ctx: Context, sides) -> Verdict | None:
 
 
 def _equation(answer: str, target_text: str | None) -> Equation:
-    sides, relations = parse_line(answer).parts
+    chain = parse_line(answer)
+    sides, relations = chain.parts
+    ranges = chain.extra.get("ranges", {})
     target = None
     if target_text:
         try:
@@ -192,10 +203,10 @@ def _equation(answer: str, target_text: str | None) -> Equation:
         except ParseError as err:
             raise TargetError(f"cannot read the target '{short(target_text)}': {err}") from None
     if len(sides) >= 2 and sides[0] is not None:
-        return Equation(sides[0], relations[0], list(sides[1:]), target, target_text)
+        return Equation(sides[0], relations[0], list(sides[1:]), target, target_text, ranges)
     if target is None:
         raise ParseError("the answer has no left-hand side; give one (\\delta_6 = ...) or a target")
-    return Equation(None, "=", [s for s in sides if s is not None], target, target_text)
+    return Equation(None, "=", [s for s in sides if s is not None], target, target_text, ranges)
 
 
 def _read(ctx: Context, eq: Equation, env: dict, exact: bool) -> tuple[Target, Target | None, list[Reading]]:
@@ -227,21 +238,23 @@ def _same_target(a: Target, b: Target) -> bool:
     return (a.name, a.kind, a.update) == (b.name, b.kind, b.update)
 
 
-def _judge_read(ctx: Context, asked: Target, written: Target | None, readings: list[Reading]) -> Verdict:
+def _judge_read(
+    ctx: Context, asked: Target, written: Target | None, readings: list[Reading], diagnose: bool = True
+) -> Verdict:
     """Judge the right-hand sides in turn against the target; a left-hand side that names
     another quantity than the one asked for is the wrong target, right or not."""
     if written is not None and not _same_target(asked, written):
-        own = _judge_steps(ctx, written, readings)
+        own = _judge_steps(ctx, written, readings, diagnose)
         right = "it is right for that quantity" if own.verdict == CORRECT else "it is not right for that either"
         message = f"This is an equation for {written.name}, but the question asks for {asked.name}; {right}."
         return Verdict(INCORRECT, asked.name, ["wrong_target"], message, own.counterexample, own.decided_by)
-    return _judge_steps(ctx, asked, readings)
+    return _judge_steps(ctx, asked, readings, diagnose)
 
 
-def _judge_steps(ctx: Context, target: Target, readings: list[Reading]) -> Verdict:
+def _judge_steps(ctx: Context, target: Target, readings: list[Reading], diagnose: bool = True) -> Verdict:
     verdict = None
     for step, reading in enumerate(readings, start=1):
-        verdict = judge(ctx, target, reading.expr, reading)
+        verdict = judge(ctx, target, reading.expr, reading, diagnose)
         if verdict.verdict != CORRECT:
             if len(readings) > 1:
                 verdict.message += f" (step {step} of the chain)"
@@ -279,6 +292,9 @@ def _general(ctx: Context, eq: Equation, free: set[str]) -> Verdict:
         )
     trees = (eq.lhs, *eq.rhs, eq.target[0] if eq.target else None)
     candidates = binding_candidates(ctx.table, trees, free)
+    for var, units in eq.ranges.items():  # "for j in hidden" keeps the hidden units
+        if var in candidates:
+            candidates[var] = [v for v in candidates[var] if v in ctx.table.sets.get(units, [])]
     order = _written_order((eq.lhs, eq.target[0] if eq.target else None, *eq.rhs))
     names = sorted(candidates, key=lambda v: order.index(v) if v in order else len(order))
     if math.prod(len(candidates[v]) for v in names) > MAX_BINDINGS:
@@ -305,7 +321,11 @@ def _general(ctx: Context, eq: Equation, free: set[str]) -> Verdict:
             [],
             f"Cannot decide: the equation has {len(instances)} instances, and at most {MAX_INSTANCES} are checked.",
         )
-    judged = [(env, _judge_read(ctx, *read)) for env, read in instances]
+    judged, wrong = [], False
+    for env, read in instances:  # each instance decided; only the first wrong one diagnosed
+        verdict = _judge_read(ctx, *read, diagnose=not wrong)
+        wrong |= verdict.verdict == INCORRECT
+        judged.append((env, verdict))
     records = [
         {
             "bindings": env,
@@ -369,7 +389,7 @@ def _verify(spec: str, answer: str, target_text: str | None, notation: str | Non
             return _general(ctx, eq, free)
         try:
             read = _read(ctx, eq, {}, exact=False)
-        except TargetError:
+        except (TargetError, FrozenError):
             raise
         except ResolveError as err:
             identity = _identity(ctx, [eq.lhs, *eq.rhs]) if eq.lhs is not None and eq.target is None else None
@@ -388,13 +408,8 @@ def _without_matrices(text: str) -> str:
 
 
 def _several_lines(spec: str, answer: str, notation: str | None) -> Verdict:
-    verdicts = _judge_lines(spec, math_lines(answer), notation, TIME_LIMIT)
-    if not verdicts:
-        return invalid("no equation found in the answer")
-    for v in verdicts:
-        if v.verdict != CORRECT:
-            return replace(v, message=f"line {v.line}: {v.message}")
-    return replace(verdicts[-1], message=f"every line is right ({len(verdicts)} lines)")
+    overall, _ = summarize(_judge_lines(spec, math_blocks(answer), notation, TIME_LIMIT))
+    return overall
 
 
 def verify_document(spec: str, text: str, notation: str | None = None, seconds: float = TIME_LIMIT) -> list[Verdict]:
@@ -403,20 +418,23 @@ def verify_document(spec: str, text: str, notation: str | None = None, seconds: 
     A line ``lhs = rhs`` starts a new target; a line ``= rhs`` continues the one before. Every
     line is judged, not only up to the first wrong one: a line that is wrong only because it
     follows from a wrong line before it is marked so (``follows_from``), as a marker carries an
-    error forward."""
+    error forward. Lines of a lemma block (after ``% verify: lemma``) are identities about
+    generic quantities (lemma.py)."""
     try:
-        lines = math_lines(text)
+        lines = math_blocks(text)
     except ParseError as err:
         return [invalid(f"cannot read the document: {err}")]
     return _judge_lines(spec, lines, notation, seconds)
 
 
-def _judge_lines(spec: str, lines: list[tuple[int, str]], notation: str | None, seconds: float) -> list[Verdict]:
+def _judge_lines(spec: str, lines: list[MathLine], notation: str | None, seconds: float) -> list[Verdict]:
     verdicts: list[Verdict] = []
     previous_lhs = None  # the left-hand side a continuation line "= rhs" refers to
     previous: tuple[int, str] | None = None  # the line before in the same chain: (number, its right-hand side)
-    for number, line in lines:
-        body = line.replace("&", " ").strip()
+    lemmas, block = LemmaBlock(), None
+    for line in lines:
+        number = line.number
+        body = line.text.replace("&", " ").strip()
         if body.startswith("=") and previous_lhs is None:
             verdicts.append(replace(invalid("a line starts with '=' but no equation comes before it"), line=number))
             continue
@@ -426,18 +444,35 @@ def _judge_lines(spec: str, lines: list[tuple[int, str]], notation: str | None, 
         else:
             previous_lhs = _lhs_text(body)
             previous = None
-        verdict = verify_answer(spec, body, notation=notation, seconds=seconds)
+        if line.lemma is not None:
+            if line.block != block:
+                lemmas.enter(line.lemma)
+                block = line.block
+            verdict = _lemma_line(spec, notation, body, lemmas, seconds)
+        else:
+            verdict = verify_answer(spec, body, notation=notation, seconds=seconds)
         verdict.line = number
         if verdict.verdict == INCORRECT and previous is not None and verdicts and verdicts[-1].verdict == INCORRECT:
-            follows = _follows(spec, previous[1], body, notation, seconds)
-            if follows:
+            if line.lemma is None and _follows(spec, previous[1], body, notation, seconds):
                 verdict.follows_from = previous[0]
                 verdict.message = f"Follows from line {previous[0]}, which is wrong. " + verdict.message
         if verdict.verdict != CORRECT:
-            verdict.message += f" In: {short(line, 120)}"
+            verdict.message += f" In: {short(line.text, 120)}"
         verdicts.append(verdict)
         previous = (number, body.split("=", 1)[1] if "=" in body else body) if previous_lhs else None
     return verdicts
+
+
+def _lemma_line(spec: str, notation: str | None, body: str, lemmas: LemmaBlock, seconds: float) -> Verdict:
+    try:
+        with time_limit(seconds):
+            return judge_lemma_line(context(spec, notation).table, body, lemmas)
+    except TimeoutError:
+        return invalid(f"cannot judge: the check took longer than {seconds:g} s")
+    except (RecursionError, MemoryError, OverflowError):
+        return invalid("the line is too large or too deeply nested to check")
+    except Exception as err:  # noqa: BLE001 - a line gets a verdict, never a traceback
+        return invalid(f"cannot judge: internal error {type(err).__name__}: {short(err, 120)}")
 
 
 def _lhs_text(body: str) -> str | None:

@@ -26,7 +26,15 @@ from symbackprop.core.spec import load_spec
 from symbackprop.registry import loss
 from symbackprop.verify.judge import Sampler
 from symbackprop.verify.latex import Node, parse_line
-from symbackprop.verify.resolve import PER_EXAMPLE, Evaluator, ResolveError, Table, build_table, update_of
+from symbackprop.verify.resolve import (
+    PER_EXAMPLE,
+    Evaluator,
+    FrozenError,
+    ResolveError,
+    Table,
+    build_table,
+    update_of,
+)
 
 POINTS = 64  # float probes for diagnosis (the verdict has its own, see judge.py)
 
@@ -114,8 +122,8 @@ def target_of(ctx: Context, lhs: Node, relation: str, evaluator: Evaluator, env:
             name = target.name.replace(f"d{table.objective}/", f"d{table.objective}(W,b;x,y)/")
             return replace(target, name=name, reference=target.reference.subs(decay, 0))
         return _derivative_target(ctx, top, bottom)
-    if lhs.kind == "mul" and lhs.parts[0].kind == "dop":  # \\frac{\\partial}{\\partial w} J: the operator form
-        return target_of(ctx, Node("derivative", (lhs.parts[1], lhs.parts[0].parts[0])), relation, evaluator, env)
+    if lhs.kind == "dapply":  # \\frac{\\partial}{\\partial w} J: the operator form
+        return target_of(ctx, Node("derivative", (lhs.parts[1], lhs.parts[0])), relation, evaluator, env)
     if lhs.kind == "next":  # w^{new} = ...: the update of w
         symbol = evaluator.evaluate(lhs.parts[0], env)
         if not isinstance(symbol, Symbol):
@@ -146,7 +154,7 @@ def _derivative_target(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:
     if top == table.objective and bottom.name in unit.gradients:
         return Target(f"d{top}/d{bottom}", "gradient", unit.gradients[bottom.name], bottom)
     if top == table.objective and bottom in getattr(unit.network, "frozen", ()):
-        raise ResolveError(f"{bottom} is frozen: training computes no gradient for it")
+        raise FrozenError(f"{bottom} is frozen: training computes no gradient for it")
     if top == table.objective and bottom in unit.totals:
         return Target(f"d{top}/d{bottom}", "partial", unit.totals[bottom], bottom)
     layer = _layer_target(ctx, bottom, gradient=True) if top == table.objective else None
@@ -163,7 +171,7 @@ def _symbol_target(ctx: Context, symbol: Symbol, relation: str) -> Target:
         if d == symbol:
             return _delta_target(ctx, node)
     if symbol in getattr(unit.network, "frozen", ()):
-        raise ResolveError(f"{symbol} is frozen: training does not update it, so it has no update to write")
+        raise FrozenError(f"{symbol} is frozen: training does not update it, so it has no update to write")
     if symbol.name in unit.updates and relation in ("<-", ":=", "="):
         return Target(symbol.name, "update", unit.updates[symbol.name], symbol, update=True)
     if symbol in unit.network.nodes:
@@ -262,6 +270,14 @@ def in_leaves(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
 
 
 def _pairs(ctx: Context, target: Target, answer: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]]:
+    """(answer, reference) component by component: a layer's units, a matrix's entries."""
+    if isinstance(answer, sympy.MatrixBase):  # written out as a bmatrix
+        reference = _components(ctx, target, target.reference) if target.kind == "layer" else [target.reference]
+        rows, cols = target.layer_shape if target.kind == "layer" else (1, None)
+        if answer.shape != (rows, cols or 1):
+            shape = f"{rows}x{cols or 1}"
+            raise ResolveError(f"the matrix written is {answer.rows}x{answer.cols}; {target.name} is {shape}")
+        return list(zip(list(answer), reference))
     if target.kind == "layer":
         return list(zip(_components(ctx, target, answer), _components(ctx, target, target.reference)))
     return [(_scalar(ctx, answer), _scalar(ctx, target.reference))]

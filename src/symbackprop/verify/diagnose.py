@@ -9,14 +9,11 @@ names a mistake; it never decides a verdict (judge.py does).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import sympy
-from sympy import Symbol
 
 from symbackprop.analysis.evaluate import evaluate_graph
-from symbackprop.analysis.numeric import lambdify_numpy
+from symbackprop.analysis.numeric import evaluate_numpy
 from symbackprop.registry import BatchOuter, MatTVec, MatVec, activation, coupled_classes, real
 from symbackprop.verify.context import POINTS, Context, Target, _components, _scalar, _unfold
 from symbackprop.verify.judge import Decision
@@ -31,22 +28,16 @@ def _values(ctx: Context, expr: sympy.Expr) -> np.ndarray:
     missing = [s.name for s in expr.free_symbols if s.name not in ctx.points]
     if missing:
         raise ResolveError(f"cannot evaluate {', '.join(sorted(missing))}")
-    args = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     with np.errstate(all="ignore"):
-        value = _lambdified(args, expr)(*(ctx.points[a.name] for a in args))
+        value = evaluate_numpy(expr, ctx.points)
     return np.broadcast_to(np.asarray(value, dtype=float), (POINTS,))
-
-
-@lru_cache(maxsize=2048)
-def _lambdified(args: tuple[Symbol, ...], expr: sympy.Expr):
-    """Compiled once: references and their variants recur from answer to answer."""
-    return lambdify_numpy(list(args), expr)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     """Float agreement, for diagnosis only: which mistake explains the difference."""
     ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < POINTS // 4:
+    if ok.sum() < POINTS // 4 or ok.sum() < 0.9 * np.isfinite(a).sum():  # a variant undefined where the
+        # answer is defined (the reference divided by a relu's step) explains nothing there
         raise ResolveError("the answer cannot be evaluated at enough points (outside its domain?)")
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
     return bool(np.all(np.abs(a - b)[ok] <= RTOL * scale[ok]))
@@ -168,6 +159,9 @@ def _diagnose(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[st
                     ["factor"],
                     f"a constant factor is wrong: the answer is {sympy.nsimplify(c, tolerance=1e-9)} times the correct value",
                 )
+        batch = _batch_factor(ctx, ratio, ok)
+        if batch:
+            return ["factor"], batch
     for code, variant, words in _variants(ctx, target, reference):
         if _equal(ctx, target, answer, variant):
             return [code], words
@@ -177,12 +171,29 @@ def _diagnose(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[st
     return ["other"], "the answer differs from the correct value (see the counterexample)"
 
 
+def _batch_factor(ctx: Context, ratio: np.ndarray, ok: np.ndarray) -> str:
+    """The answer is m times the correct value, or 1/m times: the batch mean's 1/m forgotten
+    or applied twice."""
+    m = ctx.table.symbols.get(("m", (), None))
+    if m is None or m.name not in ctx.points:
+        return ""
+    values = np.tile(ctx.points[m.name], len(ok) // POINTS)[ok]
+    if np.allclose(ratio, values, rtol=1e-8):
+        return "the answer is m times the correct value: the 1/m of the mean over the batch is missing"
+    if np.allclose(ratio, 1 / values, rtol=1e-8):
+        return "the answer is 1/m times the correct value: it divides by the batch size m once too often"
+    return ""
+
+
 def _shape_mismatch(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[list[str], str]:
     """The answer does not fit the network's shapes: is it right once a product is transposed?"""
     if target.kind == "layer":
         swapped = answer.replace(lambda e: isinstance(e, MatVec), lambda e: MatTVec(*e.args))
         if _equal(ctx, target, swapped, target.reference):
             return ["transposed_index"], "a weight matrix needs its transpose (W^T delta, not W delta)"
+        swapped = answer.replace(lambda e: isinstance(e, BatchOuter), lambda e: BatchOuter(*reversed(e.args)))
+        if _equal(ctx, target, swapped, target.reference):
+            return ["transposed_index"], "an outer product is transposed (delta a^T, not a delta^T)"
     return ["other"], "the answer's shapes do not fit the network"
 
 

@@ -28,14 +28,13 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable
 
 import mpmath
 import numpy as np
 import sympy
 from sympy import Symbol
 
-from symbackprop.analysis.numeric import lambdify_numpy
+from symbackprop.analysis.numeric import evaluate_numpy
 from symbackprop.core.limits import time_limit
 from symbackprop.registry import elementary, kinks_of
 
@@ -160,31 +159,24 @@ class Problem:
             s for g in sampler.groups for s in g if s in answer.free_symbols | reference.free_symbols
         }
         self.leaves = sorted(symbols, key=lambda s: s.name)
-        self._answer_fn = _numeric(self.leaves, answer)
-        self._reference_fn = _numeric(self.leaves, reference)
         self.kinks = kink_arguments(answer) + [g for g in kink_arguments(reference) if g not in kink_arguments(answer)]
 
     def values(self, points: dict[Symbol, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        args = [points[s] for s in self.leaves]
-        n = len(next(iter(points.values())))
-        with np.errstate(all="ignore"):
-            a = np.broadcast_to(np.asarray(self._answer_fn(*args), dtype=float), (n,))
-            r = np.broadcast_to(np.asarray(self._reference_fn(*args), dtype=float), (n,))
-        return a, r
+        return _floats(self.answer, points), _floats(self.reference, points)
+
+    @functools.cached_property
+    def exact_forms(self) -> tuple[sympy.Expr, sympy.Expr]:
+        """Both sides with the registry's functions as their definitions and kinks piecewise,
+        for evaluation at 30 digits."""
+        return tuple(elementary(e).rewrite(sympy.Piecewise) for e in (self.answer, self.reference))
 
 
-def _numeric(leaves: list[Symbol], expr: sympy.Expr) -> Callable:
-    return _compiled("numpy", tuple(leaves), expr)
-
-
-@functools.lru_cache(maxsize=1024)
-def _compiled(kind: str, leaves: tuple[Symbol, ...], expr: sympy.Expr) -> Callable:
-    """expr as a function of the leaves, compiled once: the references recur from answer to
-    answer. ``kind``: "numpy" (float64, vectorised) or "mpmath" (30 digits; registry functions
-    as their definitions and kinks piecewise)."""
-    if kind == "numpy":
-        return lambdify_numpy(list(leaves), expr)
-    return sympy.lambdify(list(leaves), elementary(expr).rewrite(sympy.Piecewise), "mpmath")
+def _floats(expr: sympy.Expr, points: dict[Symbol, np.ndarray]) -> np.ndarray:
+    """float64 values at the points, walking the expression (nothing compiled)."""
+    n = len(next(iter(points.values())))
+    values = {s.name: v for s, v in points.items()}
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(np.asarray(evaluate_numpy(expr, values), dtype=float), (n,))
 
 
 def probe_points(problem: Problem) -> dict[Symbol, np.ndarray]:
@@ -194,18 +186,15 @@ def probe_points(problem: Problem) -> dict[Symbol, np.ndarray]:
     points = problem.sampler.draw(POINTS, rng)
     if not problem.kinks:
         return points
-    kink_fns = [_numeric(problem.leaves, g) for g in problem.kinks]
 
     def signs(pts) -> np.ndarray:
-        n = len(next(iter(pts.values())))
-        with np.errstate(all="ignore"):
-            columns = [np.broadcast_to(np.asarray(f(*[pts[s] for s in problem.leaves]), float), (n,)) for f in kink_fns]
-        return np.sign(np.stack(columns, axis=1))
+        return np.sign(np.stack([_floats(g, pts) for g in problem.kinks], axis=1))
 
+    k = len(problem.kinks)
     seen = signs(points)
-    wanted = _combinations(seen, len(kink_fns))
+    wanted = _combinations(seen, k)
     for _ in range(EXTRA_ROUNDS):
-        missing = wanted - _combinations(seen, len(kink_fns), every=True)
+        missing = wanted - _combinations(seen, k, every=True)
         if not missing:
             break
         extra = problem.sampler.draw(4 * POINTS, rng)
@@ -214,7 +203,7 @@ def probe_points(problem: Problem) -> dict[Symbol, np.ndarray]:
         if keep.any():
             points = {s: np.concatenate([points[s], extra[s][keep]]) for s in points}
             seen = np.concatenate([seen, extra_signs[keep]])
-        wanted |= _combinations(extra_signs, len(kink_fns))
+        wanted |= _combinations(extra_signs, k)
     return points
 
 
@@ -273,17 +262,6 @@ def exact_value(expr: sympy.Expr, point: dict[Symbol, sympy.Expr]) -> sympy.Expr
     return value
 
 
-def _digits(fn: Callable, args: list) -> mpmath.mpf | None:
-    try:
-        with mpmath.workdps(DIGITS):
-            value = fn(*args)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return None
-    if isinstance(value, (mpmath.mpc, complex)) or not mpmath.isfinite(value):
-        return None
-    return mpmath.mpf(value)
-
-
 def _differs(answer, correct) -> bool:
     """At 30 digits, beyond what rounding can explain."""
     scale = max(abs(answer), abs(correct))
@@ -296,12 +274,11 @@ def refute(problem: Problem, points: dict[Symbol, np.ndarray], gaps: np.ndarray)
     exact leaf values; then the points on each kink, in exact arithmetic."""
     order = [int(i) for i in np.argsort(-gaps) if gaps[i] >= 0]
     chosen = list(dict.fromkeys(order[:CHECKED] + order[CHECKED :: max(1, len(order) // CHECKED)][:CHECKED]))
-    leaves = tuple(problem.leaves)
-    answer_fn, correct_fn = _compiled("mpmath", leaves, problem.answer), _compiled("mpmath", leaves, problem.reference)
+    answer_form, correct_form = problem.exact_forms
     for i in chosen:
-        args = [mpmath.mpf(float(points[s][i])) for s in problem.leaves]
-        answer, correct = _digits(answer_fn, args), _digits(correct_fn, args)
-        if answer is not None and correct is not None and _differs(answer, correct):
+        point = {s: sympy.Rational(float(points[s][i])) for s in problem.leaves}
+        answer, correct = exact_value(answer_form, point), exact_value(correct_form, point)
+        if answer is not None and correct is not None and _differs(mpmath.mpf(str(answer)), mpmath.mpf(str(correct))):
             return {s.name: float(points[s][i]) for s in problem.leaves}, float(answer), float(correct)
     for point in tie_points(problem, points):
         answer, correct = exact_value(problem.answer, point), exact_value(problem.reference, point)

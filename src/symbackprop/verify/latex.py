@@ -344,7 +344,13 @@ class Parser:
         """Implicit multiplication binds tighter than written operators: a \\odot W^T d."""
         node = self.unary()
         while self._starts_factor(self.peek()):
-            node = Node("mul", (node, self.power()), {"implicit": True})
+            factor = self.power()
+            if node.kind == "dop":  # \\frac{d}{dx} applies to the factor after it
+                node = Node("dapply", (node.parts[0], factor))
+            elif node.kind == "mul" and node.parts[1].kind == "dop":
+                node = Node("mul", (node.parts[0], Node("dapply", (node.parts[1].parts[0], factor))), node.extra)
+            else:
+                node = Node("mul", (node, factor), {"implicit": True})
         return node
 
     def _starts_factor(self, tok: Token) -> bool:
@@ -424,12 +430,15 @@ class Parser:
             self.take()
             closing = {"(": ")", "[": "]", "{": "}"}[tok.text]
             node = self.expression()
-            if tok.text == "[" and self.at("sym", ">"):  # Iverson bracket [net_4 > 0]: the step
-                self.take()
-                if self.take().text != "0":
-                    raise ParseError("write the step as [x > 0]")
-                node = Node("step", (node,))
+            if tok.text == "[" and (self.at("sym", ">") or self.at("sym", "<")):  # Iverson bracket [a > b]
+                greater = self.take().text == ">"
+                other = self.expression()
+                node = Node("step", (node, other) if greater else (other, node))
             self.expect("sym", closing)
+            if tok.text == "{" and node.kind == "name" and node.parts[1] is None and self.at("sym", "_"):
+                self.take()  # {y}_{i}, as SymPy prints an indexed name
+                base, _, layer, primes = node.parts
+                node = Node("name", (base, self.subscript(), layer, primes))
             return node
         if tok.kind == "cmd" and tok.text in ("lVert", "Vert", "|"):
             return self.norm()
@@ -870,33 +879,95 @@ PLAIN_DIFFERENTIALS = {"E", "J", "L", "net", "w", "W", "y", "z", "a", "b", "x", 
 
 
 def parse_line(text: str) -> Node:
-    """One line: a relation chain (or a bare expression)."""
-    return Parser(text).relation_chain()
+    """One line: a relation chain (or a bare expression), and the condition after it: "\\quad
+    \\text{for } j \\in hidden" restricts j to the hidden units (kept as ``extra["ranges"]``)."""
+    ranges = {}
+    m = _CONDITION.search(text) if isinstance(text, str) else None
+    if m:
+        for var, word in _RANGE.findall(m.group()):
+            word = word.strip("{} ")
+            if word not in SETS:
+                raise ParseError(f"unknown set '{short(word)}' in the condition; use one of: outputs, hidden, inputs")
+            ranges[var] = SETS[word]
+        text = text[: m.start()]
+    chain = Parser(text).relation_chain()
+    return Node("chain", chain.parts, {"ranges": ranges}) if ranges else chain
 
 
 _ENVIRONMENT = re.compile(r"\\begin\{(align\*?|equation\*?|gather\*?|aligned|eqnarray\*?)\}(.*?)\\end\{\1\}", re.S)
 _DISPLAY = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.S)
-_NOISE = re.compile(r"\\(label|tag\*?|eqref|ref|reason|text)\{(?:[^{}]|\{[^{}]*\})*\}|\\(nonumber|notag)")
+_NOISE = re.compile(
+    r"\\(label|tag\*?|eqref|ref|reason)\{(?:[^{}]|\{[^{}]*\})*\}|\\(nonumber|notag)"
+    r"|\\(begin|end)\{(aligned|split|gathered)\}"
+)
+_PRAGMA = re.compile(r"^[ \t]*%[ \t]*verify:[ \t]*lemma\b[ \t]*(?:where[ \t]+(?P<assume>[^\n]*))?", re.M)
+_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
+_ROWS = re.compile(r"\\begin\{([bpv]?matrix)\}|\\end\{([bpv]?matrix)\}|\\\\(?:\[[^\]]*\])?")
+# "for every j", "where ...": a condition after an equation, not part of it
+_CONDITION = re.compile(
+    r"[,;]?\s*(?:\\q?quad\s*|\\[,;:! ]\s*)*(?:\\(?:text|mathrm|textrm)\{\s*(?:for|where|if|with|对于|对|其中)[^}]*\}|\\forall\b).*$",
+    re.S,
+)
+
+
+_RANGE = re.compile(r"([a-z])\s*\\in\s*(?:\\(?:text|mathrm|textrm)\s*)?(\{?[A-Za-z\u3400-\u9fff]+\}?)")
+
+
+@dataclass(frozen=True)
+class MathLine:
+    """One line of a document's display maths: where it is, its text, and, in a lemma block,
+    the block's assumption ("" when it has none; None outside lemma blocks)."""
+
+    number: int
+    text: str
+    lemma: str | None = None
+    block: int = 0  # which display it belongs to
+
+
+def _rows(body: str) -> list[tuple[int, str]]:
+    """A display's rows: split at \\\\ outside matrices, with each row's offset."""
+    rows, depth, start = [], 0, 0
+    for m in _ROWS.finditer(body):
+        if m.group(1):
+            depth += 1
+        elif m.group(2):
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            rows.append((start, body[start : m.start()]))
+            start = m.end()
+    rows.append((start, body[start:]))
+    return rows
+
+
+def math_blocks(document: str) -> list[MathLine]:
+    """The lines of every display-maths environment of a document (or, with none, of the
+    document itself), with their line numbers and whether a lemma block holds them."""
+    if len(document) > 20 * MAX_LENGTH:
+        raise ParseError(f"document longer than {20 * MAX_LENGTH} characters")
+    pragmas = [(m.start(), m.group("assume") or "") for m in _PRAGMA.finditer(document)]
+    text = _COMMENT.sub(lambda m: " " * len(m.group()), document)  # same offsets, no comments
+    blocks = [(m.start(2), m.group(2)) for m in _ENVIRONMENT.finditer(text)]
+    blocks += [
+        (m.start(1) if m.group(1) is not None else m.start(2), m.group(1) or m.group(2))
+        for m in _DISPLAY.finditer(text)
+    ]
+    if not blocks:  # a plain file: every line (and every row of a line) is an equation
+        blocks = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text)]
+    lines, previous_end = [], 0
+    for index, (start, body) in enumerate(sorted(blocks)):
+        lemma = None
+        for at, assumption in pragmas:
+            if previous_end <= at < start:
+                lemma = assumption
+        for offset, piece in _rows(body):
+            row = _NOISE.sub("", piece).strip()
+            if row:
+                lead = len(piece) - len(piece.lstrip())
+                lines.append(MathLine(text.count("\n", 0, start + offset + lead) + 1, row, lemma, index))
+        previous_end = start + len(body)
+    return lines
 
 
 def math_lines(document: str) -> list[tuple[int, str]]:
     """The lines of every display-maths environment of a document, with their line numbers."""
-    if len(document) > 20 * MAX_LENGTH:
-        raise ParseError(f"document longer than {20 * MAX_LENGTH} characters")
-    blocks = [(m.start(2), m.group(2)) for m in _ENVIRONMENT.finditer(document)]
-    blocks += [
-        (m.start(1) if m.group(1) is not None else m.start(2), m.group(1) or m.group(2))
-        for m in _DISPLAY.finditer(document)
-    ]
-    if not blocks:
-        blocks = [(0, document)]
-    lines = []
-    for start, body in sorted(blocks):
-        offset = 0
-        for piece in re.split(r"(\\\\(?:\[[^\]]*\])?)", body):
-            text = _NOISE.sub("", piece).strip()
-            if text and not piece.startswith("\\\\"):
-                lead = len(piece) - len(piece.lstrip())
-                lines.append((document.count("\n", 0, start + offset + lead) + 1, text))
-            offset += len(piece)
-    return lines
+    return [(line.number, line.text) for line in math_blocks(document)]

@@ -43,6 +43,10 @@ class ResolveError(ParseError):
     """A name or construct that does not denote anything in this network."""
 
 
+class FrozenError(ResolveError):
+    """A gradient or update asked of a parameter the network keeps fixed."""
+
+
 class Transposed(sympy.Function):
     """X^T of a matrix or vector symbol, before products turn it into W^T v or d a^T."""
 
@@ -312,26 +316,32 @@ class Evaluator:
     def _mul(self, node, env):
         """A product chain, left to right (matrix products keep their order), iteratively."""
         factors = []
-        while node.kind == "mul" and node.parts[0].kind != "dop":
+        while node.kind == "mul":
             factors.append(node.parts[1])
             node = node.parts[0]
-        if node.kind == "mul":  # d/dx applied to the factor that follows it
-            variable = self.evaluate(node.parts[0].parts[0], env)
-            if not isinstance(variable, Symbol):
-                raise ResolveError("differentiate with respect to one variable: \\frac{d}{dx}")
-            operand = self.evaluate(node.parts[1], env)
-            if isinstance(operand, Symbol) and (operand in (self.table.objective, PER_EXAMPLE) or not self.free):
-                value = derivative_of(self.table, operand, variable)  # \\frac{\\partial}{\\partial w} E
-            else:
-                value = sympy.diff(operand, variable)
-            if value.has(sympy.DiracDelta):
-                raise ResolveError(
-                    "the step [x > 0] has no derivative where it jumps; it is not a function to differentiate"
-                )
-        else:
-            value = self.evaluate(node, env)
+        value = self.evaluate(node, env)
         for factor in reversed(factors):
             value = self.product(value, self.evaluate(factor, env))
+        return value
+
+    def _dapply(self, node, env):
+        """\\frac{d}{dx} f: the derivative operator applied to what follows it."""
+        return self.differentiate(node.parts[0], node.parts[1], env)
+
+    def differentiate(self, variable_node: Node, operand_node: Node, env: dict) -> sympy.Expr:
+        """d(operand)/d(variable): a quantity the derivation names (dE/dw, dy/dnet), or, in an
+        identity, the derivative of an expression of free variables."""
+        variable = self.evaluate(variable_node, env)
+        if not isinstance(variable, Symbol):
+            raise ResolveError("differentiate with respect to one variable: \\frac{d}{dx}")
+        operand = self.evaluate(operand_node, env)
+        if isinstance(operand, Symbol) and (operand in (self.table.objective, PER_EXAMPLE) or not self.free):
+            return derivative_of(self.table, operand, variable)  # \\frac{\\partial}{\\partial w} E
+        value = sympy.diff(operand, variable)
+        if value.has(sympy.DiracDelta):
+            raise ResolveError(
+                "the step [x > 0] has no derivative where it jumps; it is not a function to differentiate"
+            )
         return value
 
     def _cost(self, node, env):
@@ -387,7 +397,10 @@ class Evaluator:
         return left * right
 
     def _step(self, node, env):
-        return sympy.Heaviside(self.evaluate(node.parts[0], env), 0)
+        """[a > b]: 1 where a > b, else 0."""
+        a = self.evaluate(node.parts[0], env)
+        b = self.evaluate(node.parts[1], env) if len(node.parts) > 1 else 0
+        return sympy.Heaviside(a - b, 0)
 
     def _norm2(self, node, env):
         inner = self.evaluate(node.parts[0], env)
@@ -418,7 +431,10 @@ class Evaluator:
             raise ResolveError("constant too large to evaluate")
         if exponent.is_negative and base.free_symbols:
             self.denominators.append(base)
-        return base**exponent
+        value = base**exponent
+        if value.is_Number and value != 0 and not (sympy.Rational(1, 10**300) < abs(value) < 10**300):
+            raise ResolveError("a constant too large (or too small) to evaluate")
+        return value
 
     def _call(self, node, env):
         name, args = node.parts
@@ -526,6 +542,8 @@ class Evaluator:
 
     def _derivative(self, node, env):
         num, den = node.parts
+        if self.free:  # an identity: \\frac{\\partial y}{\\partial x} of free variables
+            return self.differentiate(den, num, env)
         top = self.evaluate(num, env)
         bottom = self.evaluate(den, env)
         if not isinstance(bottom, Symbol):
@@ -583,7 +601,7 @@ def update_of(table: Table, parameter: Symbol) -> sympy.Expr:
                 gradient = next(g for g in equations if g.kind == "gradient" and g.target == parameter)
                 return eq.rhs.xreplace({gradient.lhs: gradient.rhs})
     if parameter in getattr(unit.network, "frozen", ()):
-        raise ResolveError(f"{parameter} is frozen: training does not update it")
+        raise FrozenError(f"{parameter} is frozen: training does not update it")
     raise ResolveError(f"{parameter} is not a parameter that training updates")
 
 
