@@ -400,3 +400,37 @@ def test_grade_help_documents_both_formats(capsys) -> None:
     for needle in ("questions.toml", 'q1 = "delta_6"', "q2: \\frac{\\partial E}", "student,question,answer", "target"):
         assert needle in text, needle
     assert "--scheduler tcp://HOST:PORT" in text and "undecided" not in text.split("submissions:")[0]
+
+
+def test_identical_answers_are_checked_once_and_share_the_verdict(tmp_path: Path, calls: Path) -> None:
+    rows = [(f"s{i}", "q1", "ok same") for i in range(5)] + [(f"s{i}", "q2", "neg same") for i in range(5)]
+    rows += [("s0", "q3", "ok same", "delta_6"), ("s1", "q3", "ok  same")]  # another target, other text
+    src = write_csv(
+        tmp_path / "subs.csv", [(*r, "")[:4] for r in rows], header=("student", "question", "answer", "target")
+    )
+    seen: list[int] = []
+    summary = run(src, tmp_path / "out", progress=lambda done, total: seen.append(done))
+    assert n_calls(calls) == 4 and seen == list(range(1, 13))
+    assert (summary["total"], summary["graded"], summary["correct"], summary["incorrect"]) == (12, 12, 7, 5)
+    table, results, _ = reports(tmp_path / "out")
+    assert_agree(table, results)
+    q2 = [r for r in results if r["question"] == "q2"]
+    assert len(q2) == 5 and all(r == {**q2[0], "student": r["student"]} for r in q2)
+    assert len((tmp_path / "out" / ".progress.jsonl").read_text().splitlines()) == 12
+
+
+def test_questions_toml_with_the_real_checker(tmp_path: Path) -> None:
+    folder = student_folder(
+        tmp_path,
+        {
+            "ada.txt": "q1: \\delta_6 = (y_6 - t_6) y_6 (1 - y_6)\nq2: \\delta_6 y_4\n",
+            "bob.txt": "q1: \\delta_7 = (y_7 - t_7) y_7 (1 - y_7)\nq2: \\delta_4 y_6\n",
+        },
+        'q1 = "delta_6"\nq2 = "dE/dw_64"\n',
+    )
+    out = tmp_path / "out"
+    summary = grade("fc-3-2-2", folder, out, jobs=1)
+    assert (summary["correct"], summary["incorrect"]) == (2, 2)
+    rows = {(r["student"], r["question"]): r for r in reports(out)[1]}
+    assert rows["ada", "q2"]["verdict"] == "correct" and rows["ada", "q2"]["target"] == "dE/dw_64"
+    assert rows["bob", "q1"]["diagnosis"] == ["wrong_target"] and rows["bob", "q1"]["target"] == "delta_6"

@@ -29,6 +29,10 @@ cannot reach a worker thread, but the task can kill its process. The task waits 
 at most ``time_limit + GRACE``; the client submits no more answers than the cluster has threads
 and gives each ``CLUSTER_GRACE`` seconds more than that before it cancels it as timed out.
 
+Identical answers (the same text for the same target) are checked once and share that verdict:
+students who wrote the same thing get the same grade, and the many identical answers of a class
+(the textbook form, the usual slip) cost one check each.
+
 Resuming. Every finished answer is appended (and flushed) to ``out_dir/.progress.jsonl`` by the
 parent, as results arrive, with a SHA-256 of (spec, target, answer). A re-run skips answers whose
 hash is recorded there unless ``force=True`` (which starts the file afresh). The reports,
@@ -804,16 +808,22 @@ def _grade(spec, answers, out, start, force, progress, client, checker, jobs, ti
             if progress:
                 progress(count, total)
 
-        checked = []
+        same: dict[tuple[str, str | None], list[Answer]] = {}  # (answer, target) -> the students who wrote it
         for a in todo:
             if len(a.answer) > MAX_ANSWER_CHARS:
                 record(a, _invalid(f"answer is {len(a.answer)} characters long; the limit is {MAX_ANSWER_CHARS}"))
             else:
-                checked.append(a)
+                same.setdefault((a.answer, a.target), []).append(a)
+
+        def record_same(a: Answer, row: dict) -> None:  # one check, one verdict for every copy
+            for copy in same[a.answer, a.target]:
+                record(copy, row)
+
+        checked = [copies[0] for copies in same.values()]
         if client is not None:
-            _run_cluster(client, spec, checked, checker, time_limit, memory_mb, record)
+            _run_cluster(client, spec, checked, checker, time_limit, memory_mb, record_same)
         else:
-            _run_local(spec, checked, checker, jobs, time_limit, memory_mb, record)
+            _run_local(spec, checked, checker, jobs, time_limit, memory_mb, record_same)
 
     rows = [{k: results[a.student, a.question].get(k) for k in (*FIELDS, "counterexample")} for a in answers]
     per_question = _per_question(rows)
