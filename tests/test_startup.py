@@ -88,3 +88,19 @@ def test_derive_help_lists_the_backend_choices(capsys):
         main(["derive", "--help"])
     out = capsys.readouterr().out
     assert "numpy, jax" in out and "en, zh" in out
+
+
+def test_a_verify_process_flushes_its_verdict_before_it_ends(tmp_path):
+    """The process skips the interpreter's teardown (os._exit): the output and the status must be whole."""
+    answers = {r"\delta_6 = (y_6 - t_6) y_6 (1 - y_6)": 0, r"\delta_6 = (t_6 - y_6) y_6 (1 - y_6)": 1}
+    for answer, status in answers.items():
+        proc = subprocess.run(
+            [sys.executable, "-m", "symbackprop", "verify", "fc-3-2-2", "--answer", answer, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert proc.returncode == status and proc.stderr == ""
+        assert proc.stdout.endswith("}\n") and json.loads(proc.stdout)["verdict"] in ("correct", "incorrect")
