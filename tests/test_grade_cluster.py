@@ -22,7 +22,7 @@ from test_grade import CHECKER, calls, n_calls, reports, write_csv
 
 from symbackprop.cli import main
 from symbackprop.verify import grade as grade_module
-from symbackprop.verify.grade import Answer, grade
+from symbackprop.verify.grade import grade
 
 __all__ = ["calls"]  # a fixture, used by name
 
@@ -92,20 +92,25 @@ def slow_task(*args):
     return {"verdict": "correct", "diagnosis": [], "message": "too late", "decided_by": "", "seconds": 3}
 
 
-def test_client_times_out_an_answer_the_cluster_does_not_return(cluster: str, monkeypatch) -> None:
-    monkeypatch.setattr(grade_module, "START_SECONDS", 0.0)
-    monkeypatch.setattr(grade_module, "CLUSTER_GRACE", 0.0)
-    monkeypatch.setattr(grade_module, "GRACE", 0.5)
-    recorded = []
-    client = grade_module.connect(cluster)
-    try:
-        start = time.monotonic()
-        todo = [Answer("a", "q1", "ok"), Answer("b", "q1", "ok")]
-        grade_module._run_cluster(client, "fc-3-2-2", todo, CHECKER, 0.5, 0, lambda a, r: recorded.append(r), slow_task)
-        assert time.monotonic() - start < 2.5
-    finally:
-        client.close()
-    assert [r["message"] for r in recorded] == ["timed out after 0.5 s"] * 2
+def test_an_answer_the_cluster_does_not_return_is_not_recorded(tmp_path: Path, calls: Path, cluster, monkeypatch):
+    """The client's own bound: shown as not graded, kept out of .progress.jsonl, checked on the next run."""
+    bounds = {"START_SECONDS": 0.0, "CLUSTER_GRACE": 0.0, "GRACE": 0.5, "_cluster_check": slow_task}
+    saved = {name: getattr(grade_module, name) for name in bounds}
+    for name, value in bounds.items():
+        monkeypatch.setattr(grade_module, name, value)
+    src = write_csv(tmp_path / "subs.csv", [("a", "q1", "ok a"), ("b", "q1", "ok b")])
+    out = tmp_path / "out"
+    start = time.monotonic()
+    summary = grade("fc-3-2-2", src, out, checker=CHECKER, time_limit=0.5, scheduler=cluster)
+    assert time.monotonic() - start < 2.9 and summary["invalid"] == 2
+    messages = [r["message"] for r in reports(out)[1]]
+    assert messages == ["not graded: the cluster did not return it within 1 s; run grade again to check it"] * 2
+    assert (out / ".progress.jsonl").read_text() == ""
+
+    for name, value in saved.items():
+        monkeypatch.setattr(grade_module, name, value)
+    again = grade("fc-3-2-2", src, out, checker=CHECKER, scheduler=cluster)
+    assert (again["graded"], again["skipped"], again["correct"], n_calls(calls)) == (2, 0, 2, 2)
 
 
 def test_checker_that_cannot_load_stops_the_batch(tmp_path: Path, cluster: str) -> None:

@@ -26,8 +26,10 @@ On a Dask cluster (``scheduler="tcp://host:port"``, dask imported only then) the
 loop runs inside each cluster worker thread, in a process of its own that the task starts (a
 fresh interpreter, not a fork of a threaded worker) and keeps for the next answers: SIGALRM
 cannot reach a worker thread, but the task can kill its process. The task waits for one answer
-at most ``time_limit + GRACE``; the client submits no more answers than the cluster has threads
-and gives each ``CLUSTER_GRACE`` seconds more than that before it cancels it as timed out.
+at most ``time_limit + GRACE`` and records a timeout or a crash as above. The client submits no
+more answers than the cluster has threads and gives each ``START_SECONDS + CLUSTER_GRACE``
+seconds more than that; an answer the cluster does not return by then, or loses with a worker,
+is shown as "not graded" but not recorded as done, so the next run checks it again.
 
 Identical answers (the same text for the same target) are checked once and share that verdict:
 students who wrote the same thing get the same grade, and the many identical answers of a class
@@ -456,6 +458,9 @@ class _Spawned:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": paths},
             )
+        except BaseException:
+            mine.close()
+            raise
         finally:
             os.close(fd)
         self.conn = Connection(mine.detach())
@@ -590,22 +595,29 @@ def connect(address: str):
     return client
 
 
+def _not_graded(reason: str, seconds: float = 0.0) -> dict:
+    """A row for an answer the cluster failed to check (a lost worker, a lost connection): shown in
+    the reports, kept out of .progress.jsonl, so the next run checks it again."""
+    return {**_invalid(f"not graded: {reason}; run grade again to check it"[:500], seconds), "retry": True}
+
+
 def _cluster_row(future) -> dict:
     if future.status == "finished":
         return future.result()
-    if future.status == "error":
+    if future.status == "error":  # the task itself returns every verdict: this is the cluster's failure
         err = future.exception()
-        return _invalid(f"checker crashed: {type(err).__name__}: {err}"[:500])
-    return _invalid(f"checker crashed: the cluster {future.status} the task")
+        return _not_graded(f"the cluster failed: {type(err).__name__}: {err}")
+    return _not_graded(f"the cluster {future.status} the task")
 
 
 def _run_cluster(
-    client, spec: str, todo: list[Answer], checker: str, time_limit: float, memory_mb: int, record, task=_cluster_check
+    client, spec: str, todo: list[Answer], checker: str, time_limit: float, memory_mb: int, record, task=None
 ) -> None:
     """Check every answer in ``todo`` on the cluster of ``client``, calling ``record(answer, row)``
     in this process as each result arrives; no more answers in flight than the cluster has threads."""
     import queue
 
+    task = task or _cluster_check
     finished: queue.SimpleQueue = queue.SimpleQueue()  # done callbacks run in the client's own thread
     pending, running = deque(todo), {}  # future -> (answer, when it was submitted)
     bound = time_limit + GRACE + START_SECONDS + CLUSTER_GRACE
@@ -632,7 +644,7 @@ def _run_cluster(
                     row = _cluster_row(future)
                 elif now - started > bound:
                     future.cancel()
-                    row = _invalid(f"timed out after {time_limit:g} s", now - started)
+                    row = _not_graded(f"the cluster did not return it within {bound:g} s", now - started)
                 else:
                     continue
                 del running[future]
@@ -802,8 +814,9 @@ def _grade(spec, answers, out, start, force, progress, client, checker, jobs, ti
             rec["seconds"] = round(float(row.get("seconds", 0)), 4)
             rec |= {"counterexample": json_safe(row.get("counterexample")), "hash": a.digest(spec)}
             results[a.student, a.question] = rec
-            log.write(json.dumps(rec, allow_nan=False) + "\n")
-            log.flush()
+            if not row.get("retry"):
+                log.write(json.dumps(rec, allow_nan=False) + "\n")
+                log.flush()
             count += 1
             if progress:
                 progress(count, total)
