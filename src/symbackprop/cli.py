@@ -16,7 +16,6 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,6 +105,8 @@ def _umask() -> int:
 def write_all(folder: Path, files: dict[str, bytes]) -> None:
     """Write every file or none: each goes to a temporary name in its folder first, and only when
     all are written are they renamed into place. Files get the permissions the umask allows."""
+    import tempfile  # here: verify, a process per answer, writes nothing
+
     folder.mkdir(parents=True, exist_ok=True)
     for filename in files:
         if (folder / filename).is_dir():
