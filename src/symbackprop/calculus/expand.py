@@ -36,6 +36,8 @@ class Units:
         return self.names.shape(s)
 
     def entry(self, s: Symbol, k: int, j: int | None = None) -> Symbol:
+        if k is None or (j is None and len(self.names.shape(s)) == 2):  # a matrix asked for one index
+            raise IndexError(f"{s} has no component ({k}, {j}): the shapes do not fit")
         return self.names.entry(s, k, j)
 
     def width(self, expr: sympy.Expr) -> int:

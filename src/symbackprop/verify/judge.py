@@ -176,7 +176,10 @@ def _floats(expr: sympy.Expr, points: dict[Symbol, np.ndarray]) -> np.ndarray:
     n = len(next(iter(points.values())))
     values = {s.name: v for s, v in points.items()}
     with np.errstate(all="ignore"):
-        return np.broadcast_to(np.asarray(evaluate_numpy(expr, values), dtype=float), (n,))
+        out = np.asarray(evaluate_numpy(expr, values))
+        if np.iscomplexobj(out):  # not a real number there: undefined, never its real part
+            out = np.where(out.imag == 0, out.real, np.nan)
+        return np.broadcast_to(out.astype(float), (n,))
 
 
 def probe_points(problem: Problem) -> dict[Symbol, np.ndarray]:
@@ -298,7 +301,8 @@ def decide(problem: Problem) -> Decision:
     finite = np.isfinite(a) & np.isfinite(r)
     if finite.sum() < 8:
         return Decision("undecided", "", reason="the answer cannot be evaluated at enough points (outside its domain?)")
-    gaps = np.where(finite, np.abs(a - r) / np.maximum(np.maximum(np.abs(a), np.abs(r)), 1e-300), -1.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where not finite: masked out
+        gaps = np.where(finite, np.abs(a - r) / np.maximum(np.maximum(np.abs(a), np.abs(r)), 1e-300), -1.0)
     proof = None
     if gaps.max() <= 1e-6:  # the floats agree: worth the effort of a proof
         proof = prove_zero(problem.difference)

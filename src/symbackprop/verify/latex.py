@@ -415,6 +415,8 @@ class Parser:
     def _one_digit(self, tok: Token) -> str:
         """TeX reads one character as an argument: \\frac12 is 1/2, x^23 is x^2 3. The rest of
         the number goes back to the token stream."""
+        if tok.text[0] == ".":
+            raise ParseError(f"'.' cannot be an argument (position {tok.pos}); write {{0.5}} or {{.5}}")
         if len(tok.text) > 1:
             rest = Token("num", tok.text[1:], tok.pos + 1)
             self.tokens.insert(self.i, rest)

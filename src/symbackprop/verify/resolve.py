@@ -27,6 +27,7 @@ from symbackprop.registry import (
     FrobSq,
     MatTVec,
     MatVec,
+    TensorFunction,
     UnitSum,
     activation,
     real,
@@ -153,7 +154,10 @@ _ELEMENT = re.compile(r"[A-Za-z](?:[+-]\d+)?|\d+")
 def index_elements(text: str) -> list[str]:
     """The indices of a subscript: '4,1' -> 4, 1; 'kj' -> k, j; 'k4' -> k, 4; 'l+1' -> l+1."""
     if "," in text:
-        return [p.strip() for p in text.split(",")]
+        parts = [p.strip() for p in text.split(",")]
+        if not all(parts):
+            raise ResolveError(f"an empty index in _{{{text}}}")
+        return parts
     return _ELEMENT.findall(text)
 
 
@@ -272,7 +276,19 @@ class Evaluator:
         method = getattr(self, "_" + node.kind, None)
         if method is None:
             raise ResolveError(f"cannot use '{node.kind}' here")
-        return method(node, env)
+        try:
+            value = method(node, env)
+        except (TypeError, ValueError, NotImplementedError, sympy.ShapeError) as err:
+            if isinstance(err, ParseError) or not _has_matrix(node):
+                raise
+            raise ResolveError("a written-out matrix cannot be used this way: write each entry") from err
+        if value is sympy.S.NaN or value is sympy.S.ComplexInfinity:
+            raise ResolveError("a constant that is undefined (a division by zero?)")
+        if isinstance(value, TensorFunction) and not (value.free_symbols & self.table.roles.keys()):
+            raise ResolveError("this function takes a layer's vector; for one unit write softmax_k(z_1, ..., z_n)")
+        if node.kind in ("pow", "call", "apply") and isinstance(value, sympy.Basic) and value.has(sympy.I):
+            raise ResolveError("a value that is not a real number (the root or log of a negative number?)")
+        return value
 
     def _num(self, node, env):
         return Rational(node.parts[0])
@@ -298,6 +314,14 @@ class Evaluator:
             terms.append(right if node.kind == "add" else -right)
             node = node.parts[0]
         terms.append(self.evaluate(node, env))
+        matrices = [isinstance(t, sympy.MatrixBase) for t in terms]
+        if any(matrices):  # sympy.Add would accept a matrix among its terms and mean nothing
+            if not all(matrices):
+                raise ResolveError("a written-out matrix added to a number: write each entry")
+            total = terms[-1]
+            for term in reversed(terms[:-1]):
+                total = total + term  # a ShapeError for different shapes
+            return total
         return sympy.Add(*reversed(terms))
 
     _sub = _add
@@ -427,11 +451,15 @@ class Evaluator:
             if ("e", (), None) not in self.table.symbols:
                 return sympy.exp(exponent)
         base = self.evaluate(base_node, env)
+        if isinstance(base, sympy.MatrixBase) or isinstance(exponent, sympy.MatrixBase):
+            raise ResolveError("a power of a written-out matrix: write the power of each entry")
         if base.is_Number and exponent.is_Number and abs(base) > 10**6:
             raise ResolveError("constant too large to evaluate")
         if exponent.is_negative and base.free_symbols:
             self.denominators.append(base)
         value = base**exponent
+        if value is sympy.S.NaN or value is sympy.S.ComplexInfinity or value in (sympy.oo, -sympy.oo):
+            raise ResolveError("a power that is undefined (0 to a negative power?)")
         if value.is_Number and value != 0 and not (sympy.Rational(1, 10**300) < abs(value) < 10**300):
             raise ResolveError("a constant too large (or too small) to evaluate")
         return value
@@ -442,6 +470,10 @@ class Evaluator:
         function, low, high = CALLABLE[name]
         if len(values) < low or (high is not None and len(values) > high):
             raise ResolveError(f"\\{name} takes {'one argument' if high == 1 else f'at least {low} arguments'}")
+        if len(values) == 1 and isinstance(values[0], sympy.MatrixBase):  # exp of a written-out vector: elementwise
+            return values[0].applyfunc(function)
+        if any(isinstance(v, sympy.MatrixBase) for v in values):
+            raise ResolveError(f"\\{name} of several arguments, one a written-out matrix: write it for each entry")
         return function(*values)
 
     def _apply(self, node, env):
@@ -464,6 +496,11 @@ class Evaluator:
         if len(args) != 1:
             raise ResolveError(f"{base}(...) takes one argument")
         arg = self.evaluate(args[0], env)
+        if isinstance(arg, sympy.MatrixBase):  # sigma of a written-out vector: elementwise
+            return arg.applyfunc(lambda a: self._apply_one(base, primes, a))
+        return self._apply_one(base, primes, arg)
+
+    def _apply_one(self, base: str, primes: int, arg: sympy.Expr) -> sympy.Expr:
         if base in NAMED:
             fn = NAMED[base]
             if primes == 0:
@@ -518,7 +555,10 @@ class Evaluator:
                 raise ResolveError(f"this network has no '{domain}' units")
         else:
             if not _uses_index(body, var):  # \sum_k of a layer vector: the sum over its units
-                return UnitSum(self.evaluate(body, env))
+                summed = self.evaluate(body, env)
+                if isinstance(summed, sympy.MatrixBase) or not (summed.free_symbols & self.table.roles.keys()):
+                    raise ResolveError(f"the sum over {var}: its term does not depend on {var}")
+                return UnitSum(summed)
             values = self._index_values(body, var, env)
         terms = []
         inferred = low is None and domain is None
@@ -651,6 +691,11 @@ def walk(tree, bound: frozenset = frozenset()):
                 stack.append((node.parts[1], bound))
             else:
                 stack.extend((p, bound) for p in reversed(node.parts) if isinstance(p, (Node, tuple)))
+
+
+def _has_matrix(tree: Node) -> bool:
+    """Whether a written-out matrix (bmatrix) occurs in the tree."""
+    return any(node.kind == "matrix" for node, _ in walk(tree))
 
 
 def _letters(sub: str | None) -> list[str]:
