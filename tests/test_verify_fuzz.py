@@ -306,6 +306,11 @@ FOUND = [
     ("fc-3-2-2-softmax", "\\frac{\\partial E}{\\partial w_{52}} = \\delta_{5} (-1)^{0.5} x_{2}", "not a real number"),
     ("fc-3-2-2-softmax", "\\frac{\\partial E}{\\partial w_{64}} = \\delta_6 \\log(-1) y_4", "not a real number"),
     ("fc-3-2-2-softmax", "y_4=\\operatorname{softmax}(net_4)", "layer's vector"),
+    (
+        "ufldl-3-3-1",
+        "\\frac{\\partial J}{\\partial W^{(l)}}=\\begin{bmatrix}1\\end{bmatrix}\\delta^{(l+1)}(a^{(l)})^T",
+        "written-out matrix times",
+    ),
 ]
 
 

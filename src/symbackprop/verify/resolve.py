@@ -408,6 +408,9 @@ class Evaluator:
         roles = self.table.roles
         kind = lambda e: roles.get(e.args[0] if isinstance(e, Transposed) else e, (None,))[0]  # noqa: E731
         scalar = lambda e: not isinstance(e, Transposed) and not (e.free_symbols & roles.keys())  # noqa: E731
+        written = [isinstance(e, sympy.MatrixBase) for e in (left, right)]
+        if any(written) and not all(written) and not (scalar(left) and scalar(right)):
+            raise ResolveError("a written-out matrix times a layer's vector or matrix: write each entry")
         if scalar(left) or scalar(right):
             return left * right
         if kind(left) == "matrix" and not isinstance(left, Transposed):
