@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sympy import Symbol
 
-from symbackprop.analysis.evaluate import evaluate_graph
+from symbackprop.analysis.evaluate import evaluate_edges, evaluate_graph
 from symbackprop.calculus.derive import GraphDerivation
 from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
@@ -32,7 +32,9 @@ class WorkedExample:
 
     ``forward`` and ``deltas`` are (symbol, value) rows, ``gradients`` (leaf, gradient symbol,
     value, value after one update or None for inputs and frozen parameters). ``values`` and
-    ``gradient_of`` (by name) feed the circuit picture of a graph. Non-finite numbers stay as
+    ``gradient_of`` (by name) feed the circuit picture of a graph, and ``edge_gradients`` the
+    gradient flowing along each of its wires, keyed (source name, node name): those leaving a
+    node add up to its ``gradient_of``. Non-finite numbers stay as
     they came out of NumPy (nan, inf) and ``finite`` says whether there are any.
     """
 
@@ -41,6 +43,7 @@ class WorkedExample:
     gradients: list[tuple[Symbol, Symbol, float, float | None]]
     values: dict[str, float] = field(default_factory=dict)
     gradient_of: dict[str, float] = field(default_factory=dict)
+    edge_gradients: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def finite(self) -> bool:
@@ -135,4 +138,8 @@ def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     gradient_of = {n.name: number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
     gradient_of[net.objective.name] = 1.0
     gradient_of.update({k: number(v) for k, v in grads.items()})
-    return WorkedExample(forward, delta_rows, gradient_rows, {k: number(v) for k, v in values.items()}, gradient_of)
+    graph = not isinstance(derivation, LayeredDerivation)  # only a graph's document draws its wires
+    edges = {k: number(v) for k, v in evaluate_edges(unit, values).items()} if graph else {}
+    return WorkedExample(
+        forward, delta_rows, gradient_rows, {k: number(v) for k, v in values.items()}, gradient_of, edges
+    )

@@ -32,3 +32,24 @@ def evaluate_graph(derivation, point: dict) -> tuple[dict, dict, dict]:
             deltas[derivation.delta_symbols[node].name] = _value(derivation.deltas[node.name], {**values, **deltas})
     grads = {leaf: _value(expr, {**values, **deltas}) for leaf, expr in derivation.gradients.items()}
     return values, deltas, grads
+
+
+def evaluate_edges(derivation, values: dict) -> dict[tuple[str, str], np.ndarray]:
+    """The gradient flowing along each wire of a scalar graph: for a wire s -> n,
+    d(objective)/dn * dn/ds at the forward ``values`` (by name), keyed (s, n).
+
+    A node's d(objective)/dn is the sum of the wires out of it (the objective's is 1), so the
+    values on the wires leaving a node add up to that node's gradient: the total derivative a
+    circuit picture teaches. The local derivative dn/ds is the derivation's own (``partials``),
+    so a wire carries exactly the term the error-term equations add.
+    """
+    net = derivation.network
+    node_gradient: dict[str, np.ndarray] = {net.objective.name: np.float64(1.0)}
+    edges: dict[tuple[str, str], np.ndarray] = {}
+    for node in reversed(list(net.nodes)):
+        if node.name not in node_gradient:
+            consumers = derivation.consumers.get(node, [])
+            node_gradient[node.name] = sum((edges[node.name, c.name] for c in consumers), np.float64(0.0))
+        for s, local in derivation.partials.get(node, {}).items():
+            edges[s.name, node.name] = node_gradient[node.name] * _value(local, values)
+    return edges
