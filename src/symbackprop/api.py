@@ -19,7 +19,14 @@ import sympy
 
 from symbackprop.analysis import Analysis, analyse
 from symbackprop.backends.codegen import GeneratedModule, generate
-from symbackprop.backends.document import latex_document, markdown_document, summary_latex
+from symbackprop.backends.document import (
+    MarkdownDocument,
+    latex_document,
+    markdown_document,
+    markdown_with_figures,
+    summary_latex,
+)
+from symbackprop.backends.notebook import notebook_json
 from symbackprop.calculus.derive import GraphDerivation, derive_graph
 from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
@@ -85,6 +92,16 @@ class Derivation:
     def to_markdown(self, lang: str = "en", target: str = "numpy") -> str:
         """The derivation document as Markdown with $$ maths (GitHub, Jupyter)."""
         return markdown_document(self.analysis, self.module(target).locations, lang)
+
+    def to_markdown_document(
+        self, lang: str = "en", target: str = "numpy", stem: str = "derivation"
+    ) -> MarkdownDocument:
+        """The Markdown document and its pictures (TikZ), which it links to as ``<stem>.fig<k>.svg``."""
+        return markdown_with_figures(self.analysis, self.module(target).locations, lang, stem)
+
+    def to_notebook(self, lang: str = "en", target: str = "numpy") -> str:
+        """A Jupyter notebook (nbformat 4 JSON): the derivation, train.py in cells, a gradient check."""
+        return notebook_json(self.to_markdown(lang, target), self.to_numpy(target), lang)
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the whole document, maths rendered by MathJax."""

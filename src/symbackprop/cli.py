@@ -152,9 +152,10 @@ def load_network(spec: str, notation: str | None = None):
 
 
 def render_outputs(
-    derivation, langs=("en",), formats=("tex",), pdf: bool = False, target: str = "numpy"
+    derivation, langs=("en",), formats=("tex",), pdf: bool = False, target: str = "numpy", figures: bool = True
 ) -> dict[str, bytes]:
-    """Every file of a derivation, rendered in memory (nothing is written here)."""
+    """Every file of a derivation, rendered in memory (nothing is written here). The Markdown
+    document links to its pictures as SVG files beside it; ``figures=False`` leaves them out."""
     files = {"train.py": derivation.to_numpy(target).encode()}
     for lang in langs:
         if "tex" in formats:
@@ -165,7 +166,15 @@ def render_outputs(
 
                 files[document_name(lang, "pdf")] = compile_pdf(tex, lang).pdf
         if "md" in formats:
-            files[document_name(lang, "md")] = derivation.to_markdown(lang, target).encode()
+            stem = document_name(lang, "md").removesuffix(".md")
+            markdown = derivation.to_markdown_document(lang, target, stem)
+            files[document_name(lang, "md")] = markdown.text.encode()
+            if figures:
+                from symbackprop.backends.svg import tikz_to_svg
+
+                files.update(zip(markdown.figures, tikz_to_svg(list(markdown.figures.values()), lang)))
+        if "ipynb" in formats:
+            files[document_name(lang, "ipynb")] = derivation.to_notebook(lang, target).encode()
     return files
 
 
@@ -182,7 +191,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.pdf and args.format != "tex":
-        raise InputError(f"{args.spec}: --pdf: a PDF is made from the LaTeX document; drop --format md")
+        raise InputError(f"{args.spec}: --pdf: a PDF is made from the LaTeX document; drop --format {args.format}")
     derivation = derive(load_network(args.spec, args.notation))
     files = render_outputs(derivation, (args.lang,), (args.format,), pdf=args.pdf, target=args.target)
     out = Path(args.output)
@@ -215,7 +224,7 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     from symbackprop.core.spec import load_spec
 
     rendered = {
-        name: render_outputs(derive(load_spec(name)), LANGUAGES, ("tex", "md"), pdf=args.pdf)
+        name: render_outputs(derive(load_spec(name)), LANGUAGES, ("tex", "md"), pdf=args.pdf, figures=args.pdf)
         for name in example_names()
     }
     for name, files in rendered.items():
@@ -320,7 +329,12 @@ def parser() -> argparse.ArgumentParser:
     languages = _Choices("symbackprop.backends.messages", "LANGUAGES")
     d.add_argument("--lang", choices=languages, metavar="LANG", default="en", help="%(choices)s (default en)")
     d.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
-    d.add_argument("--format", choices=("tex", "md"), default="tex", help="document format: LaTeX or Markdown")
+    d.add_argument(
+        "--format",
+        choices=("tex", "md", "ipynb"),
+        default="tex",
+        help="document format: LaTeX, Markdown (figures as SVG files beside it) or a Jupyter notebook",
+    )
     d.add_argument("--pdf", action="store_true", help="also compile the LaTeX document to PDF")
     d.add_argument(
         "--target",
@@ -370,7 +384,9 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(run=cmd_grade)
     r = sub.add_parser("regenerate", help="regenerate the outputs of every built-in example")
     r.add_argument("directory", nargs="?", default="outputs", help="target folder (default: outputs)")
-    r.add_argument("--pdf", action="store_true", help="also compile the PDFs (needs TeX Live)")
+    r.add_argument(
+        "--pdf", action="store_true", help="also compile the PDFs and the Markdown figures (needs TeX Live, pdftocairo)"
+    )
     r.set_defaults(run=cmd_regenerate)
     return p
 
@@ -411,6 +427,7 @@ def _run(args: argparse.Namespace) -> int:
             *_loaded("symbackprop.core.spec", "SpecError"),
             *_loaded("symbackprop.core.network", "NetworkError"),
             *_loaded("symbackprop.core.expr", "ExprError"),
+            *_loaded("symbackprop.backends.svg", "MissingTool"),
         )
         if isinstance(err, bad_input):
             print(f"symbackprop: error: {err}", file=sys.stderr)

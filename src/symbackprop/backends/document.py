@@ -336,6 +336,32 @@ def latex_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]
     return render("latex/derivation.tex.j2", **context(analysis, locations, lang))
 
 
+NO_FIGURES = {"picture": "", "circuit": ""}
+
+
 def markdown_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> str:
-    """The Markdown version: the same content, maths in ``$$`` blocks."""
-    return render("markdown/derivation.md.j2", **context(analysis, locations, lang))
+    """The Markdown version: the same content, maths in ``$$`` blocks, no pictures (no files)."""
+    return render("markdown/derivation.md.j2", **context(analysis, locations, lang), figures=NO_FIGURES)
+
+
+@dataclass(frozen=True)
+class MarkdownDocument:
+    """The Markdown text and the pictures it links to: file name beside the .md -> tikzpicture."""
+
+    text: str
+    figures: dict[str, str]
+
+
+def markdown_with_figures(
+    analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en", stem: str = "derivation"
+) -> MarkdownDocument:
+    """The Markdown version with its pictures as ``<stem>.fig<k>.svg`` images (k from 1, in the
+    order they appear); the caller turns each picture's TikZ into that file."""
+    ctx = context(analysis, locations, lang)
+    example = ctx["example"] or {}
+    names, figures = dict(NO_FIGURES), {}
+    for slot, tikz in (("picture", ctx["picture"]), ("circuit", example.get("circuit", ""))):
+        if tikz:
+            names[slot] = f"{stem}.fig{len(figures) + 1}.svg"
+            figures[names[slot]] = tikz
+    return MarkdownDocument(render("markdown/derivation.md.j2", **ctx, figures=names), figures)

@@ -126,6 +126,38 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "每个编号公式与生成的 train.py 中计算它的函数和行号：forward 与 backward 计算各自返回的量，step 由一次前向传播完成一整步训练。",
     ),
     "weights_words": ("Weights are labelled on the edges; square nodes are biases.", "边上标出权重；方形节点是偏置。"),
+    # Markdown figures (alt text) and the notebook
+    "figure_network": ("The network", "网络结构图"),
+    "figure_circuit": (
+        "The computational graph with the forward values and gradients of the example",
+        "计算图及算例的前向传播值与梯度",
+    ),
+    "notebook_code": ("The generated code", "生成的代码"),
+    "notebook_code_words": (
+        "The cells below are `train.py`, in order; run them from the top. The comment `# eq. (n)` marks the line that computes equation (n).",
+        "下面的单元依次就是 `train.py`；请从上往下运行。注释 `# eq. (n)` 标出计算公式 (n) 的那一行。",
+    ),
+    "notebook_setup": ("Imports and constants", "导入与常量"),
+    "notebook_helpers": ("Helper functions", "辅助函数"),
+    "notebook_loss": ("The objective as a number", "损失函数的数值"),
+    "notebook_step": ("One step of gradient descent", "一步梯度下降"),
+    "notebook_train": ("The training loop", "训练循环"),
+    "notebook_initial": ("The example's data and initial parameters", "样例数据与初始参数"),
+    "notebook_main": ("Training on the example", "在样例上训练"),
+    "notebook_check": ("Gradient check", "梯度检验"),
+    "notebook_check_words": (
+        "The gradients `backward` returns at the example, entry by entry, against central finite differences of `loss`; the relative error of an entry is $|a - n| / \\max(|a|, |n|)$, with the denominator never below a thousandth of the largest entry of that gradient.",
+        "在样例处逐个分量比较 `backward` 给出的梯度与 `loss` 的中心差分；一个分量的相对误差为 $|a - n| / \\max(|a|, |n|)$，分母不小于该梯度最大分量的千分之一。",
+    ),
+    "notebook_check_row": ("{name}: largest relative error {error:.1e}", "{name}：最大相对误差 {error:.1e}"),
+    "notebook_check_passed": (
+        "Gradient check passed: every gradient agrees with finite differences.",
+        "梯度检验通过：每个梯度都与有限差分一致。",
+    ),
+    "notebook_check_failed": (
+        "Gradient check failed: a gradient disagrees with finite differences.",
+        "梯度检验未通过：有梯度与有限差分不一致。",
+    ),
     # table headers
     "col_equation": ("Equation", "公式"),
     "col_lines": ("Function and line of train.py", "train.py 中的函数与行号"),
