@@ -4,37 +4,70 @@ Plain data in (LaTeX math strings from the caller, already formatted numbers), `
 source text out; nothing from symbackprop or SymPy is imported.  A document using the pictures
 needs ``\\usepackage{tikz}`` and ``\\usetikzlibrary{<TIKZ_LIBRARIES>}``.  Same input, same bytes.
 
+Every picture is laid out here, in cm, before TeX sees it: the size of each text is estimated
+from above (:mod:`~symbackprop.backends.diagram_text`), each node and label is drawn at exactly
+that size at an explicit position (labels as rotated boxes), and the layout keeps the outlines
+of everything it draws (:mod:`~symbackprop.backends.diagram_geometry`). Labels are placed by
+:mod:`~symbackprop.backends.diagram_labels` so that no label touches another label, a node, or a
+wire other than its own; when they do not fit, the rows are spread further apart and the layout
+is tried again. :func:`layered_layout` and :func:`graph_layout` return the geometry with the
+picture, so that tests check it.
+
 :func:`layered_diagram` -- a fully connected net, left to right
-    Layer ``l`` is column ``x = l``.  Its units, then its optional bias square, form a stack
-    centred on ``y = 0``, one ``y`` unit apart: item ``i`` of a stack of ``k`` is at
-    ``y = (k - 1) / 2 - i``.  The ``x=``/``y=`` units come from the layer count and the tallest
-    stack so that 4 layers of 8 units stay within MAX_WIDTH_CM x MAX_HEIGHT_CM (the circles
-    shrink with the row spacing).  Arrows are drawn first, white-filled sloped labels last.
-    Each label gets a ``pos`` in 0.3..0.85 (0.7, near the target, preferred): with every label's
-    box estimated in cm, a greedy pass and two improvement passes pick for each label the
-    position overlapping the other labels least, then crossing fewest other edges.
+    Layer ``l`` is column ``l``.  Its units, then its optional bias square, form a stack centred
+    on the middle row.  Column and row steps come from the layer count and the tallest stack
+    (4 layers of 8 units within MAX_WIDTH_CM x MAX_HEIGHT_CM); with weights on the edges the rows
+    are spread up to MAX_LABELLED_HEIGHT_CM until every weight has a free place on its own edge
+    (preferably 70% of the way to its target).  Layers of more than MAX_LABELLED_UNITS units get
+    no edge labels.
 
 :func:`graph_diagram` -- a CS231n-style circuit
-    A node's column is the longest path to it from an input (inputs are column 0, stacked in
-    the listed order).  In later columns nodes are sorted by the mean row of their operands
-    (barycentre, ties in listed order), pushed down to stay one row apart, and the column is
-    shifted back to the mean barycentre, so gates sit level with their operands.  Each wire
-    shows its source's value above (green) and gradient below (red), half a column after the
-    source; nodes without outgoing wires show them on their right.  Long chains (column step
-    under 2.2 cm) get smaller nodes and ``\\scriptsize`` numbers.
+    A node's column is the longest path to it from an input (inputs and parameters are column
+    0).  The order of column 0 is chosen so that wires cross as little as possible (among the
+    order in which a depth-first walk from the output meets them, the listed order, and, for up
+    to MAX_PERMUTED inputs, every order); in later columns nodes sit level with the mean row of
+    their operands, one row apart.  Gates are circles sized to their operator (``\\max`` fits)
+    with the node's name beside them; each wire shows the value its source sends forward above
+    it (green) and the gradient flowing back along it below (red); the output shows its value
+    and gradient on its right.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from symbackprop.backends.diagram_geometry import CLEARANCE, Geometry, Piece, box, circle, segments_cross
+from symbackprop.backends.diagram_labels import Candidate, assign, free_candidates, on_wire_offsets
+from symbackprop.backends.diagram_text import text_box
 
 TIKZ_LIBRARIES = "arrows.meta,positioning"
 MAX_WIDTH_CM = 13.5
 MAX_HEIGHT_CM = 7.2
+MAX_LABELLED_HEIGHT_CM = 17.0  # a network with weights on every edge may take most of a page
+MAX_LABELLED_UNITS = 8
+MAX_PERMUTED = 6
 EDGE_LABEL_POS = 0.7
-Box = tuple[float, float, float, float, float]  # pos, centre x, centre y, half width, half height (cm)
+PT = 2.54 / 72.27  # cm per TeX point
+ARROW_CM = 0.2  # length of the arrow heads
+LINE_CM = 0.03  # half the width of a thick outline, with a little to spare
+WEIGHT_FONT = 7  # pt: weights on edges
+UNIT_FONTS = (10, 8, 7)
+VALUE_FONTS = (8, 7)  # pt: numbers on wires
+NODE_FONT = 10
+NAME_FONT = 9
+CAPTION_FONT = 9
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A picture and the outlines of everything in it; ``labelled``: whether edges carry labels."""
+
+    tikz: str
+    geometry: Geometry
+    labelled: bool = True
 
 
 def _num(x: float) -> str:
@@ -43,54 +76,104 @@ def _num(x: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _distance(x: float, y: float, seg: tuple[float, ...]) -> float:
-    """Distance from the point (x, y) to the segment (ax, ay, bx, by)."""
-    ax, ay, bx, by = seg
-    dx, dy = bx - ax, by - ay
-    t = max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / ((dx * dx + dy * dy) or 1.0)))
-    return math.hypot(x - ax - t * dx, y - ay - t * dy)
+def _font(size: float) -> str:
+    return f"\\fontsize{{{size:g}}}{{{round(1.2 * size):g}}}\\selectfont"
 
 
-def _label_boxes(seg: tuple[float, ...], radius: float, label: str) -> list[Box]:
-    """Candidate boxes (hulls of the sloped ``\\scriptsize`` label) at pos 0.3, 0.35, ..., 0.85."""
-    text = re.sub(r"\\[a-zA-Z]+", "x", label)  # a command is about one glyph; stacked scripts count once
-    text = re.sub(
-        r"\^\{([^{}]*)\}_\{([^{}]*)\}|_\{([^{}]*)\}\^\{([^{}]*)\}",
-        lambda m: "_{" + max((g or "" for g in m.groups()), key=len) + "}",
-        text,
+def _label_size(latex: str, size: float, pad_pt: float = 0.75) -> tuple[float, float]:
+    """Width and height in cm of the box drawn around a label (text plus ``pad_pt`` each side)."""
+    t = text_box(latex, size)
+    return (t.width + 2 * pad_pt) * PT, (t.total + 2 * pad_pt) * PT
+
+
+def _circle_diameter(latex: str, size: float) -> float:
+    """The diameter in cm of a circle around the text with 1 pt to spare (TikZ's circle shape)."""
+    t = text_box(latex, size)
+    return (math.hypot(t.width + 2, t.total + 2) + 1) * PT
+
+
+def _box_node(latex: str, size: float, minimum: float) -> tuple[float, float]:
+    w, h = _label_size(latex, size, 2.0)
+    return max(w, minimum), max(h, minimum)
+
+
+def _sized(width: float, height: float) -> str:
+    return f"minimum width={_num(width)}cm, minimum height={_num(height)}cm"
+
+
+def _degrees(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return math.degrees(math.atan2(b[1] - a[1], b[0] - a[0]))
+
+
+def _arrow_head(a: tuple[float, float], b: tuple[float, float], target_reach: float) -> tuple:
+    """The triangle of an arrow head ending ``target_reach`` cm before b on the segment a -> b."""
+    length = math.hypot(b[0] - a[0], b[1] - a[1]) or 1.0
+    ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
+    tip = (b[0] - ux * target_reach, b[1] - uy * target_reach)
+    base = (tip[0] - ux * ARROW_CM, tip[1] - uy * ARROW_CM)
+    half = 0.45 * ARROW_CM + LINE_CM
+    return (
+        (tip[0] + ux * LINE_CM, tip[1] + uy * LINE_CM),
+        (base[0] - uy * half, base[1] + ux * half),
+        (base[0] + uy * half, base[1] - ux * half),
     )
-    scripts = "".join(re.findall(r"[_^]\{([^{}]*)\}", text))
-    width = 0.15 * len(re.sub(r"[_^]\{[^{}]*\}|[_^{} ]", "", text)) + 0.1 * len(scripts) + 0.15
-    ax, ay, bx, by = seg
-    length = math.hypot(bx - ax, by - ay) or 1.0
-    cos, sin = abs(bx - ax) / length, abs(by - ay) / length
-    half_w, half_h = (width * cos + 0.32 * sin) / 2, (width * sin + 0.32 * cos) / 2
-    boxes = []
-    for step in range(12):
-        pos = round(0.3 + 0.05 * step, 2)
-        t = (radius + pos * max(length - 2 * radius, 0.0)) / length
-        boxes.append((pos, ax + t * (bx - ax), ay + t * (by - ay), half_w, half_h))
-    return boxes
 
 
-def _place_labels(candidates: list[list[Box]], segments: list[tuple[float, ...]]) -> list[float]:
-    """One ``pos`` per label; label k lies on segments[k]."""
-    chosen: list[Box | None] = [None] * len(candidates)
+# --- layered networks ------------------------------------------------------------------------
 
-    def cost(k: int, box: Box) -> tuple[float, float, float]:
-        pos, x, y, w, h = box
-        overlap = sum(
-            max(0.0, w + o[3] + 0.3 - abs(x - o[1])) * max(0.0, h + o[4] + 0.1 - abs(y - o[2]))
-            for j, o in enumerate(chosen)
-            if o is not None and j != k
-        )
-        crossed = sum(_distance(x, y, seg) < 0.2 for j, seg in enumerate(segments) if j != k)
-        return round(overlap + 0.04 * crossed, 6), abs(pos - EDGE_LABEL_POS), pos
 
-    for _ in range(3):
-        for k, boxes in enumerate(candidates):
-            chosen[k] = min(boxes, key=lambda box: cost(k, box))
-    return [box[0] for box in chosen if box is not None]
+@dataclass(frozen=True)
+class _Net:
+    layers: list[list[str]]
+    edges: list[tuple[int, int, int, int, str]]
+    bias: list[str | None]
+    captions: list[str] | None
+
+    @property
+    def stacks(self) -> list[int]:
+        return [len(layer) + (self.bias[k] is not None) for k, layer in enumerate(self.layers)]
+
+
+def layered_layout(
+    layers: Sequence[Sequence[str]],
+    edges: Sequence[tuple[int, int, int, int, str]],
+    biases: Sequence[str | None] | None = None,
+    edge_labels: bool = True,
+    caption_layers: Sequence[str] | None = None,
+) -> Layout:
+    """The picture of :func:`layered_diagram` with its geometry."""
+    n = len(layers)
+    if n == 0 or any(len(layer) == 0 for layer in layers):
+        raise ValueError("layered_diagram needs at least one layer and no empty layer")
+    for name, extra in (("biases", biases), ("caption_layers", caption_layers)):
+        if extra is not None and len(extra) != n:
+            raise ValueError(f"{name} has {len(extra)} entries for {n} layers")
+    bias = [None] * n if biases is None else list(biases)
+    if bias[-1] is not None:
+        raise ValueError("the last layer has no next layer for its bias to feed")
+    for fl, fi, tl, ti, _ in edges:
+        for layer, index in ((fl, fi), (tl, ti)):
+            if not (0 <= layer < n and 1 <= index <= len(layers[layer])):
+                raise ValueError(f"edge endpoint (layer {layer}, unit {index}) does not exist")
+        if tl != fl + 1:
+            raise ValueError(f"edge from layer {fl} to layer {tl}: edges join neighbouring layers")
+    net = _Net([list(x) for x in layers], list(edges), bias, list(caption_layers) if caption_layers else None)
+    rows = max(max(net.stacks) - 1, 1)
+    xstep = min(5.0, MAX_WIDTH_CM / max(n - 1, 1))
+    ystep = min(1.5, MAX_HEIGHT_CM / rows)
+    labelled = edge_labels and max(map(len, layers)) <= MAX_LABELLED_UNITS and any(e[4] for e in edges)
+    if labelled:
+        step = ystep
+        while step * rows <= MAX_LABELLED_HEIGHT_CM + 1e-9:
+            layout = _layered_attempt(net, xstep, step, True)
+            if layout is not None:
+                return layout
+            step *= 1.1
+    while True:  # without edge labels only the nodes must fit, which more room always achieves
+        layout = _layered_attempt(net, xstep, ystep, False)
+        if layout is not None:
+            return layout
+        ystep *= 1.1
 
 
 def layered_diagram(
@@ -105,60 +188,133 @@ def layered_diagram(
     ``edges`` are (from_layer, from_index, to_layer, to_index, label), layers 0-based and unit
     indices 1-based (node ``L{layer}N{index}``); biases feed every unit of the next layer.
     """
-    n = len(layers)
-    if n == 0 or any(len(layer) == 0 for layer in layers):
-        raise ValueError("layered_diagram needs at least one layer and no empty layer")
-    for name, extra in (("biases", biases), ("caption_layers", caption_layers)):
-        if extra is not None and len(extra) != n:
-            raise ValueError(f"{name} has {len(extra)} entries for {n} layers")
-    bias = [None] * n if biases is None else list(biases)
-    if bias[-1] is not None:
-        raise ValueError("the last layer has no next layer for its bias to feed")
-    for fl, fi, tl, ti, _ in edges:
-        for layer, index in ((fl, fi), (tl, ti)):
-            if not (0 <= layer < n and 1 <= index <= len(layers[layer])):
-                raise ValueError(f"edge endpoint (layer {layer}, unit {index}) does not exist")
-    stack = [len(layer) + (bias[k] is not None) for k, layer in enumerate(layers)]
-    xstep = min(5.0, MAX_WIDTH_CM / max(n - 1, 1))
-    ystep = min(1.5, MAX_HEIGHT_CM / max(max(stack) - 1, 1))
-    size = min(0.9, 0.72 * ystep)
+    return layered_layout(layers, edges, biases, edge_labels, caption_layers).tikz
+
+
+def _layered_attempt(net: _Net, xstep: float, ystep: float, labelled: bool) -> Layout | None:
+    stacks = net.stacks
+    texts = [t for layer in net.layers for t in layer]
+    for font in UNIT_FONTS:
+        need = max(_circle_diameter(t, font) for t in texts)
+        if need <= 0.75 * ystep:
+            break
+    diameter = max(need, min(0.9, 0.72 * ystep))
+    bias_texts = [b for b in net.bias if b is not None]
+    side = max([0.7 * diameter] + [max(_box_node(b, font, 0.0)) for b in bias_texts])
+    if max(diameter, side) > 0.85 * ystep or max(diameter, side) > 0.6 * xstep:
+        return None
+    geometry = Geometry()
+    centre: dict[tuple[int, int], tuple[float, float]] = {}  # (layer, 1-based item); the bias after the units
+    reach: dict[tuple[int, int], float] = {}  # centre to outline along a wire, at most
     out = [
-        f"\\begin{{tikzpicture}}[x={_num(xstep)}cm, y={_num(ystep)}cm, >={{Stealth[length={_num(min(2, 1.5 * ystep))}mm]}},",
-        f"  unit/.style={{circle, draw, thick, fill=white, minimum size={_num(size)}cm, inner sep=1pt}},",
-        f"  bias/.style={{rectangle, draw, fill=black!5, minimum size={_num(0.7 * size)}cm, inner sep=1pt}},",
+        f"\\begin{{tikzpicture}}[>={{Stealth[length={_num(ARROW_CM * 10)}mm]}},",
+        f"  unit/.style={{circle, draw, thick, fill=white, inner sep=1pt, font={_font(font)}}},",
+        f"  bias/.style={{rectangle, draw, fill=black!5, inner sep=1pt, font={_font(font)}}},",
         "  conn/.style={->, draw=black!75}, biasconn/.style={->, dashed, draw=black!45},",
-        "  wlabel/.style={sloped, fill=white, inner sep=1pt, font=\\scriptsize},",
-        "  caption/.style={anchor=north, font=\\small}]",
+        f"  wlabel/.style={{fill=white, inner sep=0pt, font={_font(WEIGHT_FONT)}}},",
+        f"  caption/.style={{inner sep=0pt, font={_font(CAPTION_FONT)}}}]",
     ]
-    centre = {}  # (layer, 1-based item) -> (x, y) in cm; the bias is the item after the units
-    for k, layer in enumerate(layers):
-        for i in range(stack[k]):
-            y = (stack[k] - 1) / 2 - i
-            centre[k, i + 1] = (k * xstep, y * ystep)
+    for k, layer in enumerate(net.layers):
+        for i in range(stacks[k]):
+            x, y = k * xstep, ((stacks[k] - 1) / 2 - i) * ystep
+            centre[k, i + 1] = (x, y)
             if i < len(layer):
-                out.append(f"\\node[unit] (L{k}N{i + 1}) at ({k},{_num(y)}) {{${layer[i]}$}};")
+                out.append(
+                    f"\\node[unit, minimum size={_num(diameter)}cm] (L{k}N{i + 1}) at ({_num(x)},{_num(y)}) {{${layer[i]}$}};"
+                )
+                geometry.add(Piece(f"L{k}N{i + 1}", "node", circle(x, y, diameter / 2 + LINE_CM)))
+                reach[k, i + 1] = diameter / 2
             else:
-                out.append(f"\\node[bias] (L{k}B) at ({k},{_num(y)}) {{${bias[k]}$}};")
-    out += [f"\\draw[conn] (L{fl}N{fi}) -- (L{tl}N{ti});" for fl, fi, tl, ti, _ in edges]
-    bias_edges = [(k, j) for k in range(n - 1) if bias[k] is not None for j in range(1, len(layers[k + 1]) + 1)]
-    out += [f"\\draw[biasconn] (L{k}B) -- (L{k + 1}N{j});" for k, j in bias_edges]
-    if edge_labels:
-        labelled = [e for e in edges if e[4]]
-        segments = [(*centre[e[0], e[1]], *centre[e[2], e[3]]) for e in labelled + [e for e in edges if not e[4]]]
-        segments += [(*centre[k, stack[k]], *centre[k + 1, j]) for k, j in bias_edges]
-        boxes = [_label_boxes(segments[k], size / 2, e[4]) for k, e in enumerate(labelled)]
-        for (fl, fi, tl, ti, label), pos in zip(labelled, _place_labels(boxes, segments)):
-            out.append(f"\\path (L{fl}N{fi}) -- node[wlabel, pos={_num(pos)}] {{${label}$}} (L{tl}N{ti});")
-    if caption_layers is not None:
-        bottom = _num(-(max(stack) - 1) / 2)
-        for k, text in enumerate(caption_layers):
-            out.append(f"\\node[caption, yshift=-{_num(size / 2 + 0.15)}cm] at ({k},{bottom}) {{{text}}};")
+                out.append(
+                    f"\\node[bias, minimum size={_num(side)}cm] (L{k}B) at ({_num(x)},{_num(y)}) {{${net.bias[k]}$}};"
+                )
+                geometry.add(Piece(f"L{k}B", "node", box(x, y, side / 2 + LINE_CM, side / 2 + LINE_CM)))
+                reach[k, i + 1] = side / 2 * math.sqrt(2)
+    wires: list[tuple[str, tuple[int, int], tuple[int, int], str]] = []  # name, from, to, label
+    for fl, fi, tl, ti, label in net.edges:
+        wires.append((f"L{fl}N{fi}-L{tl}N{ti}", (fl, fi), (tl, ti), label))
+        out.append(f"\\draw[conn] (L{fl}N{fi}) -- (L{tl}N{ti});")
+    for k in range(len(net.layers) - 1):
+        if net.bias[k] is not None:
+            for j in range(1, len(net.layers[k + 1]) + 1):
+                wires.append((f"L{k}B-L{k + 1}N{j}", (k, stacks[k]), (k + 1, j), ""))
+                out.append(f"\\draw[biasconn] (L{k}B) -- (L{k + 1}N{j});")
+    for name, a, b, _ in wires:
+        geometry.add(Piece(name, "wire", (centre[a], centre[b])))
+        geometry.add(Piece(name, "wire", _arrow_head(centre[a], centre[b], reach[b])))
+    if net.captions is not None:
+        bottom = -(max(stacks) - 1) / 2 * ystep - max(diameter, side) / 2 - 0.15
+        for k, text in enumerate(net.captions):
+            w, h = _label_size(text, CAPTION_FONT, 0.0)
+            geometry.add(Piece(f"caption{k}", "label", box(k * xstep, bottom - h / 2, w / 2, h / 2)))
+            out.append(f"\\node[caption, {_sized(w, h)}] at ({_num(k * xstep)},{_num(bottom - h / 2)}) {{{text}}};")
+    if labelled:
+        placed = _weights(net, geometry, wires, centre, reach)
+        if placed is None:
+            return None
+        for name, (x, y), angle, (w, h), label in placed:
+            geometry.add(Piece(f"label {name}", "label", box(x, y, w / 2, h / 2, math.radians(angle)), name))
+            out.append(f"\\node[wlabel, {_sized(w, h)}, rotate={_num(angle)}] at ({_num(x)},{_num(y)}) {{${label}$}};")
+    if geometry.collisions():
+        return None
     out.append("\\end{tikzpicture}")
-    return "\n".join(out) + "\n"
+    return Layout("\n".join(out) + "\n", geometry, labelled)
 
 
-def _columns_and_rows(preds: list[list[int]], succs: list[list[int]]) -> tuple[list[int], list[float]]:
-    """Longest-path columns (Kahn's order, ties by index) and barycentric rows."""
+def _weights(net: _Net, geometry: Geometry, wires, centre, reach):
+    """Positions of the edge labels on their own edges: (wire name, centre, angle, size, label)."""
+    captions = [p for p in geometry.pieces if p.name.startswith("caption")]
+    found: list[tuple] = []
+    candidates: list[list[Candidate]] = []
+    for name, a, b, label in wires:
+        if not label:
+            continue
+        start, end = centre[a], centre[b]
+        length = math.hypot(end[0] - start[0], end[1] - start[1])
+        angle = math.atan2(end[1] - start[1], end[0] - start[0])
+        w, h = _label_size(label, WEIGHT_FONT)
+        same_gap = [(o, p, q) for o, p, q, _ in wires if o != name and p[0] == a[0]]
+        segments = [(centre[p], centre[q]) for _, p, q in same_gap]
+        heads = [p.outline for p in geometry.pieces if p.kind == "wire" and len(p.outline) == 3 and p.name != name]
+        discs = [(centre[key], reach[key] + LINE_CM) for key in centre if key[0] in (a[0], b[0])]
+        discs += [_disc(outline) for outline in heads]
+        discs += [_disc(p.outline) for p in captions]
+        span = (reach[a] + LINE_CM + w / 2, length - reach[b] - ARROW_CM - LINE_CM - w / 2)
+        if span[1] < span[0]:
+            return None
+        offsets = on_wire_offsets(start, end, w / 2, h / 2, span, segments, discs, CLEARANCE, 0.025)
+        preferred = span[0] + EDGE_LABEL_POS * (span[1] - span[0])
+        offsets.sort(key=lambda d: (round(abs(d - preferred), 6), d))
+        cands = []
+        for d in offsets:
+            x, y = start[0] + d * math.cos(angle), start[1] + d * math.sin(angle)
+            cands.append((box(x, y, w / 2, h / 2, angle),))
+        candidates.append(cands)
+        found.append((name, offsets, start, angle, (w, h), label))
+    chosen = assign(candidates, CLEARANCE)
+    if chosen is None:
+        return None
+    placed = []
+    for (name, offsets, start, angle, size, label), ci in zip(found, chosen):
+        d = offsets[ci]
+        placed.append(
+            (name, (start[0] + d * math.cos(angle), start[1] + d * math.sin(angle)), math.degrees(angle), size, label)
+        )
+    return placed
+
+
+def _disc(outline) -> tuple[tuple[float, float], float]:
+    """A disc around a small outline: its centroid and the farthest corner."""
+    cx = sum(p[0] for p in outline) / len(outline)
+    cy = sum(p[1] for p in outline) / len(outline)
+    return (cx, cy), max(math.hypot(p[0] - cx, p[1] - cy) for p in outline)
+
+
+# --- computational graphs --------------------------------------------------------------------
+
+
+def _longest_path_columns(preds: list[list[int]], succs: list[list[int]]) -> list[int]:
+    """Longest-path columns (Kahn's order, ties by index)."""
     count = len(preds)
     indegree = [len(p) for p in preds]
     ready = [i for i in range(count) if indegree[i] == 0]
@@ -174,30 +330,62 @@ def _columns_and_rows(preds: list[list[int]], succs: list[list[int]]) -> tuple[l
                 ready = sorted(ready + [s])
     if done != count:
         raise ValueError("the graph has a cycle")
-    row = [0.0] * count
-    for c in range(max(col) + 1):
-        members = [i for i in range(count) if col[i] == c]
-        want = {
-            i: sum(row[p] for p in preds[i]) / len(preds[i]) if c else (len(members) - 1) / 2 - j
-            for j, i in enumerate(members)
-        }
+    return col
+
+
+def _rows(col: list[int], preds: list[list[int]], first: Sequence[int]) -> list[float]:
+    """Rows: column 0 in the order ``first``, top down; later columns level with the mean row of
+    their operands, at least one row apart, shifted back to the mean."""
+    row = [0.0] * len(col)
+    for j, i in enumerate(first):
+        row[i] = (len(first) - 1) / 2 - j
+    for c in range(1, max(col) + 1):
+        members = [i for i in range(len(col)) if col[i] == c]
+        want = {i: sum(row[p] for p in preds[i]) / len(preds[i]) if preds[i] else 0.0 for i in members}
         members.sort(key=lambda i: (-want[i], i))
-        for j, i in enumerate(members):  # top to bottom, at least one row apart
+        for j, i in enumerate(members):
             row[i] = want[i] if j == 0 else min(want[i], row[members[j - 1]] - 1)
         shift = sum(want[i] - row[i] for i in members) / len(members)
         for i in members:
             row[i] += shift
-    return col, row
+    return row
 
 
-def graph_diagram(
-    nodes: Sequence[tuple[str, str, str]],
-    edges: Sequence[tuple[str, str]],
-    values: Mapping[str, str] | None = None,
-    gradients: Mapping[str, str] | None = None,
-) -> str:
-    """A computational graph: nodes (name, "input" | "gate" | "output", math label), wires
-    (from_name, to_name), per-node forward values and gradients d(output)/d(node)."""
+def _depth_first_order(preds: list[list[int]], col: list[int], sinks: list[int]) -> list[int]:
+    """Column-0 nodes in the order a depth-first walk from the outputs meets them (operands in order)."""
+    seen: list[int] = []
+    visited: set[int] = set()
+    stack = list(reversed(sinks))
+    while stack:
+        node = stack.pop()
+        if node in visited:
+            continue
+        visited.add(node)
+        if col[node] == 0:
+            seen.append(node)
+        stack.extend(reversed(preds[node]))
+    return seen + [i for i in range(len(col)) if col[i] == 0 and i not in visited]
+
+
+def _crossings(col: list[int], row: list[float], pairs: list[tuple[int, int]]) -> int:
+    segs = [((col[a], row[a]), (col[b], row[b])) for a, b in pairs]
+    through = 0
+    for a, b in pairs:  # a wire passing over a node it does not join
+        for i in range(len(col)):
+            if i not in (a, b) and col[a] < col[i] < col[b]:
+                t = (col[i] - col[a]) / (col[b] - col[a])
+                if abs(row[a] + t * (row[b] - row[a]) - row[i]) < 0.45:
+                    through += 1
+    return sum(segments_cross(p, q) for k, p in enumerate(segs) for q in segs[k + 1 :]) + through
+
+
+def graph_order(nodes: Sequence[tuple[str, str, str]], edges: Sequence[tuple[str, str]]) -> list[str]:
+    """The names of the column-0 nodes, top to bottom, as :func:`graph_diagram` stacks them."""
+    *_, first, _ = _graph_structure(nodes, edges)
+    return [nodes[i][0] for i in first]
+
+
+def _graph_structure(nodes, edges):
     if not nodes:
         raise ValueError("graph_diagram needs at least one node")
     index: dict[str, int] = {}
@@ -212,37 +400,221 @@ def graph_diagram(
             raise ValueError(f"edge ({a!r}, {b!r}) names an unknown node or enters an input")
         preds[index[b]].append(index[a])
         succs[index[a]].append(index[b])
-    col, row = _columns_and_rows(preds, succs)
-    values, gradients = values or {}, gradients or {}
-    sinks = [(name, i) for name, i in index.items() if not succs[i]]
-    sink_text = any(name in values or name in gradients for name, _ in sinks)
-    xstep = min(3.0, (MAX_WIDTH_CM + 0.5 - 1.2 * sink_text) / max(max(col), 1))
-    ystep = min(1.8, MAX_HEIGHT_CM / max(max(row) - min(row), 1))
-    dense = xstep < 2.2  # long chains: smaller nodes and numbers so every wire keeps its labels
-    size, font = ("6.5mm", "\\scriptsize") if dense else ("8mm", "\\footnotesize")
-    box = f"rectangle, draw, thick, fill=black!5, minimum size={size}, inner sep=2pt"
-    out = [
-        f"\\begin{{tikzpicture}}[x={_num(xstep)}cm, y={_num(ystep)}cm, >={{Stealth[length=2mm]}},",
-        f"  inputnode/.style={{{box}}}, outputnode/.style={{{box}, rounded corners=2pt}},",
-        f"  gatenode/.style={{circle, draw, thick, fill=white, minimum size={size}, inner sep=1pt}},",
-        "  wire/.style={->, draw=black!75},",
-        f"  val/.style={{font={font}, text=green!50!black, fill=white, inner sep=1.5pt}},",
-        f"  grad/.style={{font={font}, text=red!70!black, fill=white, inner sep=1.5pt}}]",
-    ]
+    col = _longest_path_columns(preds, succs)
+    pairs = [(index[a], index[b]) for a, b in edges]
+    sinks = [i for i in range(len(nodes)) if not succs[i]]
+    zero = [i for i in range(len(nodes)) if col[i] == 0]
+    orders = [_depth_first_order(preds, col, sinks), zero]
+    if len(zero) <= MAX_PERMUTED:
+        orders += [list(p) for p in itertools.permutations(zero)]
+    best = min(range(len(orders)), key=lambda k: (_crossings(col, _rows(col, preds, orders[k]), pairs), k))
+    return index, (preds, succs), col, orders[best], pairs
+
+
+def graph_layout(
+    nodes: Sequence[tuple[str, str, str]],
+    edges: Sequence[tuple[str, str]],
+    values: Mapping[str, str] | None = None,
+    gradients: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+    edge_gradients: Mapping[tuple[str, str], str] | None = None,
+) -> Layout:
+    """The picture of :func:`graph_diagram` with its geometry."""
+    _, (preds, succs), col, first, pairs = _graph_structure(nodes, edges)
+    row = _rows(col, preds, first)
+    values, gradients, names = values or {}, gradients or {}, names or {}
+    edge_gradients = edge_gradients or {}
+    sinks = [i for i in range(len(nodes)) if not succs[i]]
+    sink_text = [(i, values.get(nodes[i][0]), gradients.get(nodes[i][0])) for i in sinks]
+    sink_text = [s for s in sink_text if s[1] is not None or s[2] is not None]
+    columns = max(max(col), 1)
+    base_x = min(3.0, (MAX_WIDTH_CM + 0.5 - 1.2 * bool(sink_text)) / columns)
+    base_y = min(1.8, MAX_HEIGHT_CM / max(max(row) - min(row), 1))
+    for widen in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0):
+        for font in VALUE_FONTS:
+            for grow in (1.0, 1.2, 1.45, 1.75, 2.1):
+                layout = _graph_attempt(
+                    nodes, pairs, col, row, values, gradients, names, edge_gradients, sink_text,
+                    base_x * widen, base_y * grow, font,
+                )  # fmt: skip
+                if layout is not None:
+                    return layout
+    raise ValueError("no layout of the graph keeps its labels apart")
+
+
+def graph_diagram(
+    nodes: Sequence[tuple[str, str, str]],
+    edges: Sequence[tuple[str, str]],
+    values: Mapping[str, str] | None = None,
+    gradients: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+    edge_gradients: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """A computational graph: nodes (name, "input" | "gate" | "output", math label), wires
+    (from_name, to_name), per-node forward values and gradients d(output)/d(node) (a wire shows
+    its source's value; an output shows both on its right), the LaTeX of the names written
+    beside gates and outputs, and the gradient flowing along each wire (from_name, to_name)."""
+    return graph_layout(nodes, edges, values, gradients, names, edge_gradients).tikz
+
+
+def _graph_attempt(
+    nodes, pairs, col, row, values, gradients, names, edge_gradients, sink_text, xstep, ystep, font
+) -> Layout | None:
+    count = len(nodes)
+    pos = [(col[i] * xstep, row[i] * ystep) for i in range(count)]
+    shape: list[tuple[float, float]] = []  # half width, half height of each node's outline
+    out_nodes = []
+    geometry = Geometry()
     for i, (_, kind, label) in enumerate(nodes):
-        out.append(f"\\node[{kind}node] (G{i}) at ({col[i]},{_num(row[i])}) {{${label}$}};")
-    out += [f"\\draw[wire] (G{index[a]}) -- (G{index[b]});" for a, b in edges]
-    for a, b in edges:
-        ia, ib = index[a], index[b]
-        pos = _num(0.5 / (col[ib] - col[ia]))
-        labels = [f"node[val, sloped, above, pos={pos}] {{${values[a]}$}}"] if a in values else []
-        labels += [f"node[grad, sloped, below, pos={pos}] {{${gradients[a]}$}}"] if a in gradients else []
-        if labels:
-            out.append(f"\\path (G{ia}) -- {' '.join(labels)} (G{ib});")
-    for name, i in sinks:
-        if name in values:
-            out.append(f"\\node[val, anchor=south west, xshift=1mm] at (G{i}.east) {{${values[name]}$}};")
-        if name in gradients:
-            out.append(f"\\node[grad, anchor=north west, xshift=1mm] at (G{i}.east) {{${gradients[name]}$}};")
+        x, y = pos[i]
+        if kind == "gate":
+            d = max(0.8, _circle_diameter(f"${label}$", NODE_FONT))
+            shape.append((d / 2, d / 2))
+            geometry.add(Piece(f"G{i}", "node", circle(x, y, d / 2 + LINE_CM)))
+            out_nodes.append(
+                f"\\node[gatenode, minimum size={_num(d)}cm] (G{i}) at ({_num(x)},{_num(y)}) {{${label}$}};"
+            )
+        else:
+            w, h = _box_node(f"${label}$", NODE_FONT, 0.8)
+            shape.append((w / 2, h / 2))
+            geometry.add(Piece(f"G{i}", "node", box(x, y, w / 2 + LINE_CM, h / 2 + LINE_CM)))
+            out_nodes.append(f"\\node[{kind}node, {_sized(w, h)}] (G{i}) at ({_num(x)},{_num(y)}) {{${label}$}};")
+    if geometry.collisions():
+        return None
+    wire_names = []
+    for a, b in pairs:
+        name = f"G{a}-G{b}"
+        wire_names.append(name)
+        geometry.add(Piece(name, "wire", (pos[a], pos[b])))
+        geometry.add(Piece(name, "wire", _arrow_head(pos[a], pos[b], _reach(shape[b], pos[a], pos[b]))))
+    fixed = list(geometry.pieces)
+    groups: list[tuple[str, list[Candidate], list[tuple[str, str, float]]]] = []  # owner, candidates, texts
+    for (a, b), name in zip(pairs, wire_names):
+        texts = []
+        if nodes[a][0] in values:
+            texts.append(("val", values[nodes[a][0]], 1.0))
+        flow = edge_gradients.get((nodes[a][0], nodes[b][0]))
+        if flow is not None:
+            texts.append(("grad", flow, -1.0))
+        if texts:
+            groups.append(
+                (name, _wire_candidates(pos[a], pos[b], shape[a], shape[b], col[b] - col[a], texts, font), texts)
+            )
+    for i, (node, kind, _) in enumerate(nodes):
+        if kind != "input" and node in names:
+            groups.append((f"G{i}", _name_candidates(pos[i], shape[i], names[node]), [("nodename", names[node], 0.0)]))
+    for i, value, gradient in sink_text:
+        texts = [t for t in (("val", value, 1.0), ("grad", gradient, -1.0)) if t[1] is not None]
+        groups.append((f"G{i}", _sink_candidates(pos[i], shape[i], texts, font), texts))
+    candidates = [free_candidates(c, owner, fixed, CLEARANCE) for owner, c, _ in groups]
+    chosen = assign(candidates, CLEARANCE)
+    if chosen is None:
+        return None
+    out_labels = []
+    for (owner, _, texts), cands, ci in zip(groups, candidates, chosen):
+        for (style, text, _), outline in zip(texts, cands[ci]):
+            (x, y), angle, w, h = _unbox(outline)
+            geometry.add(Piece(f"{style} {owner} {text}", "label", outline, owner))
+            rotate = f", rotate={_num(angle)}" if abs(angle) > 1e-6 else ""
+            out_labels.append(f"\\node[{style}, {_sized(w, h)}{rotate}] at ({_num(x)},{_num(y)}) {{${text}$}};")
+    if geometry.collisions():
+        return None
+    value_font = _font(font)
+    out = [
+        f"\\begin{{tikzpicture}}[>={{Stealth[length={_num(ARROW_CM * 10)}mm]}},",
+        f"  inputnode/.style={{rectangle, draw, thick, fill=black!5, inner sep=2pt, font={_font(NODE_FONT)}}},",
+        f"  outputnode/.style={{rectangle, draw, thick, fill=black!5, inner sep=2pt, rounded corners=2pt, font={_font(NODE_FONT)}}},",
+        f"  gatenode/.style={{circle, draw, thick, fill=white, inner sep=1pt, font={_font(NODE_FONT)}}},",
+        "  wire/.style={->, draw=black!75},",
+        f"  nodename/.style={{text=blue!60!black, inner sep=0pt, font={_font(NAME_FONT)}}},",
+        f"  val/.style={{text=green!50!black, fill=white, inner sep=0pt, font={value_font}}},",
+        f"  grad/.style={{text=red!70!black, fill=white, inner sep=0pt, font={value_font}}}]",
+    ]
+    out += out_nodes
+    out += [f"\\draw[wire] (G{a}) -- (G{b});" for a, b in pairs]
+    out += out_labels
     out.append("\\end{tikzpicture}")
-    return "\n".join(out) + "\n"
+    return Layout("\n".join(out) + "\n", geometry)
+
+
+def _reach(half: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """How far from b's centre the wire a -> b meets b's outline (a box of half sizes ``half``)."""
+    dx, dy = abs(a[0] - b[0]), abs(a[1] - b[1])
+    length = math.hypot(dx, dy) or 1.0
+    scale = min(half[0] / dx if dx > 1e-9 else math.inf, half[1] / dy if dy > 1e-9 else math.inf)
+    return min(length, scale * length) + LINE_CM
+
+
+def _unbox(outline) -> tuple[tuple[float, float], float, float, float]:
+    """Centre, angle in degrees, width and height of a box made by :func:`box`."""
+    (x0, y0), (x1, y1), (x2, y2), _ = outline
+    cx, cy = (x0 + x2) / 2, (y0 + y2) / 2
+    return (
+        (cx, cy),
+        math.degrees(math.atan2(y1 - y0, x1 - x0)),
+        math.hypot(x1 - x0, y1 - y0),
+        math.hypot(x2 - x1, y2 - y1),
+    )
+
+
+def _wire_candidates(a, b, shape_a, shape_b, span, texts, font) -> list[Candidate]:
+    """Value above and gradient below the wire a -> b, at points along it (half a column after
+    the source preferred), each box a little off the wire."""
+    length = math.hypot(b[0] - a[0], b[1] - a[1])
+    angle = math.atan2(b[1] - a[1], b[0] - a[0])
+    ux, uy = math.cos(angle), math.sin(angle)
+    sizes = [_label_size(f"${t}$", font) for _, t, _ in texts]
+    half_w = max(w for w, _ in sizes) / 2
+    start = _reach(shape_a, b, a) + half_w + 0.02
+    end = length - _reach(shape_b, a, b) - ARROW_CM - half_w - 0.02
+    if end < start:
+        return []
+    preferred = min(max(length * 0.5 / span, start), end)
+    steps = max(1, int((end - start) / 0.05))
+    offsets = sorted({round(start + k * (end - start) / steps, 4) for k in range(steps + 1)})
+    offsets.sort(key=lambda d: (round(abs(d - preferred), 6), d))
+    out = []
+    for d in offsets:
+        px, py = a[0] + d * ux, a[1] + d * uy
+        boxes = []
+        for (w, h), (_, _, side) in zip(sizes, texts):
+            off = side * (h / 2 + 0.04)
+            boxes.append(box(px - uy * off, py + ux * off, w / 2, h / 2, angle))
+        out.append(tuple(boxes))
+    return out
+
+
+def _name_candidates(centre, half, text) -> list[Candidate]:
+    """A node's name just above it, else below, at its corners, left or right."""
+    w, h = _label_size(f"${text}$", NAME_FONT)
+    x, y = centre
+    gap = 0.06
+    above, below = y + half[1] + gap + h / 2, y - half[1] - gap - h / 2
+    left, right = x - half[0] - gap - w / 2, x + half[0] + gap + w / 2
+    corner = 0.7  # diagonal places hug a round node
+    spots = [
+        (x, above),
+        (x, below),
+        (x - corner * half[0] - w / 2, y + corner * half[1] + h / 2 + gap),
+        (x + corner * half[0] + w / 2, y + corner * half[1] + h / 2 + gap),
+        (x - corner * half[0] - w / 2, y - corner * half[1] - h / 2 - gap),
+        (x + corner * half[0] + w / 2, y - corner * half[1] - h / 2 - gap),
+        (left, y),
+        (right, y),
+    ]
+    return [(box(sx, sy, w / 2, h / 2),) for sx, sy in spots]
+
+
+def _sink_candidates(centre, half, texts, font) -> list[Candidate]:
+    """An output's value and gradient on its right, one above the other, else above or below it."""
+    sizes = [_label_size(f"${t}$", font) for _, t, _ in texts]
+    x, y = centre
+    out = []
+    for dx_mult, dy in ((1, 0.0), (1, 0.25), (1, -0.25), (1, 0.5), (1, -0.5)):
+        boxes = []
+        for (w, h), (_, _, side) in zip(sizes, texts):
+            bx = x + dx_mult * (half[0] + 0.1 + w / 2)
+            by = y + dy + (side * (h / 2 + 0.02) if len(texts) > 1 else 0.0)
+            boxes.append(box(bx, by, w / 2, h / 2))
+        out.append(tuple(boxes))
+    return out

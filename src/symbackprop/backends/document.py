@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from dataclasses import dataclass, field
 
 import sympy
@@ -229,19 +230,34 @@ class _Builder:
             (n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n)))
             for n, e in net.nodes.items()
         ]
-        edges = [(s.name, n.name) for n, e in net.nodes.items() for s in sorted(e.free_symbols, key=str)]
-        shown = {k: number_latex(v) for k, v in ex.values.items() if k in {n for n, _, _ in nodes}}
+        known = {n for n, _, _ in nodes}
+        edges = [
+            (s.name, n.name) for n, e in net.nodes.items() for s in sorted(e.free_symbols, key=str) if s.name in known
+        ]
+        shown = {k: number_latex(v) for k, v in ex.values.items() if k in known}
         grad_of = {k: number_latex(v) for k, v in ex.gradient_of.items()}
         grad_of[net.objective.name] = "1"
-        return diagram.graph_diagram(nodes, edges, shown, grad_of)
+        names = {n.name: _upright_word(self.p(n)) for n in net.nodes}
+        flows = {edge: number_latex(v) for edge, v in ex.edge_gradients.items()}
+        return diagram.graph_diagram(nodes, edges, shown, grad_of, names, flows)
 
     # --- the network picture --------------------------------------------------------------
     def picture(self) -> str:
+        layout = self._picture_layout
+        return layout.tikz if layout is not None else ""
+
+    def picture_labelled(self) -> bool:
+        """Whether the network picture carries the weights on its edges (small enough layers)."""
+        layout = self._picture_layout
+        return layout is not None and layout.labelled
+
+    @cached_property
+    def _picture_layout(self) -> diagram.Layout | None:
         if not self.layered:
-            return ""
+            return None
         net, names = self.net, self.d.names
         if net.unit_count > 30:
-            return ""
+            return None
         layers = [[self.p(names.input(i)) for i in range(net.sizes[0])]]
         for layer in range(2, len(net.sizes) + 1):
             if names.node:
@@ -256,9 +272,7 @@ class _Builder:
         ]
         biases = [("+1" if net.bias and i < net.depth else None) for i in range(len(net.sizes))]
         captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
-        return diagram.layered_diagram(
-            layers, edges, biases=biases, edge_labels=net.unit_count <= 12, caption_layers=captions
-        )
+        return diagram.layered_layout(layers, edges, biases=biases, caption_layers=captions)
 
     def appendix(self) -> list[tuple[int, str, list[tuple[str, int]]]]:
         """(number, label, [(function, line), ...]) for every equation train.py computes."""
@@ -286,6 +300,11 @@ _GATES = {
 }
 
 
+def _upright_word(latex: str) -> str:
+    """A node name of several letters (dot) upright, as a word; one letter with indices stays as printed."""
+    return rf"\mathrm{{{latex}}}" if re.fullmatch(r"[A-Za-z]{2,}", latex) else latex
+
+
 def _gate_label(expr: sympy.Expr, name: str) -> str:
     """The operator of a gate whose inputs are named values, else the node's own name."""
     if all(a.is_Symbol or a.is_Number for a in expr.args):
@@ -309,7 +328,7 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "title": net.title or net.name,
         "intro": b.intro(),
         "picture": b.picture(),
-        "weights_words": b.msg.weights_words if b.layered and net.unit_count <= 12 else "",
+        "weights_words": b.msg.weights_words if b.picture_labelled() else "",
         "tikz_libraries": diagram.TIKZ_LIBRARIES,
         "parts": b.parts(),
         "lemmas": b.lemmas(),
