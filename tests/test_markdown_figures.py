@@ -85,12 +85,12 @@ def test_every_picture_of_a_document_gets_its_own_svg():
     assert svg.tikz_to_svg([], "en") == []
 
 
-@pytest.mark.parametrize("missing", ["pdftocairo", "pdflatex"])
-def test_a_missing_tool_is_one_line_and_exit_2_and_nothing_is_written(tmp_path, monkeypatch, capsys, missing):
+@pytest.mark.parametrize(("missing", "fmt"), [("pdftocairo", "md"), ("pdflatex", "md"), ("pdftocairo", "ipynb")])
+def test_a_missing_tool_is_one_line_and_exit_2_and_nothing_is_written(tmp_path, monkeypatch, capsys, missing, fmt):
     real = shutil.which
     monkeypatch.setattr(svg.shutil, "which", lambda cmd, *a, **k: None if cmd == missing else real(cmd, *a, **k))
     out = tmp_path / "out"
-    assert main(["derive", "fc-3-2-2", "-o", str(out), "--format", "md"]) == 2
+    assert main(["derive", "fc-3-2-2", "-o", str(out), "--format", fmt]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("symbackprop: error: ") and f"{missing} is not installed" in err[0]
     assert not out.exists()

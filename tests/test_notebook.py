@@ -7,8 +7,10 @@ that check, so the check is known to be able to fail.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -17,6 +19,7 @@ from nbclient import NotebookClient
 
 from symbackprop.backends.messages import catalogue
 from symbackprop.backends.notebook import code_pieces, notebook_json
+from symbackprop.backends.svg import tikz_to_svg
 from symbackprop.cli import main
 
 CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # nbformat 4.5's pattern
@@ -107,11 +110,32 @@ def test_chinese_notebook_has_chinese_headings():
     assert f"## {msg.notebook_code}" in text and msg.notebook_check_passed in text and "反向传播" in text
 
 
-def test_cli_writes_the_notebook_and_refuses_pdf(tmp_path, capsys):
+needs_zh = pytest.mark.skipif(
+    shutil.which("xelatex") is None or shutil.which("pdftocairo") is None,
+    reason="xelatex or pdftocairo not installed (Debian: texlive-xetex texlive-lang-chinese, poppler-utils)",
+)
+
+
+@needs_zh
+def test_cli_writes_the_notebook_with_its_pictures_attached_and_refuses_pdf(tmp_path, capsys):
     assert main(["derive", "cs231n-neuron", "-o", str(tmp_path), "--format", "ipynb", "--lang", "zh"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["derivation.zh.ipynb", "train.py"]
-    nbformat.validate(nbformat.read(tmp_path / "derivation.zh.ipynb", as_version=4))
+    data = (tmp_path / "derivation.zh.ipynb").read_bytes()
+    nb = nbformat.reads(data.decode(), as_version=4)
+    nbformat.validate(nb)
+    linked = [cell for cell in nb.cells if "](attachment:derivation.fig1.svg)" in cell.source]
+    assert len(linked) == 1 and list(linked[0].attachments) == ["derivation.fig1.svg"]
+    svg = base64.b64decode(linked[0].attachments["derivation.fig1.svg"]["image/svg+xml"])
+    picture = derivation_of("cs231n-neuron").to_markdown_document("zh").figures["derivation.fig1.svg"]
+    assert svg == tikz_to_svg([picture], "zh")[0]  # the same SVG the Markdown gets
+    assert main(["derive", "cs231n-neuron", "-o", str(tmp_path / "again"), "--format", "ipynb", "--lang", "zh"]) == 0
+    assert (tmp_path / "again" / "derivation.zh.ipynb").read_bytes() == data
     assert main(["derive", "cs231n-neuron", "-o", str(tmp_path / "b"), "--format", "ipynb", "--pdf"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--format ipynb" in err[0]
     assert not (tmp_path / "b").exists()
+
+
+def test_a_notebook_without_pictures_needs_no_tex():
+    nb = nbformat.reads(derivation_of("cs231n-neuron").to_notebook(), as_version=4)
+    assert not [cell for cell in nb.cells if "attachment:" in cell.source or cell.get("attachments")]

@@ -99,9 +99,17 @@ class Derivation:
         """The Markdown document and its pictures (TikZ), which it links to as ``<stem>.fig<k>.svg``."""
         return markdown_with_figures(self.analysis, self.module(target).locations, lang, stem)
 
-    def to_notebook(self, lang: str = "en", target: str = "numpy") -> str:
-        """A Jupyter notebook (nbformat 4 JSON): the derivation, train.py in cells, a gradient check."""
-        return notebook_json(self.to_markdown(lang, target), self.to_numpy(target), lang)
+    def to_notebook(self, lang: str = "en", target: str = "numpy", figures: bool = False) -> str:
+        """A Jupyter notebook (nbformat 4 JSON): the derivation, train.py in cells, a gradient check.
+        ``figures``: the pictures too, as SVG attachments (compiled with TeX Live and pdftocairo)."""
+        if not figures:
+            return notebook_json(self.to_markdown(lang, target), self.to_numpy(target), lang)
+        from symbackprop.backends.svg import tikz_to_svg
+
+        markdown = self.to_markdown_document(lang, target, stem="attachment:derivation")
+        svgs = tikz_to_svg(list(markdown.figures.values()), lang)
+        attachments = {name.removeprefix("attachment:"): svg for name, svg in zip(markdown.figures, svgs)}
+        return notebook_json(markdown.text, self.to_numpy(target), lang, attachments)
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the whole document, maths rendered by MathJax."""

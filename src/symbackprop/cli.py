@@ -155,7 +155,8 @@ def render_outputs(
     derivation, langs=("en",), formats=("tex",), pdf: bool = False, target: str = "numpy", figures: bool = True
 ) -> dict[str, bytes]:
     """Every file of a derivation, rendered in memory (nothing is written here). The Markdown
-    document links to its pictures as SVG files beside it; ``figures=False`` leaves them out."""
+    document links to its pictures as SVG files beside it, the notebook holds them as attachments;
+    ``figures=False`` leaves them out (no TeX needed)."""
     files = {"train.py": derivation.to_numpy(target).encode()}
     for lang in langs:
         if "tex" in formats:
@@ -174,7 +175,7 @@ def render_outputs(
 
                 files.update(zip(markdown.figures, tikz_to_svg(list(markdown.figures.values()), lang)))
         if "ipynb" in formats:
-            files[document_name(lang, "ipynb")] = derivation.to_notebook(lang, target).encode()
+            files[document_name(lang, "ipynb")] = derivation.to_notebook(lang, target, figures=figures).encode()
     return files
 
 

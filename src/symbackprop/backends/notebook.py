@@ -10,6 +10,9 @@ message catalogue, so that the code cells together are train.py line for line. T
 ``initial_values()``, print the largest relative error per leaf and fail the cell when the check
 fails.
 
+Pictures, when given, travel inside the notebook as cell attachments (``attachment:NAME`` links
+in the Markdown, base64 SVG in the cell), so the notebook is one self-contained file.
+
 The notebook's bytes are deterministic: no outputs or execution counts, fixed metadata and
 ``nbformat_minor``, and cell ids made from each cell's position, kind and text.
 """
@@ -17,7 +20,10 @@ The notebook's bytes are deterministic: no outputs or execution counts, fixed me
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
+import re
+from collections.abc import Mapping
 
 from symbackprop.backends.environment import render
 from symbackprop.backends.messages import catalogue
@@ -103,8 +109,20 @@ def notebook_cells(markdown: str, code: str, lang: str = "en") -> list[tuple[str
     return cells
 
 
-def notebook_json(markdown: str, code: str, lang: str = "en") -> str:
-    """The notebook as nbformat 4 JSON text, validated, ending in a newline."""
+ATTACHMENT = re.compile(r"\]\(attachment:([^)\s]+)\)")
+
+
+def cell_attachments(text: str, attachments: Mapping[str, bytes]) -> dict:
+    """The attachments a Markdown cell links to, as nbformat wants them (base64 in a mime bundle)."""
+    return {
+        name: {"image/svg+xml": base64.b64encode(attachments[name]).decode("ascii")}
+        for name in dict.fromkeys(ATTACHMENT.findall(text))
+    }
+
+
+def notebook_json(markdown: str, code: str, lang: str = "en", attachments: Mapping[str, bytes] | None = None) -> str:
+    """The notebook as nbformat 4 JSON text, validated, ending in a newline. ``attachments``: SVG
+    files by name, for the Markdown's ``![...](attachment:NAME)`` links (every link needs one)."""
     import nbformat  # here: only the notebook output needs it
 
     nb = nbformat.v4.new_notebook()
@@ -112,7 +130,10 @@ def notebook_json(markdown: str, code: str, lang: str = "en") -> str:
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     for position, (kind, text) in enumerate(notebook_cells(markdown, code, lang)):
         make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-        nb.cells.append(make(text, id=cell_id(position, kind, text)))
+        cell = make(text, id=cell_id(position, kind, text))
+        if kind == "markdown" and ATTACHMENT.search(text):
+            cell.attachments = cell_attachments(text, attachments or {})
+        nb.cells.append(cell)
     nbformat.validate(nb)
     text = nbformat.writes(nb, version=4)
     return text if text.endswith("\n") else text + "\n"
