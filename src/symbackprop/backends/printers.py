@@ -41,6 +41,13 @@ class NotationLatexPrinter(LatexPrinter):
             return r"\left[%s > 0\right]" % x
         return r"H\left(%s\right)" % x  # H(0) = 1/2: a tie splits the gradient
 
+    def _print_Sum(self, expr):
+        """A double sum as two sums, as the textbooks write it (and students do), not one sum
+        over a stacked range."""
+        tex = "".join(r"\sum_{%s=%s}^{%s} " % tuple(self._print(i) for i in limit) for limit in reversed(expr.limits))
+        body = self._print(expr.function)
+        return tex + (r"\left(%s\right)" % body if isinstance(expr.function, sympy.Add) else body)
+
     def _is_vector(self, expr) -> bool:
         return bool(expr.free_symbols & self._vectors)
 

@@ -90,8 +90,9 @@ class LayeredDerivation:
     ``gradients``, ``updates`` and ``expanded`` are per unit and computed on first use.
     """
 
-    def __init__(self, net: LayeredNetwork):
+    def __init__(self, net: LayeredNetwork, brief: bool = False):
         self.network = net
+        self.brief = brief  # one representative unit per layer even where every unit would fit
         self.names = net.names()
         self.graph = net.graph(self.names)
         self.tensor = derive_graph(self.graph)
@@ -109,12 +110,13 @@ class LayeredDerivation:
     def equations(self) -> list[Equation]:
         """Numbered in document order: per-unit equations (small networks) before the tensor form."""
         eqs = list(self.tensor_equations)
-        if self.small:
+        if self.small and not self.brief:
             eqs += sorted(
                 (self._unit_equation(eq) for eq in graph_equations(self.unit_derivation)), key=self._unit_rank
             )
         else:
-            eqs += representative_equations(self.tensor_equations, self.names)
+            representative = representative_equations(self.tensor_equations, self.names)
+            eqs += [eq for eq in representative if not (self.brief and eq.kind == "update")]  # the matrix form has them
         return number(document_order(eqs))
 
     @cached_property

@@ -110,7 +110,7 @@ register(
         name="sigmoid",
         function=Sigmoid,
         latex=r"\sigma",
-        description=Text("sigmoid", "sigmoid"),
+        description=Text("sigmoid", "S 型函数（sigmoid）"),
         spellings=("sigma", "sigmoid"),
         domain=Domain(-4.0, 4.0),
         lemma=Lemma(
@@ -148,7 +148,7 @@ register(
         name="tanh",
         function=sympy.tanh,
         latex=r"\tanh",
-        description=Text("tanh", "tanh"),
+        description=Text("tanh", "双曲正切函数（tanh）"),
         spellings=("tanh",),
         domain=Domain(-3.0, 3.0),
         xp_name="tanh",
@@ -186,7 +186,7 @@ register(
         name="relu",
         function=Relu,
         latex=r"\operatorname{relu}",
-        description=Text("relu", "relu"),
+        description=Text("relu", "线性整流函数（ReLU）"),
         spellings=("relu", "ReLU"),
         domain=Domain(kinks=(0.0,)),
         lemma=Lemma(
@@ -229,7 +229,7 @@ register(
         name="leaky_relu",
         function=LeakyRelu,
         latex=r"\operatorname{lrelu}",
-        description=Text("leaky relu", "leaky relu"),
+        description=Text("leaky relu", "带泄露的线性整流函数（leaky ReLU）"),
         spellings=("lrelu", "leakyrelu", "LeakyReLU"),
         domain=Domain(kinks=(0.0,)),
         lemma=Lemma(
@@ -278,7 +278,7 @@ register(
         name="softplus",
         function=Softplus,
         latex=r"\operatorname{softplus}",
-        description=Text("softplus", "softplus"),
+        description=Text("softplus", "平滑整流函数（softplus）"),
         spellings=("softplus",),
         domain=Domain(),
         lemma=Lemma(
@@ -318,7 +318,7 @@ register(
         name="elu",
         function=Elu,
         latex=r"\operatorname{elu}",
-        description=Text("elu", "elu"),
+        description=Text("elu", "指数线性单元（ELU）"),
         spellings=("elu", "ELU"),
         domain=Domain(kinks=(0.0,)),
         lemma=Lemma(
@@ -363,7 +363,7 @@ register(
         name="gelu",
         function=Gelu,
         latex=r"\operatorname{gelu}",
-        description=Text("gelu", "gelu"),
+        description=Text("gelu", "高斯误差线性单元（GELU）"),
         spellings=("gelu", "GELU"),
         domain=Domain(-4.0, 4.0),
         lemma=Lemma(
@@ -413,7 +413,7 @@ register(
         name="silu",
         function=Silu,
         latex=r"\operatorname{silu}",
-        description=Text("silu (swish)", "silu (swish)"),
+        description=Text("silu (swish)", "S 型加权线性单元（SiLU，swish）"),
         spellings=("silu", "swish", "SiLU"),
         domain=Domain(-4.0, 4.0),
         lemma=Lemma(
@@ -560,7 +560,7 @@ register(
         name="softmax",
         function=SoftmaxVector,
         latex=r"\operatorname{softmax}",
-        description=Text("softmax", "softmax"),
+        description=Text("softmax", "归一化指数函数（softmax）"),
         spellings=("softmax",),
         domain=Domain(),
         lemma=Lemma(
