@@ -17,8 +17,9 @@ import pytest
 from conftest import derivation_of, module_of
 from nbclient import NotebookClient
 
+from symbackprop import LayeredNetwork, derive
 from symbackprop.backends.messages import catalogue
-from symbackprop.backends.notebook import code_pieces, notebook_json
+from symbackprop.backends.notebook import CHECKED_ENTRIES, code_pieces, notebook_json
 from symbackprop.backends.svg import tikz_to_svg
 from symbackprop.cli import main
 
@@ -52,6 +53,19 @@ def test_notebook_runs_top_to_bottom_and_the_gradient_check_passes(name, lang):
     assert all(rows) and {row[1] for row in rows} == leaves, result  # one row per leaf with a gradient
     assert max(float(row[2]) for row in rows) < 1e-6, result
     assert "epoch  20" in printed(code[-3])  # main() trained on the example
+
+
+def test_a_wide_network_is_checked_at_sampled_entries_and_passes():
+    x = [[0.1 * (i - 4) for i in range(10)], [0.05 * i for i in range(10)]]
+    t = [[0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 1]]
+    net = LayeredNetwork(
+        "wide", (10, 8, 6), ("tanh", "softmax"), "cross_entropy", weight_decay=0.1, example={"x": x, "t": t}
+    )
+    nb = run(derive(net).to_notebook())
+    result = printed(nb.cells[-1])
+    assert catalogue("en").notebook_check_passed in result, result
+    assert {line.split(":")[0] for line in result.splitlines()[:-1]} == {"W1", "b1", "W2", "b2", "x"}
+    assert "most=16" in nb.cells[-2].source and CHECKED_ENTRIES == 16 < 10 * 8
 
 
 def test_the_gradient_check_fails_on_a_wrong_backward():

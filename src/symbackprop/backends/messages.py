@@ -146,8 +146,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "notebook_main": ("Training on the example", "在样例上训练"),
     "notebook_check": ("Gradient check", "梯度检验"),
     "notebook_check_words": (
-        "The gradients `backward` returns at the example, entry by entry, against central finite differences of `loss`; the relative error of an entry is $|a - n| / \\max(|a|, |n|)$, with the denominator never below a thousandth of the largest entry of that gradient.",
-        "在样例处逐个分量比较 `backward` 给出的梯度与 `loss` 的中心差分；一个分量的相对误差为 $|a - n| / \\max(|a|, |n|)$，分母不小于该梯度最大分量的千分之一。",
+        "The gradients `backward` returns at the example, entry by entry (of a large parameter its {half} largest entries and {half} spread over it), against central finite differences of `loss`; the relative error of an entry is $|a - n| / \\max(|a|, |n|)$, with the denominator never below a thousandth of the largest entry of that gradient.",
+        "在样例处逐个分量比较 `backward` 给出的梯度与 `loss` 的中心差分（较大的参数取其最大的 {half} 个分量和均匀分布的 {half} 个分量）；一个分量的相对误差为 $|a - n| / \\max(|a|, |n|)$，分母不小于该梯度最大分量的千分之一。",
     ),
     "notebook_check_row": ("{name}: largest relative error {error:.1e}", "{name}：最大相对误差 {error:.1e}"),
     "notebook_check_passed": (

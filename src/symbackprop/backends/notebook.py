@@ -30,6 +30,7 @@ from symbackprop.backends.messages import catalogue
 
 NBFORMAT_MINOR = 5  # cell ids; fixed so that every nbformat release writes the same notebook
 TOLERANCE = 1e-6  # largest relative error the notebook's gradient check accepts
+CHECKED_ENTRIES = 16  # entries of a leaf the check compares, at most (the largest and some spread out)
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 # Functions of train.py that get a code cell of their own, and the message heading that cell.
@@ -102,8 +103,8 @@ def notebook_cells(markdown: str, code: str, lang: str = "en") -> list[tuple[str
     cells.append(("markdown", f"## {msg.notebook_code}\n\n{msg.notebook_code_words}"))
     for key, text in code_pieces(code):
         cells += [("markdown", f"### {getattr(msg, key)}"), ("code", text)]
-    words = f"## {msg.notebook_check}\n\n{msg.notebook_check_words}"
-    check = render("notebook/gradcheck.py.j2", msg=msg).strip("\n")
+    words = f"## {msg.notebook_check}\n\n{msg.notebook_check_words.format(half=CHECKED_ENTRIES // 2)}"
+    check = render("notebook/gradcheck.py.j2", msg=msg, most=CHECKED_ENTRIES).strip("\n")
     run = render("notebook/gradcheck_run.py.j2", msg=msg, tolerance=repr(TOLERANCE)).strip("\n")
     cells += [("markdown", words), ("code", check), ("code", run)]
     return cells
