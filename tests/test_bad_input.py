@@ -25,7 +25,17 @@ import pytest
 from symbackprop import cli
 from symbackprop.cli import main
 
-EXAMPLES = ["colah-graph", "cs231n-circuit", "cs231n-neuron", "fc-3-2-2", "fc-3-2-2-softmax", "ufldl-3-3-1"]
+EXAMPLES = [
+    "colah-graph",
+    "cs231n-circuit",
+    "cs231n-gates",
+    "cs231n-neuron",
+    "cs231n-neuron-gates",
+    "cs231n-staged",
+    "fc-3-2-2",
+    "fc-3-2-2-softmax",
+    "ufldl-3-3-1",
+]
 PREFIX = "symbackprop: error: "
 PWNED = "touch pwned"  # every injection payload runs this in the test's cwd (tmp_path) if executed
 

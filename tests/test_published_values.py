@@ -21,6 +21,15 @@ PUBLISHED = {
         {"x0": 0.393, "x1": -0.590, "w0": -0.197, "w1": -0.393, "w2": 0.197},
         5e-4,
     ),
+    # CS231n: the same neuron with the sigmoid as its gates (*(-1), exp, +1, 1/x): same numbers.
+    "cs231n-neuron-gates": (
+        "f",
+        0.731,
+        {"x0": 0.393, "x1": -0.590, "w0": -0.197, "w1": -0.393, "w2": 0.197},
+        5e-4,
+    ),
+    # CS231n lecture 4: f = 2 (x y + max(z, w)) at x = 3, y = -4, z = 2, w = -1.
+    "cs231n-gates": ("f", -20.0, {"x": -8.0, "y": 6.0, "z": 2.0, "w": 0.0}, 1e-12),
     # Reverse-mode graph: e = (a + b)(b + 1) at a = 2, b = 1.
     "colah-graph": ("e", 6.0, {"a": 2.0, "b": 5.0}, 1e-12),
 }

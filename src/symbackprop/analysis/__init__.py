@@ -20,7 +20,9 @@ from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
 
 if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evaluate, not these
+    from symbackprop.analysis.collapse import Collapse
     from symbackprop.analysis.consistency import Consistency
+    from symbackprop.analysis.paths import PathsAndModes
     from symbackprop.calculus.teaching import Line
 
 __all__ = ["Analysis", "WorkedExample", "analyse"]
@@ -63,6 +65,8 @@ class Analysis:
     consistency: Consistency | None
     example: WorkedExample | None
     example_too_large: bool = False
+    paths: PathsAndModes | None = None  # a scalar graph's paths, shared sub-paths and both modes
+    collapse: Collapse | None = None  # a chain of gates that is one activation, collapsed
 
 
 def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
@@ -84,7 +88,14 @@ def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
                 reasons[eq.label] = "targets-sum-to-one" if unit.network.target_groups else "simplify"
     consistency = check_consistency(derivation.network) if layered else None
     example = _example(derivation, unit) if unit is not None else None
-    return Analysis(derivation, equations, unit, steps, reasons, consistency, example, unit is None)
+    paths = collapse = None
+    if not layered and example is not None:
+        from symbackprop.analysis.collapse import find_collapse
+        from symbackprop.analysis.paths import paths_and_modes
+
+        paths = paths_and_modes(unit, example.values)
+        collapse = find_collapse(unit, _example_point(derivation, unit))
+    return Analysis(derivation, equations, unit, steps, reasons, consistency, example, unit is None, paths, collapse)
 
 
 def _steps(unit: GraphDerivation, eq: Equation) -> list[Line]:

@@ -26,6 +26,7 @@ from symbackprop.analysis import Analysis
 from symbackprop.analysis.consistency import CHECK_RUN
 from symbackprop.backends import diagram
 from symbackprop.backends.environment import render, tex_escape
+from symbackprop.backends.graph_teaching import graph_teaching
 from symbackprop.backends.messages import catalogue
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
@@ -151,6 +152,10 @@ class _Builder:
             "delta": [m.backward_words],
             "gradient": [m.gradient_words.format(rate=rate)],
         }
+        if not self.layered and not self.net.trainable:  # a graph that only computes gradients
+            text["gradient"] = [m.graph_gradient_words] + ([] if self.net.targets else [m.no_training_words])
+            if "gradient" in parts:
+                parts["gradient"].heading = m.graph_gradient_parameters if self.net.parameters else m.graph_gradient
         if self._uses_ties():
             text["delta"] = text["delta"] + [m.tie_words]
         for key, words in text.items():
@@ -172,7 +177,8 @@ class _Builder:
     # --- lemmas ---------------------------------------------------------------------------
     def lemmas(self) -> list[tuple[str, str, list[PrintedLine], str]]:
         found: list[Lemma] = []
-        for name in self._activations_used():
+        collapsed = [self.a.collapse.activation] if self.a.collapse is not None else []
+        for name in dict.fromkeys([*self._activations_used(), *collapsed]):
             lemma = ACTIVATIONS[name].lemma
             if lemma is not None:
                 found.append(lemma)
@@ -321,7 +327,12 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
     """Everything the templates need, printed."""
     b = _Builder(analysis, locations, lang)
     net = b.net
+    graph_only = not b.layered and not net.trainable  # nothing trained: gradients, no updates
     return {
+        "network_heading": b.msg.network if b.layered else b.msg.graph_heading,
+        "teaching": None if b.layered else graph_teaching(analysis, b.p, number_latex, b.msg),
+        "trained": not graph_only,
+        "backward_values": b.msg.graph_backward_values if not b.layered else b.msg.backward_values,
         "lang": lang,
         "msg": b.msg,
         "name": net.name,

@@ -47,8 +47,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"第 1 层是输入层；$W^{(l)}_{ij}$ 是第 $l$ 层单元 $j$ 到第 $l+1$ 层单元 $i$ 的权重，$b^{(l)}$ 是偏置，$z^{(l)}$ 是第 $l$ 层的加权输入，$a^{(l)} = f(z^{(l)})$ 是激活值；$y$ 是目标值，$\delta^{(l)} = \partial J / \partial z^{(l)}$ 是误差项。",
     ),
     "graph_notation": (
-        "Each error term is the derivative of the output with respect to a node; it is computed from the output back to the inputs.",
-        "每个误差项是输出对某个节点的导数，从输出向输入逐个计算。",
+        "The gradient of the output with respect to a node is the derivative of the output with respect to that node; the gradients are computed from the output back to the inputs. The derivative of a node with respect to one of its own inputs is a local gradient.",
+        "输出对某个节点的梯度就是输出对该节点的导数；梯度从输出向输入逐个计算。节点对它自己某个输入的导数称为局部梯度。",
     ),
     "forward_words": (
         "Each node is computed from the values before it, in order, and every value is stored for the backward pass.",
@@ -80,8 +80,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "因此误差项先在输出层计算，再逐层向后，每一层由后一层的误差项得到。",
     ),
     "backward_words": (
-        "Going backwards from the output, each node's error term sums, over the nodes it feeds, their error term times the local derivative of the edge between them.",
-        "从输出向后，每个节点的误差项等于它所连接的后续节点的误差项乘以该边的局部导数，再求和。",
+        "Going backwards from the output, the gradient of each node sums, over the nodes it feeds, their gradient times the local gradient of the edge between them (the chain rule).",
+        "从输出向后，每个节点的梯度等于它所连接的后续节点的梯度乘以该边的局部梯度，再求和（链式法则）。",
     ),
     "gradient_words": (
         "The gradient of each parameter follows from the error term of the node it feeds, and gradient descent with learning rate {rate} updates it:",
@@ -101,8 +101,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "每个节点旁标出其名称。每条连线上方是它向前传递的值；下方是沿它反向流回的梯度，即所指节点的梯度乘以这条连线的局部梯度（与 CS231n 的图一致）。从一个节点出发的各条连线上的梯度之和等于该节点的梯度：",
     ),
     "gates_words": (
-        "Gate patterns: an add gate distributes the gradient unchanged to all its inputs; a multiply gate swaps: each input gets the gradient times the other input; a max gate routes the gradient to the larger input.",
-        "门的规律：加法门把梯度原样分给所有输入；乘法门交换：每个输入得到梯度乘以另一个输入；max 门把梯度传给较大的输入。",
+        "Three gates recur in every graph, each passing the gradient of its output $c$ back to its inputs in its own way: an add gate distributes the gradient unchanged to all its inputs; a multiply gate swaps: each input gets the gradient times the other input's value; a max gate routes the gradient to the larger input and gives the other zero.",
+        "有三种门在各种计算图中反复出现，各自以自己的方式把输出 $c$ 的梯度传回输入：加法门把梯度原样分给所有输入；乘法门交换：每个输入得到梯度乘以另一个输入的值；max 门把梯度全部传给较大的输入，另一个输入得到零。",
     ),
     "example_not_finite": (
         "Some values of this example are not finite numbers: a function is evaluated outside its domain (float64 arithmetic, as train.py computes it).",
@@ -111,6 +111,106 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "tie_words": (
         "Where the arguments of a max or min are equal, each gets half of the gradient: the step is $H(0) = \\tfrac{1}{2}$.",
         "max 或 min 的参数相等时，每个参数得到一半梯度：阶跃函数取 $H(0) = \\tfrac{1}{2}$。",
+    ),
+    # computational graphs: headings, gradients, gate patterns, branches, collapse, paths and modes
+    "graph_heading": ("Computational graph", "计算图"),
+    "graph_gradient": ("Gradients with respect to the inputs", "对输入的梯度"),
+    "graph_gradient_parameters": ("Gradients with respect to the inputs and parameters", "对输入与参数的梯度"),
+    "graph_gradient_words": (
+        "By the chain rule, the gradient of the output with respect to each input and parameter is the gradient of the node it feeds times the local gradient of the edge between them, summed over the nodes it feeds:",
+        "由链式法则，输出对每个输入和参数的梯度，等于它所连接节点的梯度乘以该边的局部梯度，再对它连接的节点求和：",
+    ),
+    "no_training_words": (
+        "Nothing is trained here (the output is not a loss to minimise): there is no learning rate and no update rule.",
+        "这里没有训练（输出不是要最小化的损失）：没有学习率，也没有参数更新规则。",
+    ),
+    "graph_backward_values": ("Gradients", "梯度"),
+    "gates_heading": ("Patterns in the backward flow", "反向传播中的模式"),
+    "col_gate": ("Gate", "门"),
+    "col_pattern": ("Name", "名称"),
+    "col_rule": ("Backward rule", "反向传播规则"),
+    "gate_add_form": ("$c = a + b$", "$c = a + b$"),
+    "gate_add_name": ("gradient distributor", "梯度分发器"),
+    "gate_add_rule": (
+        r"$\frac{\partial f}{\partial a} = \frac{\partial f}{\partial b} = \frac{\partial f}{\partial c}$",
+        r"$\frac{\partial f}{\partial a} = \frac{\partial f}{\partial b} = \frac{\partial f}{\partial c}$",
+    ),
+    "gate_mul_form": ("$c = a b$", "$c = a b$"),
+    "gate_mul_name": ("gradient swapper", "梯度交换器"),
+    "gate_mul_rule": (
+        r"$\frac{\partial f}{\partial a} = b \, \frac{\partial f}{\partial c}$, $\frac{\partial f}{\partial b} = a \, \frac{\partial f}{\partial c}$",
+        r"$\frac{\partial f}{\partial a} = b \, \frac{\partial f}{\partial c}$，$\frac{\partial f}{\partial b} = a \, \frac{\partial f}{\partial c}$",
+    ),
+    "gate_max_form": (r"$c = \max(a, b)$", r"$c = \max(a, b)$"),
+    "gate_max_name": ("gradient router", "梯度路由器"),
+    "gate_max_rule": (
+        r"$\frac{\partial f}{\partial a} = \frac{\partial f}{\partial c}$ if $a > b$, else $0$",
+        r"$a > b$ 时 $\frac{\partial f}{\partial a} = \frac{\partial f}{\partial c}$，否则为 $0$",
+    ),
+    "gates_here_words": (
+        "The gates of this graph at the example, with the gradient of each gate's output and what each of its inputs receives from it ({out} is the output of the graph):",
+        "本例计算图中的各个门：每个门输出的梯度，以及它的每个输入从它得到的梯度（{out} 是计算图的输出）：",
+    ),
+    "col_gate_gradient": ("Gradient at its output", "输出处的梯度"),
+    "col_gate_input": ("Input", "输入"),
+    "col_gate_receives": ("Gradient it receives", "得到的梯度"),
+    "branches_heading": ("Caching, and adding gradients at branches", "缓存前向值，分支处梯度相加"),
+    "branches_words": (
+        "The forward pass caches every value and the backward pass reads the cache: each local gradient below is computed from stored values, none is recomputed. A variable that feeds several nodes receives a gradient from each of them, and the contributions add up (the += of CS231n's staged code; an = instead would keep only the last one):",
+        "前向传播缓存每个值，反向传播读取缓存：下面每个局部梯度都由保存的值计算，不重新计算。一个变量连接多个节点时，从每个节点都得到一份梯度，这些贡献要相加（即 CS231n 分步代码中的 +=；若写成 = 就只剩最后一份）：",
+    ),
+    "col_via": ("Through", "经由"),
+    "col_term": ("Term", "项"),
+    "col_local": ("Local gradient", "局部梯度"),
+    "col_contribution": ("Contribution", "贡献"),
+    "branch_total": ("in all", "合计"),
+    "collapse_heading": ("From gates to one gate", "把多个门合并成一个门"),
+    "collapse_words": (
+        "The gates {gates} together compute {composed}: one {gate} gate can replace them. Their local gradients, multiplied along the chain, give the local gradient of that one gate:",
+        "门 {gates} 合起来计算 {composed}：可以用一个 {gate} 门代替它们。沿这条链把它们的局部梯度相乘，就得到这一个门的局部梯度：",
+    ),
+    "col_expression": ("Expression", "表达式"),
+    "collapse_local": (
+        "The {gate} gate's own local gradient, written in its output value as its lemma in the section on the derivatives used derives it, is {local}: the same number.",
+        "{gate} 门自己的局部梯度，按“用到的导数”一节中的引理写成输出值的形式，是 {local}：数值相同。",
+    ),
+    "col_gate_by_gate": ("Gate by gate", "逐门计算"),
+    "col_one_gate": ("One {gate} gate", "一个 {gate} 门"),
+    "collapse_agree": ("The two circuits give the same gradients.", "两个电路给出相同的梯度。"),
+    "collapse_disagree": ("The two circuits give different gradients.", "两个电路给出的梯度不同。"),
+    "paths_heading": ("Paths and modes", "路径与模式"),
+    "paths_words": (
+        "The derivative of the output with respect to an input is the sum, over every path from the input to the output, of the product of the local gradients on the path's edges:",
+        "输出对某个输入的导数，等于从该输入到输出的每条路径上各边局部梯度之积，再对所有路径求和：",
+    ),
+    "col_path": ("Path", "路径"),
+    "col_factors": ("Local gradients along it", "路径上的局部梯度"),
+    "col_product": ("Product", "乘积"),
+    "paths_too_many": (
+        "This graph has {count} paths from its inputs to its output, too many to list; reverse accumulation below sums them all.",
+        "该计算图从输入到输出共有 {count} 条路径，太多，从略；下面的反向累积对它们全部求和。",
+    ),
+    "shared_words": (
+        "Summing path by path repeats work, because paths share sub-paths. Reverse accumulation computes the same sum factored: the gradient of the output with respect to each node once, reused by every path through that node:",
+        "逐条路径求和会重复计算，因为路径之间有公共的子路径。反向累积计算的是同一个和的分解形式：输出对每个节点的梯度只算一次，经过该节点的每条路径都复用它：",
+    ),
+    "col_node": ("Node", "节点"),
+    "col_paths_through": ("Paths through it", "经过它的路径数"),
+    "col_once": ("Computed once", "只算一次"),
+    "modes_words": (
+        "Forward mode pushes the derivative with respect to one input through the graph, node by node, from the inputs to the output (one pass per input); reverse mode pulls the derivative of one output back through it (one pass per output). At the example, for every variable $v$:",
+        "前向模式把对某一个输入的导数从输入到输出逐个节点推过计算图（每个输入一遍）；反向模式把某一个输出的导数向后拉回（每个输出一遍）。在算例处，对每个变量 $v$：",
+    ),
+    "col_variable": ("Variable", "变量"),
+    "col_forward_mode": ("Forward mode, one pass per input", "前向模式，每个输入一遍"),
+    "col_reverse_mode": ("Reverse mode, one pass", "反向模式，一遍"),
+    "passes_words": (
+        "The output's row of the forward-mode columns and the leaves' rows of the reverse-mode column hold the same gradients. This graph has {inputs} leaves (inputs and parameters) and one output {out}: forward mode needs {forward} passes to give every gradient, reverse mode {reverse}.",
+        "前向模式各列中输出所在的行，与反向模式一列中各叶节点所在的行，是同样的梯度。该计算图有 {inputs} 个叶节点（输入与参数）和一个输出 {out}：要得到全部梯度，前向模式需要 {forward} 遍，反向模式只需 {reverse} 遍。",
+    ),
+    "passes_million": (
+        "A network with {parameters} parameters and one loss needs {forward} forward-mode passes against {reverse} reverse-mode pass: that is why backpropagation runs in reverse mode.",
+        "一个有 {parameters} 个参数、一个损失的网络，前向模式需要 {forward} 遍，反向模式只需 {reverse} 遍：这就是反向传播采用反向模式的原因。",
     ),
     "no_example": ("The spec gives no example values.", "规格中没有给出样例数值。"),
     "example_too_large": (
