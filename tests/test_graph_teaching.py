@@ -220,11 +220,12 @@ def test_a_graph_that_trains_nothing_has_no_learning_rate_or_update(name):
     assert not d.updates and all(eq.kind != "update" for eq in d.equations)
     tex, md = d.to_latex(), d.to_markdown()
     for text in (tex, md):
-        assert "learning rate" not in text and "After one update" not in text and r"\leftarrow" not in text
+        assert "gradient descent" not in text and "After one update" not in text
+        assert r"\eta" not in text and r"\leftarrow" not in text
         assert "error term" not in text.lower()
         assert "Nothing is trained here" in text
     zh = d.to_latex("zh")
-    assert "学习率" not in zh and "更新一次后" not in zh and "误差项" not in zh
+    assert "梯度下降" not in zh and "更新一次后" not in zh and "误差项" not in zh and "没有学习率" in zh
 
 
 def test_graph_documents_use_the_tutorials_words():
