@@ -101,10 +101,6 @@ def _sized(width: float, height: float) -> str:
     return f"minimum width={_num(width)}cm, minimum height={_num(height)}cm"
 
 
-def _degrees(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return math.degrees(math.atan2(b[1] - a[1], b[0] - a[0]))
-
-
 def _arrow_head(a: tuple[float, float], b: tuple[float, float], target_reach: float) -> tuple:
     """The triangle of an arrow head ending ``target_reach`` cm before b on the segment a -> b."""
     length = math.hypot(b[0] - a[0], b[1] - a[1]) or 1.0
@@ -333,16 +329,19 @@ def _longest_path_columns(preds: list[list[int]], succs: list[list[int]]) -> lis
     return col
 
 
-def _rows(col: list[int], preds: list[list[int]], first: Sequence[int]) -> list[float]:
+def _rows(
+    col: list[int], preds: list[list[int]], first: Sequence[int], orders: Mapping[int, list[int]] | None = None
+) -> list[float]:
     """Rows: column 0 in the order ``first``, top down; later columns level with the mean row of
-    their operands, at least one row apart, shifted back to the mean."""
+    their operands (in that order unless ``orders`` gives a column's), at least one row apart,
+    shifted back to the mean."""
     row = [0.0] * len(col)
     for j, i in enumerate(first):
         row[i] = (len(first) - 1) / 2 - j
     for c in range(1, max(col) + 1):
         members = [i for i in range(len(col)) if col[i] == c]
         want = {i: sum(row[p] for p in preds[i]) / len(preds[i]) if preds[i] else 0.0 for i in members}
-        members.sort(key=lambda i: (-want[i], i))
+        members = list(orders[c]) if orders and c in orders else sorted(members, key=lambda i: (-want[i], i))
         for j, i in enumerate(members):
             row[i] = want[i] if j == 0 else min(want[i], row[members[j - 1]] - 1)
         shift = sum(want[i] - row[i] for i in members) / len(members)
@@ -351,7 +350,7 @@ def _rows(col: list[int], preds: list[list[int]], first: Sequence[int]) -> list[
     return row
 
 
-def _depth_first_order(preds: list[list[int]], col: list[int], sinks: list[int]) -> list[int]:
+def _depth_first_order(preds: list[list[int]], col: list[int], sinks: list[int], count: int) -> list[int]:
     """Column-0 nodes in the order a depth-first walk from the outputs meets them (operands in order)."""
     seen: list[int] = []
     visited: set[int] = set()
@@ -361,31 +360,33 @@ def _depth_first_order(preds: list[list[int]], col: list[int], sinks: list[int])
         if node in visited:
             continue
         visited.add(node)
-        if col[node] == 0:
+        if col[node] == 0 and node < count:
             seen.append(node)
         stack.extend(reversed(preds[node]))
-    return seen + [i for i in range(len(col)) if col[i] == 0 and i not in visited]
+    return seen + [i for i in range(count) if col[i] == 0 and i not in visited]
 
 
-def _crossings(col: list[int], row: list[float], pairs: list[tuple[int, int]]) -> int:
-    segs = [((col[a], row[a]), (col[b], row[b])) for a, b in pairs]
-    through = 0
-    for a, b in pairs:  # a wire passing over a node it does not join
-        for i in range(len(col)):
-            if i not in (a, b) and col[a] < col[i] < col[b]:
-                t = (col[i] - col[a]) / (col[b] - col[a])
-                if abs(row[a] + t * (row[b] - row[a]) - row[i]) < 0.45:
-                    through += 1
-    return sum(segments_cross(p, q) for k, p in enumerate(segs) for q in segs[k + 1 :]) + through
+def _crossings(col: list[int], row: list[float], chains: list[list[int]]) -> int:
+    """Pairs of crossing wire segments (a wire bends at its points in the columns it passes)."""
+    segs = [((col[a], row[a]), (col[b], row[b])) for chain in chains for a, b in itertools.pairwise(chain)]
+    return sum(segments_cross(p, q) for k, p in enumerate(segs) for q in segs[k + 1 :])
 
 
-def graph_order(nodes: Sequence[tuple[str, str, str]], edges: Sequence[tuple[str, str]]) -> list[str]:
-    """The names of the column-0 nodes, top to bottom, as :func:`graph_diagram` stacks them."""
-    *_, first, _ = _graph_structure(nodes, edges)
-    return [nodes[i][0] for i in first]
+@dataclass(frozen=True)
+class _Graph:
+    """A graph ready to draw: columns and rows of its nodes, then of the points where long wires
+    bend (one per column they pass, indices from ``count`` on), and each wire as its chain of
+    indices from its source to its node."""
+
+    count: int
+    col: list[int]
+    row: list[float]
+    first: list[int]
+    chains: list[list[int]]
+    succs: list[list[int]]
 
 
-def _graph_structure(nodes, edges):
+def _graph_structure(nodes, edges) -> _Graph:
     if not nodes:
         raise ValueError("graph_diagram needs at least one node")
     index: dict[str, int] = {}
@@ -393,6 +394,7 @@ def _graph_structure(nodes, edges):
         if name in index or kind not in ("input", "gate", "output"):
             raise ValueError(f"node {name!r}: listed twice or unknown kind {kind!r}")
         index[name] = i
+    count = len(nodes)
     preds: list[list[int]] = [[] for _ in nodes]
     succs: list[list[int]] = [[] for _ in nodes]
     for a, b in edges:
@@ -401,14 +403,58 @@ def _graph_structure(nodes, edges):
         preds[index[b]].append(index[a])
         succs[index[a]].append(index[b])
     col = _longest_path_columns(preds, succs)
-    pairs = [(index[a], index[b]) for a, b in edges]
-    sinks = [i for i in range(len(nodes)) if not succs[i]]
-    zero = [i for i in range(len(nodes)) if col[i] == 0]
-    orders = [_depth_first_order(preds, col, sinks), zero]
+    chains: list[list[int]] = []
+    vpreds = [list(p) for p in preds]
+    for a, b in edges:
+        ia, ib = index[a], index[b]
+        chain = [ia]
+        for c in range(col[ia] + 1, col[ib]):  # a bend point in each column the wire passes
+            col.append(c)
+            vpreds.append([chain[-1]])
+            chain.append(len(col) - 1)
+        chain.append(ib)
+        if len(chain) > 2:  # the node's operand, for its row, is the wire's last bend
+            vpreds[ib] = [chain[-2] if p == ia else p for p in vpreds[ib]]
+        chains.append(chain)
+    sinks = [i for i in range(count) if not succs[i]]
+    zero = [i for i in range(count) if col[i] == 0]
+    orders = [_depth_first_order(vpreds, col, sinks, count), zero]
     if len(zero) <= MAX_PERMUTED:
         orders += [list(p) for p in itertools.permutations(zero)]
-    best = min(range(len(orders)), key=lambda k: (_crossings(col, _rows(col, preds, orders[k]), pairs), k))
-    return index, (preds, succs), col, orders[best], pairs
+    scored = [(_crossings(col, _rows(col, vpreds, order), chains), k) for k, order in enumerate(orders)]
+    crossings, best = min(scored)
+    first = orders[best]
+    fixed = _untangle(col, vpreds, first, chains, crossings)
+    return _Graph(count, col, _rows(col, vpreds, first, fixed), first, chains, succs)
+
+
+def _untangle(col, preds, first, chains, crossings: int) -> dict[int, list[int]]:
+    """Orders of the later columns that cross less than their operands' mean rows: adjacent
+    swaps, kept when they remove crossings, a few sweeps."""
+    row = _rows(col, preds, first)
+    fixed = {
+        c: sorted((i for i in range(len(col)) if col[i] == c), key=lambda i: -row[i]) for c in range(1, max(col) + 1)
+    }
+    for _ in range(3):
+        improved = False
+        for members in fixed.values():
+            for j in range(len(members) - 1):
+                if crossings == 0:
+                    return fixed
+                members[j], members[j + 1] = members[j + 1], members[j]
+                count = _crossings(col, _rows(col, preds, first, fixed), chains)
+                if count < crossings:
+                    crossings, improved = count, True
+                else:
+                    members[j], members[j + 1] = members[j + 1], members[j]
+        if not improved:
+            break
+    return fixed
+
+
+def graph_order(nodes: Sequence[tuple[str, str, str]], edges: Sequence[tuple[str, str]]) -> list[str]:
+    """The names of the column-0 nodes, top to bottom, as :func:`graph_diagram` stacks them."""
+    return [nodes[i][0] for i in _graph_structure(nodes, edges).first]
 
 
 def graph_layout(
@@ -420,26 +466,31 @@ def graph_layout(
     edge_gradients: Mapping[tuple[str, str], str] | None = None,
 ) -> Layout:
     """The picture of :func:`graph_diagram` with its geometry."""
-    _, (preds, succs), col, first, pairs = _graph_structure(nodes, edges)
-    row = _rows(col, preds, first)
+    graph = _graph_structure(nodes, edges)
     values, gradients, names = values or {}, gradients or {}, names or {}
-    edge_gradients = edge_gradients or {}
-    sinks = [i for i in range(len(nodes)) if not succs[i]]
-    sink_text = [(i, values.get(nodes[i][0]), gradients.get(nodes[i][0])) for i in sinks]
-    sink_text = [s for s in sink_text if s[1] is not None or s[2] is not None]
-    columns = max(max(col), 1)
+    sink_text = [(i, values.get(nodes[i][0]), gradients.get(nodes[i][0])) for i in range(graph.count)]
+    sink_text = [s for s in sink_text if not graph.succs[s[0]] and (s[1] is not None or s[2] is not None)]
+    texts = _wire_texts(nodes, edges, values, edge_gradients or {})
+    columns = max(max(graph.col), 1)
     base_x = min(3.0, (MAX_WIDTH_CM + 0.5 - 1.2 * bool(sink_text)) / columns)
-    base_y = min(1.8, MAX_HEIGHT_CM / max(max(row) - min(row), 1))
+    base_y = min(1.8, MAX_HEIGHT_CM / max(max(graph.row) - min(graph.row), 1))
     for widen in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0):
         for font in VALUE_FONTS:
             for grow in (1.0, 1.2, 1.45, 1.75, 2.1):
-                layout = _graph_attempt(
-                    nodes, pairs, col, row, values, gradients, names, edge_gradients, sink_text,
-                    base_x * widen, base_y * grow, font,
-                )  # fmt: skip
+                layout = _graph_attempt(nodes, graph, texts, names, sink_text, base_x * widen, base_y * grow, font)
                 if layout is not None:
                     return layout
     raise ValueError("no layout of the graph keeps its labels apart")
+
+
+def _wire_texts(nodes, edges, values, flows) -> list[list[tuple[str, str, float]]]:
+    """Per wire: the source's value (above, +1) and the gradient along the wire (below, -1)."""
+    out = []
+    for a, b in edges:
+        texts = [("val", values[a], 1.0)] if a in values else []
+        texts += [("grad", flows[a, b], -1.0)] if (a, b) in flows else []
+        out.append(texts)
+    return out
 
 
 def graph_diagram(
@@ -457,11 +508,8 @@ def graph_diagram(
     return graph_layout(nodes, edges, values, gradients, names, edge_gradients).tikz
 
 
-def _graph_attempt(
-    nodes, pairs, col, row, values, gradients, names, edge_gradients, sink_text, xstep, ystep, font
-) -> Layout | None:
-    count = len(nodes)
-    pos = [(col[i] * xstep, row[i] * ystep) for i in range(count)]
+def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xstep, ystep, font) -> Layout | None:
+    pos = [(graph.col[i] * xstep, graph.row[i] * ystep) for i in range(len(graph.col))]
     shape: list[tuple[float, float]] = []  # half width, half height of each node's outline
     out_nodes = []
     geometry = Geometry()
@@ -479,27 +527,26 @@ def _graph_attempt(
             shape.append((w / 2, h / 2))
             geometry.add(Piece(f"G{i}", "node", box(x, y, w / 2 + LINE_CM, h / 2 + LINE_CM)))
             out_nodes.append(f"\\node[{kind}node, {_sized(w, h)}] (G{i}) at ({_num(x)},{_num(y)}) {{${label}$}};")
+    shape += [(0.0, 0.0)] * (len(graph.col) - graph.count)  # bend points
     if geometry.collisions():
         return None
-    wire_names = []
-    for a, b in pairs:
+    out_wires = []
+    for chain in graph.chains:
+        a, b = chain[0], chain[-1]
         name = f"G{a}-G{b}"
-        wire_names.append(name)
-        geometry.add(Piece(name, "wire", (pos[a], pos[b])))
-        geometry.add(Piece(name, "wire", _arrow_head(pos[a], pos[b], _reach(shape[b], pos[a], pos[b]))))
+        for p, q in itertools.pairwise(chain):
+            geometry.add(Piece(name, "wire", (pos[p], pos[q])))
+        geometry.add(Piece(name, "wire", _arrow_head(pos[chain[-2]], pos[b], _reach(shape[b], pos[chain[-2]], pos[b]))))
+        bends = "".join(f" -- ({_num(pos[k][0])},{_num(pos[k][1])})" for k in chain[1:-1])
+        out_wires.append(f"\\draw[wire] (G{a}){bends} -- (G{b});")
     fixed = list(geometry.pieces)
     groups: list[tuple[str, list[Candidate], list[tuple[str, str, float]]]] = []  # owner, candidates, texts
-    for (a, b), name in zip(pairs, wire_names):
-        texts = []
-        if nodes[a][0] in values:
-            texts.append(("val", values[nodes[a][0]], 1.0))
-        flow = edge_gradients.get((nodes[a][0], nodes[b][0]))
-        if flow is not None:
-            texts.append(("grad", flow, -1.0))
+    for chain, texts in zip(graph.chains, wire_texts):
         if texts:
-            groups.append(
-                (name, _wire_candidates(pos[a], pos[b], shape[a], shape[b], col[b] - col[a], texts, font), texts)
-            )
+            a, b = chain[0], chain[1]
+            end_reach = _reach(shape[b], pos[a], pos[b]) + (ARROW_CM if b == chain[-1] else 0.0)
+            cands = _wire_candidates(pos[a], pos[b], _reach(shape[a], pos[b], pos[a]), end_reach, texts, font)
+            groups.append((f"G{chain[0]}-G{chain[-1]}", cands, texts))
     for i, (node, kind, _) in enumerate(nodes):
         if kind != "input" and node in names:
             groups.append((f"G{i}", _name_candidates(pos[i], shape[i], names[node]), [("nodename", names[node], 0.0)]))
@@ -530,9 +577,7 @@ def _graph_attempt(
         f"  val/.style={{text=green!50!black, fill=white, inner sep=0pt, font={value_font}}},",
         f"  grad/.style={{text=red!70!black, fill=white, inner sep=0pt, font={value_font}}}]",
     ]
-    out += out_nodes
-    out += [f"\\draw[wire] (G{a}) -- (G{b});" for a, b in pairs]
-    out += out_labels
+    out += out_nodes + out_wires + out_labels
     out.append("\\end{tikzpicture}")
     return Layout("\n".join(out) + "\n", geometry)
 
@@ -557,19 +602,20 @@ def _unbox(outline) -> tuple[tuple[float, float], float, float, float]:
     )
 
 
-def _wire_candidates(a, b, shape_a, shape_b, span, texts, font) -> list[Candidate]:
-    """Value above and gradient below the wire a -> b, at points along it (half a column after
-    the source preferred), each box a little off the wire."""
+def _wire_candidates(a, b, start_reach, end_reach, texts, font) -> list[Candidate]:
+    """Value above and gradient below the segment a -> b, at points along it (half way
+    preferred), each box a little off the wire, clear of the nodes (``*_reach``: how far from
+    a and b the segment is inside a node or its arrow head)."""
     length = math.hypot(b[0] - a[0], b[1] - a[1])
     angle = math.atan2(b[1] - a[1], b[0] - a[0])
     ux, uy = math.cos(angle), math.sin(angle)
     sizes = [_label_size(f"${t}$", font) for _, t, _ in texts]
     half_w = max(w for w, _ in sizes) / 2
-    start = _reach(shape_a, b, a) + half_w + 0.02
-    end = length - _reach(shape_b, a, b) - ARROW_CM - half_w - 0.02
+    start = start_reach + half_w + 0.02
+    end = length - end_reach - half_w - 0.02
     if end < start:
         return []
-    preferred = min(max(length * 0.5 / span, start), end)
+    preferred = min(max(length * 0.5, start), end)
     steps = max(1, int((end - start) / 0.05))
     offsets = sorted({round(start + k * (end - start) / steps, 4) for k in range(steps + 1)})
     offsets.sort(key=lambda d: (round(abs(d - preferred), 6), d))

@@ -137,7 +137,7 @@ class Geometry:
 
     def wire_crossings(self) -> int:
         """How many pairs of wires cross."""
-        wires = self.of_kind("wire")
+        wires = [p for p in self.of_kind("wire") if len(p.outline) == 2]  # segments, not arrow heads
         return sum(segments_cross(p.outline, q.outline) for i, p in enumerate(wires) for q in wires[i + 1 :])
 
     def extent(self) -> tuple[float, float, float, float]:

@@ -170,6 +170,8 @@ def _measure(tokens: list[str], size: float, upright: bool = False, math: bool =
         binary = math and (t in _BINARY or (t.startswith("\\") and _COMMANDS.get(t[1:], (0, False))[1]))
         width += (_glyph(t, upright) + (_BINARY_SPACE if binary and previous else 0.0)) * em
         depth = max(depth, _depth(t) * size)
+        if ord(t[-1]) > 0x2E80:  # CJK glyphs stand a little taller than Latin capitals
+            height, depth = max(height, 0.8 * size), max(depth, 0.2 * size)
         previous = not binary
         i += 1
     return width, height, depth

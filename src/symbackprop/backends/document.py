@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cached_property
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy
 
@@ -230,12 +230,18 @@ class _Builder:
         return {"rows": rows, "gradients": gradients, "circuit": circuit, "too_large": False, "finite": ex.finite}
 
     def _circuit(self, ex) -> str:
+        return self.circuit_layout(ex).tikz
+
+    def circuit_layout(self, ex) -> diagram.Layout:
+        """The worked example's circuit: names, operators, values, and each wire's own gradient."""
         net = self.net
         nodes = [(s.name, "input", self.p(s)) for s in net.leaves]
+        names = {n.name: _upright_word(self.p(n)) for n in net.nodes}
         nodes += [
-            (n.name, "output" if n == net.objective else "gate", _gate_label(e, self.p(n)))
+            (n.name, "output" if n == net.objective else "gate", _gate_label(e, names[n.name]))
             for n, e in net.nodes.items()
         ]
+        names = {name: text for name, _, label in nodes if name in names and label != (text := names[name])}
         known = {n for n, _, _ in nodes}
         edges = [
             (s.name, n.name) for n, e in net.nodes.items() for s in sorted(e.free_symbols, key=str) if s.name in known
@@ -243,9 +249,8 @@ class _Builder:
         shown = {k: number_latex(v) for k, v in ex.values.items() if k in known}
         grad_of = {k: number_latex(v) for k, v in ex.gradient_of.items()}
         grad_of[net.objective.name] = "1"
-        names = {n.name: _upright_word(self.p(n)) for n in net.nodes}
         flows = {edge: number_latex(v) for edge, v in ex.edge_gradients.items()}
-        return diagram.graph_diagram(nodes, edges, shown, grad_of, names, flows)
+        return diagram.graph_layout(nodes, edges, shown, grad_of, names, flows)
 
     # --- the network picture --------------------------------------------------------------
     def picture(self) -> str:
@@ -313,6 +318,8 @@ def _upright_word(latex: str) -> str:
 
 def _gate_label(expr: sympy.Expr, name: str) -> str:
     """The operator of a gate whose inputs are named values, else the node's own name."""
+    if expr.is_Pow and expr.base.is_Symbol and expr.exp.is_Integer:  # CS231n's 1/x gate, a square
+        return "1/x" if expr.exp == -1 else rf"x^{{{expr.exp}}}"
     if all(a.is_Symbol or a.is_Number for a in expr.args):
         label = _GATES.get(expr.func) or getattr(expr.func, "latex_name", "")
         if not label:
