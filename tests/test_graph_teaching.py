@@ -250,3 +250,32 @@ def test_pass_counts_for_a_million_parameters_are_printed_in_both_languages():
     for lang in ("en", "zh"):
         text = derivation_of("colah-graph").to_latex(lang)
         assert "$1{,}000{,}000$" in text
+
+
+# --- the multiply gate for matrices --------------------------------------------------------------
+def test_matrix_product_rule_is_the_only_way_the_dimensions_work_out():
+    from symbackprop.analysis.matrix_rule import matrix_product_rule
+
+    rule = matrix_product_rule()  # CS231n's sizes: W 5 x 10, X 10 x 3
+    assert rule.shapes == {"W": (5, 10), "X": (10, 3), "D": (5, 3)}
+    dw, dx = rule.rules
+    assert (dw.chosen.left, dw.chosen.right, dw.chosen.shape) == ("dD", "X^T", (5, 10))
+    assert (dx.chosen.left, dx.chosen.right, dx.chosen.shape) == ("W^T", "dD", (10, 3))
+    # the other product that conforms has the transposed size
+    assert {c.shape for c in dw.candidates} == {(5, 10), (10, 5)}
+    assert {c.shape for c in dx.candidates} == {(10, 3), (3, 10)}
+    assert (dw.entries, dx.entries) == (50, 30)  # SymPy agrees on every entry
+
+
+def test_square_matrices_leave_the_shapes_undecided():
+    from symbackprop.analysis.matrix_rule import matrix_product_rule
+
+    with pytest.raises(ValueError, match="products"):
+        matrix_product_rule(3, 3, 3)
+
+
+def test_graph_documents_with_a_multiply_gate_teach_the_matrix_rule():
+    tex = derivation_of("colah-graph").to_latex()
+    assert r"$dW = dD\,X^{T}$" in tex and r"$dX = W^{T}\,dD$" in tex
+    assert "the only way the dimensions work out" in tex
+    assert "维数只有这一种对得上" in derivation_of("colah-graph").to_latex("zh")

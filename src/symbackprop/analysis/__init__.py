@@ -22,6 +22,7 @@ from symbackprop.calculus.layered import LayeredDerivation
 if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evaluate, not these
     from symbackprop.analysis.collapse import Collapse
     from symbackprop.analysis.consistency import Consistency
+    from symbackprop.analysis.matrix_rule import MatrixRule
     from symbackprop.analysis.paths import PathsAndModes
     from symbackprop.calculus.teaching import Line
 
@@ -67,6 +68,7 @@ class Analysis:
     example_too_large: bool = False
     paths: PathsAndModes | None = None  # a scalar graph's paths, shared sub-paths and both modes
     collapse: Collapse | None = None  # a chain of gates that is one activation, collapsed
+    matrix_rule: MatrixRule | None = None  # the multiply gate for matrices, where a graph has one
 
 
 def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
@@ -95,7 +97,14 @@ def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
 
         paths = paths_and_modes(unit, example.values)
         collapse = find_collapse(unit, _example_point(derivation, unit))
-    return Analysis(derivation, equations, unit, steps, reasons, consistency, example, unit is None, paths, collapse)
+    rule = None
+    if paths is not None and any(g.pattern == "mul" for g in paths.gates):
+        from symbackprop.analysis.matrix_rule import matrix_product_rule
+
+        rule = matrix_product_rule()
+    return Analysis(
+        derivation, equations, unit, steps, reasons, consistency, example, unit is None, paths, collapse, rule
+    )
 
 
 def _steps(unit: GraphDerivation, eq: Equation) -> list[Line]:

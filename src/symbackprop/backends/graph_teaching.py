@@ -19,6 +19,7 @@ from sympy import Symbol
 
 from symbackprop.analysis import Analysis
 from symbackprop.analysis.collapse import Collapse
+from symbackprop.analysis.matrix_rule import MatrixRule
 from symbackprop.analysis.paths import Path, PathsAndModes
 
 __all__ = ["FACTORS_WRITTEN_OUT", "graph_teaching"]
@@ -148,6 +149,35 @@ def _collapse(pr: _Printer, c: Collapse, activation_latex: str) -> dict:
     }
 
 
+def _size(shape: tuple[int, int]) -> str:
+    return rf"{shape[0]} \times {shape[1]}"
+
+
+def _factor(name: str) -> str:
+    return name.replace("^T", "^{T}")
+
+
+def _matrix_rule(m: SimpleNamespace, rule: MatrixRule) -> dict:
+    shapes = rule.shapes
+    rows = []
+    for r in rule.rules:
+        conforming = m.list_separator.join(
+            f"${_factor(c.left)}\\,{_factor(c.right)}$: ${_size(c.shape)}$" for c in r.candidates
+        )
+        chosen = f"$d{r.variable} = {_factor(r.chosen.left)}\\,{_factor(r.chosen.right)}$"
+        rows.append((f"$d{r.variable}$", f"${_size(r.shape)}$", conforming, chosen))
+    w, x = rule.rules
+    return {
+        "words": m.matrix_rule_words.format(
+            w=f"${_size(shapes['W'])}$", x=f"${_size(shapes['X'])}$", d=f"${_size(shapes['D'])}$"
+        ),
+        "rows": rows,
+        "checked": m.matrix_rule_checked.format(
+            w_entries=w.entries, w_total=w.shape[0] * w.shape[1], x_entries=x.entries, x_total=x.shape[0] * x.shape[1]
+        ),
+    }
+
+
 def graph_teaching(
     analysis: Analysis, p: Callable[[sympy.Expr], str], fmt: Callable[[float], str], msg: SimpleNamespace
 ) -> dict | None:
@@ -166,4 +196,5 @@ def graph_teaching(
         "branches": _branches(pr, pm, partials),
         "collapse": _collapse(pr, collapse, ACTIVATIONS[collapse.activation].latex) if collapse else None,
         "paths": _paths(pr, pm),
+        "matrix_rule": _matrix_rule(msg, analysis.matrix_rule) if analysis.matrix_rule else None,
     }

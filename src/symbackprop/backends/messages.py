@@ -313,6 +313,18 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "A network with {parameters} parameters and one loss needs {forward} forward-mode passes against {reverse} reverse-mode pass: that is why backpropagation runs in reverse mode.",
         "一个有 {parameters} 个参数、一个损失的网络，前向模式需要 {forward} 遍，反向模式只需 {reverse} 遍：这就是反向传播采用反向模式的原因。",
     ),
+    "matrix_rule_heading": ("The multiply gate for matrices", "矩阵的乘法门"),
+    "matrix_rule_words": (
+        "For matrices the multiply gate is a matrix product $D = W X$. CS231n takes $W$ of size {w} and $X$ of size {x}, so $D$ and its gradient $dD = \\partial f / \\partial D$ are {d}. The gradient of each factor has the factor's size, and of the products of $dD$ with the other factor (either one transposed, in either order) only one has that size: the only way the dimensions work out. So the swap becomes $dW = dD\\,X^T$ and $dX = W^T dD$:",
+        "对矩阵，乘法门是矩阵乘积 $D = W X$。CS231n 取 $W$ 为 {w}、$X$ 为 {x}，于是 $D$ 和它的梯度 $dD = \\partial f / \\partial D$ 都是 {d}。每个因子的梯度与该因子尺寸相同；$dD$ 与另一个因子（任一个可以转置，顺序任意）的乘积中，只有一个尺寸相符：维数只有这一种对得上。于是交换规则变为 $dW = dD\\,X^T$、$dX = W^T dD$：",
+    ),
+    "col_size": ("Its size", "尺寸"),
+    "col_conforming": ("Products whose sizes conform", "尺寸相容的乘积"),
+    "col_fits": ("The one of that size", "尺寸相符的那一个"),
+    "matrix_rule_checked": (
+        "SymPy checks the rule entry by entry on these sizes: for $f = \\sum_{{i,j}} dD_{{ij}} D_{{ij}}$, whose gradient with respect to $D$ is $dD$, the derivative of $f$ with respect to each entry equals the entry of the product in {w_entries} of the {w_total} entries of $dW$ and {x_entries} of the {x_total} of $dX$.",
+        "SymPy 在这些尺寸上逐个元素核对：对 $f = \\sum_{{i,j}} dD_{{ij}} D_{{ij}}$（它对 $D$ 的梯度就是 $dD$），$f$ 对每个元素的导数等于乘积的对应元素：$dW$ 的 {w_total} 个元素中有 {w_entries} 个，$dX$ 的 {x_total} 个元素中有 {x_entries} 个。",
+    ),
     "no_example": ("The spec gives no example values.", "规格中没有给出样例数值。"),
     "example_too_large": (
         "A table of every value would be too long for this network; train.py computes them.",
