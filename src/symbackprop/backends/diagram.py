@@ -48,6 +48,7 @@ MAX_WIDTH_CM = 13.5
 MAX_HEIGHT_CM = 7.2
 MAX_LABELLED_HEIGHT_CM = 17.0  # a network with weights on every edge may take most of a page
 MAX_LABELLED_UNITS = 8
+FIT_WIDTH_CM = 15.5  # a wider circuit is scaled down to this (text and all, so nothing comes to overlap)
 MAX_PERMUTED = 6
 EDGE_LABEL_POS = 0.7
 PT = 2.54 / 72.27  # cm per TeX point
@@ -567,8 +568,11 @@ def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xstep, ys
     if geometry.collisions():
         return None
     value_font = _font(font)
+    x0, _, x1, _ = geometry.extent()
+    scale = min(1.0, FIT_WIDTH_CM / (x1 - x0))  # a long chain is drawn at its size, then shrunk to the page
+    shrink = f"scale={_num(scale)}, transform shape, " if scale < 1 else ""
     out = [
-        f"\\begin{{tikzpicture}}[>={{Stealth[length={_num(ARROW_CM * 10)}mm]}},",
+        f"\\begin{{tikzpicture}}[{shrink}>={{Stealth[length={_num(ARROW_CM * 10 * scale)}mm]}},",
         f"  inputnode/.style={{rectangle, draw, thick, fill=black!5, inner sep=2pt, font={_font(NODE_FONT)}}},",
         f"  outputnode/.style={{rectangle, draw, thick, fill=black!5, inner sep=2pt, rounded corners=2pt, font={_font(NODE_FONT)}}},",
         f"  gatenode/.style={{circle, draw, thick, fill=white, inner sep=1pt, font={_font(NODE_FONT)}}},",

@@ -320,6 +320,12 @@ def _gate_label(expr: sympy.Expr, name: str) -> str:
     """The operator of a gate whose inputs are named values, else the node's own name."""
     if expr.is_Pow and expr.base.is_Symbol and expr.exp.is_Integer:  # CS231n's 1/x gate, a square
         return "1/x" if expr.exp == -1 else rf"x^{{{expr.exp}}}"
+    numbers = [a for a in expr.args if a.is_Number]
+    if (expr.is_Add or expr.is_Mul) and len(numbers) == 1 and all(a.is_Symbol or a.is_Number for a in expr.args):
+        c, text = numbers[0], sympy.latex(numbers[0])  # a constant is part of the gate: CS231n's +1 and *-1
+        if expr.is_Add:
+            return f"+{text}" if c > 0 else text
+        return rf"\times{{{text}}}"
     if all(a.is_Symbol or a.is_Number for a in expr.args):
         label = _GATES.get(expr.func) or getattr(expr.func, "latex_name", "")
         if not label:
