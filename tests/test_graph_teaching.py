@@ -214,7 +214,7 @@ def test_every_path_sum_and_both_modes_give_the_derived_gradients(name):
 
 
 # --- the documents -------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["colah-graph", "cs231n-circuit", "cs231n-neuron", "cs231n-gates"])
+@pytest.mark.parametrize("name", GRAPHS)
 def test_a_graph_that_trains_nothing_has_no_learning_rate_or_update(name):
     d = derivation_of(name)
     assert not d.updates and all(eq.kind != "update" for eq in d.equations)

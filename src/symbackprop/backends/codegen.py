@@ -378,7 +378,11 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
     net = d.network
     equations = [eq for eq in d.equations if eq.level == "unit"]
     names = {s: "WEIGHT_DECAY" for s in net.constants}
-    printer = ArrayPrinter(names, leading=frozenset(net.constants))
+    scalars = set(net.constants)  # and the gradients that are numbers (f = 2 s: df/ds = 2)
+    for eq in equations:
+        if eq.kind == "delta" and eq.rhs.free_symbols <= scalars:
+            scalars.add(eq.lhs)
+    printer = ArrayPrinter(names, leading=frozenset(net.constants), scalars=frozenset(scalars))
     leaves = tuple(s.name for s in net.leaves)
     build = _Builder(printer, leaves)
     forward = [_Line(eq.target.name, eq.rhs, eq.number) for eq in equations if eq.kind in ("forward", "loss")]

@@ -108,11 +108,17 @@ def _constants_as_floats(expr: sympy.Expr) -> sympy.Expr:
 class ArrayPrinter(KernelPrinter):
     """Array-API code: ``xp.`` functions, ``kernel(xp, ...)`` calls, code names for symbols."""
 
-    def __init__(self, names: Mapping[sympy.Symbol, str] | None = None, leading: frozenset = frozenset()):
+    def __init__(
+        self,
+        names: Mapping[sympy.Symbol, str] | None = None,
+        leading: frozenset = frozenset(),
+        scalars: frozenset = frozenset(),
+    ):
         super().__init__({"order": "none"})
         self.printmethod = "_arraycode"  # NumPyPrinter sets its own in __init__
         self._names = dict(names or {})
         self._leading = leading  # constants written first in a product: WEIGHT_DECAY * W1
+        self._scalars = scalars  # symbols that hold plain numbers at run time (a constant gradient)
 
     def _print_Mul(self, expr):
         first = [f for f in expr.args if f in self._leading]
@@ -172,8 +178,9 @@ class ArrayPrinter(KernelPrinter):
         if last is not sympy.true:
             raise NotImplementedError(f"a piecewise function needs an otherwise branch: {expr}")
         text = self._print(default)
-        if all(v.is_Number for v, _ in expr.args):
-            # a select of numbers alone needs an array: the first condition's left-hand side
+        if all(v.is_Number or v.free_symbols <= self._scalars for v, _ in expr.args):
+            # a select of numbers alone needs an array (torch would make float32 of the numbers):
+            # the first condition's left-hand side
             like = self._print(branches[0][1].lhs) if branches else "0.0"
             text = f"xp.full_like({like}, {text})"
         for value, cond in reversed(branches):

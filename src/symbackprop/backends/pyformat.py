@@ -89,6 +89,50 @@ def assignment(indent: str, target: str, expr: str, comment: str = "") -> list[s
         return [line + tail] if len(line + tail) <= LINE_LENGTH or not comment else [f"{indent}# {comment}", line]
     lines = [f"{indent}# {comment}"] if comment else []
     inner = indent + "    "
+    if _call_parts(expr) is not None:  # black splits a call's own brackets, never wraps it in more
+        return lines + _split_call(indent, f"{target} = ", expr, "")
     if len(inner + expr) <= LINE_LENGTH:
         return lines + [f"{indent}{target} = (", inner + expr, f"{indent})"]
     return lines + [f"{indent}{target} = ("] + [inner + p for p in _top_level_split(expr)] + [f"{indent})"]
+
+
+def _call_parts(expr: str) -> tuple[str, list[str]] | None:
+    """``f(a, g(b), c)`` as ('f', ['a', 'g(b)', 'c']) when the whole expression is one call."""
+    toks = _tokens(expr)
+    i = 0
+    while i + 1 < len(toks) and toks[i].type == tokenize.NAME and toks[i + 1].string == ".":
+        i += 2
+    if len(toks) < i + 3 or toks[i].type != tokenize.NAME or toks[i + 1].string != "(" or toks[-1].string != ")":
+        return None
+    depth, args, start = 0, [], toks[i + 1].end[1]
+    for j, tok in enumerate(toks[i + 1 :], start=i + 1):
+        s = tok.string
+        if s in "([{":
+            depth += 1
+        elif s in ")]}":
+            depth -= 1
+            if depth == 0 and j != len(toks) - 1:
+                return None  # the call closes before the end: f(a) + b
+        elif s == "," and depth == 1:
+            args.append(expr[start : tok.start[1]].strip())
+            start = tok.end[1]
+    last = expr[start : toks[-1].start[1]].strip()
+    if last:
+        args.append(last)
+    return expr[: toks[i + 1].start[1]], args
+
+
+def _split_call(indent: str, prefix: str, expr: str, suffix: str) -> list[str]:
+    """A call too long for its line split at its own brackets as black does: the arguments on
+    one line if they fit, else one a line with a trailing comma, each split the same way."""
+    line = f"{indent}{prefix}{expr}{suffix}"
+    parts = _call_parts(expr)
+    if len(line) <= LINE_LENGTH or parts is None or not parts[1]:
+        return [line]
+    head, args = parts
+    inner = indent + "    "
+    joined = ", ".join(args)
+    if len(inner + joined) <= LINE_LENGTH:
+        return [f"{indent}{prefix}{head}(", inner + joined, f"{indent}){suffix}"]
+    body = [row for a in args for row in _split_call(inner, "", a, ",")]
+    return [f"{indent}{prefix}{head}(", *body, f"{indent}){suffix}"]
