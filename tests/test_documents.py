@@ -63,11 +63,29 @@ def test_document_sections_in_order():
         "Error terms of the hidden layers",
         "Gradients and update rules",
         "The matrix form",
+        "Batch gradient descent",
         "Derivatives used",
         "A worked example",
         "Equations in train.py",
     ]
     assert r"J &= L + s" in tex and r"\begin{tikzpicture}" in tex
+
+
+def test_ufldl_batch_algorithm_is_numbered_and_traced_into_train_py():
+    derivation = derivation_of("ufldl-3-3-1")
+    tex = derivation.to_latex()
+    section = tex[tex.index(r"\section{Batch gradient descent}") : tex.index(r"\section{Derivatives used}")]
+    assert section.count(r"\item") == 3
+    assert r"\Delta W^{(l)} := 0" in section and r"\frac{1}{m} \Delta W^{(l)} + \lambda W^{(l)}" in section
+    lines = derivation.to_numpy().splitlines()
+    numbers = {eq.label: eq.number for eq in derivation.analysis.equations}
+    traced = re.findall(r"\\eqref\{([^}]*)\}~((?:\\texttt\{\w+\}~\d+(?:, )?)+)", section)
+    assert len(traced) == 8  # four gradients (W, b of two layers) in step 2, four updates in step 3
+    for label, places in traced:
+        for _function, line in re.findall(r"\\texttt\{(\w+)\}~(\d+)", places):
+            assert f"# eq. ({numbers[label]})" in lines[int(line) - 1]  # the line that computes it
+    assert "breaks this symmetry" in section
+    assert "Batch gradient descent" not in derivation_of("fc-3-2-2").to_latex()  # node notation: not UFLDL's
 
 
 def test_softmax_cross_entropy_document_shows_the_collapse_to_y_minus_t():
@@ -214,3 +232,14 @@ def test_large_network_shows_one_representative_node_per_layer_in_index_form():
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_documents_are_deterministic(name):
     assert derive(load_spec(name)).to_latex("zh") == derivation_of(name).to_latex("zh")
+
+
+def test_general_results_stand_beside_the_instances():
+    node = derivation_of("fc-3-2-2").to_latex("zh")
+    assert r"\delta_j = f'(\mathrm{net}_j) \sum_{k \in \text{输出层}} \delta_k w_{kj}" in node
+    assert r"\delta_k = \frac{\partial E}{\partial y_k} f'(\mathrm{net}_k)" in node
+    layer = derivation_of("ufldl-3-3-1").to_latex()
+    assert r"\delta^{(l)} = \left(\left(W^{(l)}\right)^T \delta^{(l+1)}\right) \bullet f'\left(z^{(l)}\right)" in layer
+    assert r"\delta^{(n_l)}_i = -\left(y_i - a^{(n_l)}_i\right)" in layer  # UFLDL's own sign
+    softmax = derivation_of("fc-3-2-2-softmax").to_latex()
+    assert r"\frac{\partial E}{\partial y_k} f'" not in softmax  # softmax couples the outputs

@@ -120,8 +120,10 @@ class Derivation:
         return summary_latex(self.analysis)
 
 
-def derive(network: GraphNetwork | LayeredNetwork) -> Derivation:
-    """Derive error terms, gradients and updates of a network (see :mod:`symbackprop.calculus`)."""
+def derive(network: GraphNetwork | LayeredNetwork, brief: bool = False) -> Derivation:
+    """Derive error terms, gradients and updates of a network (see :mod:`symbackprop.calculus`).
+    ``brief``: a layered network's documents write one representative unit per layer in index
+    form (beside the matrix form, the lemmas and the worked example) instead of every unit."""
     if isinstance(network, LayeredNetwork):
-        return Derivation(LayeredDerivation(network))
+        return Derivation(LayeredDerivation(network, brief=brief))
     return Derivation(derive_graph(network))

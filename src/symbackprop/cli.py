@@ -193,7 +193,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.pdf and args.format != "tex":
         raise InputError(f"{args.spec}: --pdf: a PDF is made from the LaTeX document; drop --format {args.format}")
-    derivation = derive(load_network(args.spec, args.notation))
+    derivation = derive(load_network(args.spec, args.notation), brief=args.brief)
     files = render_outputs(derivation, (args.lang,), (args.format,), pdf=args.pdf, target=args.target)
     out = Path(args.output)
     write_all(out, files)
@@ -337,6 +337,11 @@ def parser() -> argparse.ArgumentParser:
         help="document format: LaTeX, Markdown (figures as SVG files beside it) or a Jupyter notebook",
     )
     d.add_argument("--pdf", action="store_true", help="also compile the LaTeX document to PDF")
+    d.add_argument(
+        "--brief",
+        action="store_true",
+        help="a short handout: one representative unit per layer, the matrix form, lemmas, worked example",
+    )
     d.add_argument(
         "--target",
         choices=_Choices("symbackprop.backends.codegen", "TARGETS"),

@@ -47,11 +47,24 @@ class WorkedExample:
     values: dict[str, float] = field(default_factory=dict)
     gradient_of: dict[str, float] = field(default_factory=dict)
     edge_gradients: dict[tuple[str, str], float] = field(default_factory=dict)
+    layers: list[LayerRows] = field(default_factory=list)  # layered networks: each unit's z, a, delta
+    rows_in_data: int = 1  # examples in the spec's data; the tables follow the first
 
     @property
     def finite(self) -> bool:
         numbers = [v for _, v in self.forward] + [v for _, v in self.deltas] + [g[2] for g in self.gradients]
         return bool(np.all(np.isfinite(numbers)))
+
+
+@dataclass(frozen=True)
+class LayerRows:
+    """One layer of the worked example, a row per unit: its weighted input, its output and its
+    error term side by side (the input layer has outputs only), and the targets beside the
+    output layer."""
+
+    layer: int
+    units: list[tuple[tuple[Symbol, float] | None, tuple[Symbol, float], tuple[Symbol, float] | None]]
+    targets: list[tuple[Symbol, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -158,8 +171,27 @@ def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     gradient_of = {n.name: number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
     gradient_of[net.objective.name] = 1.0
     gradient_of.update({k: number(v) for k, v in grads.items()})
+    layers, rows = [], 1
+    if isinstance(derivation, LayeredDerivation):
+        layers = _layer_rows(derivation, values, deltas)
+        rows = len(derivation.network.example["x"])
+    flat = {k: number(v) for k, v in values.items()}
     graph = not isinstance(derivation, LayeredDerivation)  # only a graph's document draws its wires
     edges = {k: number(v) for k, v in evaluate_edges(unit, values).items()} if graph else {}
-    return WorkedExample(
-        forward, delta_rows, gradient_rows, {k: number(v) for k, v in values.items()}, gradient_of, edges
-    )
+    return WorkedExample(forward, delta_rows, gradient_rows, flat, gradient_of, edges, layers=layers, rows_in_data=rows)
+
+
+def _layer_rows(derivation: LayeredDerivation, values: dict, deltas: dict) -> list[LayerRows]:
+    names, sizes = derivation.names, derivation.network.sizes
+    number = lambda v: float(np.asarray(v))  # noqa: E731
+    out = [LayerRows(1, [(None, (x, number(values[x.name])), None) for x in map(names.input, range(sizes[0]))])]
+    for layer in range(2, len(sizes) + 1):
+        units = []
+        for k in range(sizes[layer - 1]):
+            z, a, d = names.net(layer, k), names.out(layer, k), names.delta(layer, k)
+            units.append(((z, number(values[z.name])), (a, number(values[a.name])), (d, number(deltas[d.name]))))
+        targets = []
+        if layer == len(sizes):
+            targets = [(t, number(values[t.name])) for t in map(names.target, range(sizes[-1]))]
+        out.append(LayerRows(layer, units, targets))
+    return out

@@ -156,6 +156,9 @@ class _Builder:
             text["gradient"] = [m.graph_gradient_words] + ([] if self.net.targets else [m.no_training_words])
             if "gradient" in parts:
                 parts["gradient"].heading = m.graph_gradient_parameters if self.net.parameters else m.graph_gradient
+        if self.layered:
+            text["delta-output"] = self._general_output() + text["delta-output"]
+            text["delta-hidden"] = self._general_hidden() + text["delta-hidden"]
         if self._uses_ties():
             text["delta"] = text["delta"] + [m.tie_words]
         for key, words in text.items():
@@ -168,6 +171,26 @@ class _Builder:
             check = m.matrix_check_shortened if c.shortened else m.matrix_check
             width = max(c.sizes)
             parts["matrix"].words = [m.matrix_words, check.format(checks=c.comparisons, width=width, run=CHECK_RUN)]
+
+    def _general_output(self) -> list[str]:
+        """The output layer's error term for any unit, in the notation's index form (an
+        elementwise output activation; softmax couples the units and its lemma says so)."""
+        m = self.msg
+        if ACTIVATIONS[self.net.activations[-1]].vector:
+            return []
+        if self.net.notation == "node":
+            return [m.general_words + " " + m.general_output_node]
+        textbook = LOSSES[self.net.loss].textbook_delta
+        return [m.general_words + " " + m.general_output_layer, *([textbook[self.lang]] if textbook else [])]
+
+    def _general_hidden(self) -> list[str]:
+        """The recursion for any hidden unit (node notation) or any hidden layer l (UFLDL's)."""
+        m = self.msg
+        if self.net.notation != "node":
+            return [m.general_words + " " + m.general_hidden_layer]
+        if self.net.depth == 2:  # one hidden layer: the nodes a hidden node feeds are the outputs
+            return [m.general_words + " " + m.general_hidden_node_outputs]
+        return [m.general_words + " " + m.general_hidden_node + " " + m.general_sum_words]
 
     def _uses_ties(self) -> bool:
         return not self.layered and any(
@@ -187,15 +210,49 @@ class _Builder:
             pair = (loss.pair_lemmas or {}).get(self.net.activations[-1])
             found.append(pair if pair is not None else loss.lemma)
         return [
-            (lemma.title[self.lang], lemma.words[self.lang], self._lines(lemma.steps()), lemma.assumes)
+            (
+                lemma.title[self.lang],
+                self._renamed(lemma.words[self.lang]),
+                self._lines(lemma.steps()),
+                self._renamed(lemma.assumes),
+            )
             for lemma in found
             if lemma
         ]
 
+    def _lemma_names(self) -> dict[str, str]:
+        """The lemmas' generic variables (x the argument of an activation, y an output, t a
+        target, z a pre-activation, E the loss) in the body's notation."""
+        if not self.layered:
+            return {}
+        if self.net.notation == "node":
+            return {"x": r"\mathrm{net}", "z": r"\mathrm{net}"}
+        return {"x": "z", "y": "a", "t": "y", "E": "J"}
+
     def _lines(self, pairs) -> list[PrintedLine]:
-        """Lemma lines: scalar maths in generic symbols, printed without the notation's names."""
-        plain = NotationLatexPrinter({})
-        return [PrintedLine(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
+        """Lemma lines: scalar maths in the body's names (a, y, z in layer notation; y, t, net in
+        node notation); d or \\partial, one of them through a lemma."""
+        rename = self._lemma_names()
+        names = {
+            s: rename[s.name]
+            for pair in pairs
+            for e in pair
+            if e is not None
+            for s in e.atoms(sympy.Symbol)
+            if s.name in rename
+        }
+        plain = NotationLatexPrinter(names)
+        printed = [(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
+        if any(r"\partial" in text for pair in printed for text in pair):  # mixed: every d becomes a partial
+            plain = NotationLatexPrinter(names)
+            plain._settings["diff_operator_latex"] = r"\partial"
+            printed = [(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
+        return [PrintedLine(lhs, rhs) for lhs, rhs in printed]
+
+    def _renamed(self, latex: str) -> str:
+        """An assumption or a sentence of a lemma with its one-letter variables (t_i) renamed."""
+        rename = self._lemma_names()
+        return re.sub(r"(?<![\\A-Za-z])([A-Za-z])(?=_)", lambda m: rename.get(m.group(1), m.group(1)), latex)
 
     def _activations_used(self) -> list[str]:
         if self.layered:
@@ -227,7 +284,41 @@ class _Builder:
         pad = [("", "")] * height
         rows = [(*f, *b) for f, b in zip((forward + pad)[:height], (backward + pad)[:height])]
         circuit = "" if self.layered else self._circuit(ex)
-        return {"rows": rows, "gradients": gradients, "circuit": circuit, "too_large": False, "finite": ex.finite}
+        out = {"rows": rows, "gradients": gradients, "circuit": circuit, "too_large": False, "finite": ex.finite}
+        out["units"] = []
+        if ex.layers:
+            out.update(self._layered_example(ex))
+        return out
+
+    def _layered_example(self, ex) -> dict:
+        """A layered network's example: a row per unit (z, a and delta side by side, layer by
+        layer), the targets, and a row per parameter (value, gradient, value after one update)."""
+        fmt = number_latex
+        pair = lambda cell: (self.p(cell[0]), fmt(cell[1])) if cell else ("", "")  # noqa: E731
+        units = [[(*pair(z), *pair(a), *pair(d)) for z, a, d in layer.units] for layer in ex.layers[1:]]
+        given = [f"${self.p(a[0])} = {fmt(a[1])}$" for _, a, _ in ex.layers[0].units]
+        targets = [f"${self.p(t)} = {fmt(v)}$" for layer in ex.layers for t, v in layer.targets]
+        shown = None  # a brief handout: the parameters of its representative equations
+        if getattr(self.d, "brief", False):
+            shown = {eq.target for eq in self.a.equations if eq.level == "representative"}
+        params = [
+            (self.p(leaf), fmt(ex.values[leaf.name]), self.p(g), fmt(v), fmt(updated))
+            for leaf, g, v, updated in ex.gradients
+            if updated is not None and (shown is None or leaf in shown)
+        ]
+        inputs = [f"${self.p(g)} = {fmt(v)}$" for leaf, g, v, updated in ex.gradients if updated is None]
+        m = self.msg
+        data = m.example_data_one if ex.rows_in_data == 1 else m.example_data_first.format(m=ex.rows_in_data)
+        if shown is not None:
+            data += " " + m.example_brief
+        return {
+            "units": units,
+            "inputs": m.inputs_line.format(values=m.list_separator.join(given)),
+            "targets": m.targets.format(values=m.list_separator.join(targets)),
+            "params": params,
+            "input_gradients": m.input_gradients.format(values=m.list_separator.join(inputs)) if inputs else "",
+            "data_words": data.format(rate=f"${self.p(self.d.names.learning_rate())} = {self.net.learning_rate:g}$"),
+        }
 
     def _circuit(self, ex) -> str:
         return self.circuit_layout(ex).tikz
@@ -285,16 +376,44 @@ class _Builder:
         captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
         return diagram.layered_layout(layers, edges, biases=biases, caption_layers=captions)
 
+    def batch_algorithm(self) -> dict | None:
+        """UFLDL's batch gradient descent (layer notation); steps 2 and 3 point to the numbered
+        matrix-form equations that do them and to their lines in train.py."""
+        if not self.layered or self.net.notation != "layer" or self.d.brief:
+            return None
+        m = self.msg
+
+        def traced(kind: str) -> list[tuple[int, str, list[tuple[str, int]]]]:
+            return [
+                (eq.number, eq.label, self.locations.get(eq.number, []))
+                for eq in self.a.equations
+                if eq.level == "tensor" and eq.kind == kind and eq.target in self.d.graph.trainable
+            ]
+
+        rate, decay = f"{self.net.learning_rate:g}", f"{self.net.weight_decay:g}"
+        return {
+            "words": m.batch_algorithm_words.format(),
+            "steps": [
+                (m.batch_step_zero.format(), []),
+                (m.batch_step_each.format(), traced("gradient")),
+                (m.batch_step_update.format(rate=rate, decay=decay), traced("update")),
+            ],
+            "after": [m.batch_repeat, m.batch_init.format(scale=f"{self.net.init_scale:g}", seed=self.net.seed)],
+        }
+
     def appendix(self) -> list[tuple[int, str, list[tuple[str, int]]]]:
-        """(number, label, [(function, line), ...]) for every equation train.py computes."""
+        """(number, label, [(function, line), ...]) for every equation train.py computes; none in
+        a brief handout."""
+        if getattr(self.d, "brief", False):
+            return []
         labels = {eq.number: eq.label for eq in self.a.equations}
         return [(n, labels[n], self.locations[n]) for n in sorted(self.locations)]
 
     def intro(self) -> list[str]:
         m = self.msg
         if self.layered:
-            sizes = "--".join(map(str, self.net.sizes))
-            acts = ", ".join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
+            sizes = "–".join(map(str, self.net.sizes))
+            acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
             loss = LOSSES[self.net.loss].title[self.lang]
             notation = m.node_notation if self.net.notation == "node" else m.layer_notation
             return [m.layered_intro.format(sizes=sizes, activations=tex_escape(acts), loss=tex_escape(loss)), notation]
@@ -359,6 +478,8 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "example": b.example(),
         "gates": not b.layered,
         "appendix": b.appendix(),
+        "batch": b.batch_algorithm(),
+        "brief": getattr(b.d, "brief", False),
         "large": b.msg.large_words.format(units=net.unit_count) if analysis.unit is None else "",
     }
 

@@ -159,6 +159,9 @@ class Loss:
     ``targets`` says what a valid target is: ``"one-hot"`` (rows sum to one, which is what gives
     softmax + cross-entropy its y - t), ``"unit"`` (each in [0, 1]) or ``"real"``.
     ``pair_lemmas`` derive the collapse with an output activation (softmax + cross-entropy).
+    ``textbook_delta`` is how a textbook writes the output error term with this loss in layer
+    notation, where it has its own form (UFLDL's sign for the squared error); a sentence ending
+    in a display that the verifier reads.
     """
 
     name: str
@@ -170,6 +173,7 @@ class Loss:
     needs_unit_interval: bool = False
     pair_lemmas: dict[str, Lemma] | None = None
     domain: Domain = Domain()
+    textbook_delta: Text | None = None
 
     @property
     def targets_sum_to_one(self) -> bool:

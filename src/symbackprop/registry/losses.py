@@ -50,6 +50,10 @@ register(
             Text(r"The factor $\frac{1}{2}$ cancels the 2 of the power:", r"系数 $\frac{1}{2}$ 与平方的 2 约去："),
             _derivative_lemma(_squared_error),
         ),
+        textbook_delta=Text(
+            r"UFLDL writes it for the squared error with its own sign, $-(y - a)$ rather than $a - y$, and calls $\delta$ the error term: \[ \delta^{(n_l)}_i = -\left(y_i - a^{(n_l)}_i\right) f'\left(z^{(n_l)}_i\right) \]",
+            r"UFLDL 对平方误差写成自己的符号形式 $-(y - a)$（而不是 $a - y$），并把 $\delta$ 称为残差： \[ \delta^{(n_l)}_i = -\left(y_i - a^{(n_l)}_i\right) f'\left(z^{(n_l)}_i\right) \]",
+        ),
     )
 )
 

@@ -897,7 +897,7 @@ def parse_line(text: str) -> Node:
 
 
 _ENVIRONMENT = re.compile(r"\\begin\{(align\*?|equation\*?|gather\*?|aligned|eqnarray\*?)\}(.*?)\\end\{\1\}", re.S)
-_DISPLAY = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]", re.S)
+_DISPLAY = re.compile(r"\$\$(.*?)\$\$|(?<!\\)\\\[(.*?)(?<!\\)\\\]", re.S)  # not the \\[0.6em] of a row
 _NOISE = re.compile(
     r"\\(label|tag\*?|eqref|ref|reason)\{(?:[^{}]|\{[^{}]*\})*\}|\\(nonumber|notag)"
     r"|\\(begin|end)\{(aligned|split|gathered)\}"
