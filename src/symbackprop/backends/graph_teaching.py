@@ -84,7 +84,8 @@ def _branches(pr: _Printer, pm: PathsAndModes, partials) -> list[dict]:
             )
             for c, g, local in b.parts
         ]
-        out.append({"terms": terms, "total": f"{pr.d(pr.out, b.variable)} = {pr.fmt(b.total)}"})
+        total = pr.msg.branch_total.format(total=f"${pr.d(pr.out, b.variable)} = {pr.fmt(b.total)}$")
+        out.append({"terms": terms, "total": total})
     return out
 
 
@@ -162,7 +163,8 @@ def _matrix_rule(m: SimpleNamespace, rule: MatrixRule) -> dict:
     rows = []
     for r in rule.rules:
         conforming = m.list_separator.join(
-            f"${_factor(c.left)}\\,{_factor(c.right)}$: ${_size(c.shape)}$" for c in r.candidates
+            m.product_size.format(product=f"${_factor(c.left)}\\,{_factor(c.right)}$", size=f"${_size(c.shape)}$")
+            for c in r.candidates
         )
         chosen = f"$d{r.variable} = {_factor(r.chosen.left)}\\,{_factor(r.chosen.right)}$"
         rows.append((f"$d{r.variable}$", f"${_size(r.shape)}$", conforming, chosen))

@@ -189,7 +189,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "col_term": ("Term", "项"),
     "col_local": ("Local gradient", "局部梯度"),
     "col_contribution": ("Contribution", "贡献"),
-    "branch_total": ("in all", "合计"),
+    "branch_total": ("in all: {total}", "合计：{total}"),
+    "product_size": ("{product}: {size}", "{product}：{size}"),
     "collapse_heading": ("From gates to one gate", "把多个门合并成一个门"),
     "collapse_words": (
         "The gates {gates} together compute {composed}: one {gate} gate can replace them. Their local gradients, multiplied along the chain, give the local gradient of that one gate:",
