@@ -329,7 +329,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default=".", help="output folder (default: the current directory)")
     languages = _Choices("symbackprop.backends.messages", "LANGUAGES")
     d.add_argument("--lang", choices=languages, metavar="LANG", default="en", help="%(choices)s (default en)")
-    d.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
+    d.add_argument(
+        "--notation", choices=("node", "layer", "d2l"), help="notation of a layered network (default: the spec's)"
+    )
     d.add_argument(
         "--format",
         choices=("tex", "md", "ipynb"),
@@ -365,7 +367,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--target", help="what the answer derives, when it has no left-hand side (delta_4, w_64, update:w_64)"
     )
-    v.add_argument("--notation", choices=("node", "layer"), help="notation of a layered network (default: the spec's)")
+    v.add_argument(
+        "--notation", choices=("node", "layer", "d2l"), help="notation of a layered network (default: the spec's)"
+    )
     v.add_argument("--json", action="store_true", help="print one JSON object")
     v.add_argument("--time-limit", type=seconds, default=5.0, help="seconds per answer (default 5)")
     v.set_defaults(run=cmd_verify)

@@ -26,7 +26,7 @@ from sympy import Symbol
 from symbackprop.core.notation import Names
 from symbackprop.registry import FrobSq, LossMean, MatVec, activation, kernels, loss, real
 
-Notation = Literal["graph", "node", "layer"]
+Notation = Literal["graph", "node", "layer", "d2l"]
 
 # Names the generated train.py and the notation use for themselves: a network's own names may not
 # be one of these (a parameter named eta would be the learning rate's symbol; one named lr, shape or
@@ -40,6 +40,9 @@ RESERVED_NAMES = frozenset(
     | set(kernels())
     | set(dir(builtins))
 )
+
+
+D2L_SHAPE = "d2l notation is for one hidden layer without biases (x, z, h, o), as d2l's section 5.3 draws it"
 
 
 class NetworkError(ValueError):
@@ -159,7 +162,7 @@ class LayeredNetwork:
     loss: str
     bias: bool = True
     weight_decay: float = 0.0
-    notation: Literal["node", "layer"] = "layer"
+    notation: Literal["node", "layer", "d2l"] = "layer"
     learning_rate: float = 0.5
     epochs: int = 20
     seed: int = 0
@@ -170,6 +173,8 @@ class LayeredNetwork:
     def __post_init__(self) -> None:
         if len(self.activations) != len(self.sizes) - 1:
             raise NetworkError(f"{self.name}: {len(self.activations)} activations for {len(self.sizes) - 1} layers")
+        if self.notation == "d2l" and (self.depth != 2 or self.bias):
+            raise NetworkError(f"{self.name}: {D2L_SHAPE}")
         for key, width in (("x", self.sizes[0]), ("t", self.sizes[-1])):
             rows = self.example.get(key)
             if rows is not None and (np.ndim(rows) != 2 or np.shape(rows)[1] != width):

@@ -7,6 +7,10 @@ name, registered in ``latex`` as it is created; every symbol is real.
   w_kj runs from node j into node k (later index first); net_k, y_k, t_k, delta_k, eta, E.
 * layer notation (UFLDL): W^(l)_ij from unit j of layer l to unit i of layer l+1; b^(l)_i;
   z^(l), a^(l), delta^(l); targets y; alpha; J.
+* d2l notation (Dive into Deep Learning, section 5.3): one hidden layer, no biases; x, z = W^(1) x,
+  h = phi(z), o = W^(2) h, the output yhat = f(o) (the loss l(o, y) reads o through it); targets
+  y; eta; J = L + s. d2l names no error term: the backward pass carries dJ/dz and dJ/do, which
+  are the error terms' symbols here. Deeper networks have no d2l names (the spec refuses them).
 Indices of 10 or more are separated by a comma (w_{12,3}); identifiers use an underscore.
 
 A layer vector or matrix symbol has a role (kind, layer); :meth:`Names.entry` names its
@@ -55,6 +59,22 @@ class Names:
     def node(self) -> bool:
         return self.notation == "node"
 
+    @property
+    def d2l(self) -> bool:
+        return self.notation == "d2l"
+
+    def _d2l_letter(self, kind: str, layer: int) -> tuple[str, str]:
+        """d2l's (identifier, LaTeX) letter of a layer's weighted input or output: z, h; o, yhat."""
+        if len(self.sizes) != 3:
+            raise ValueError(f"d2l notation names one hidden layer only, not {len(self.sizes) - 2}")
+        hidden = layer == 2
+        if kind == "net":
+            return ("z", "z") if hidden else ("o", "o")
+        return ("h", "h") if hidden else ("yhat", r"\hat{y}")
+
+    def _partial(self, latex: str) -> str:
+        return rf"\frac{{\partial J}}{{\partial {latex}}}"
+
     def unit_number(self, layer: int, k: int) -> int:
         """Node number of unit k (0-based) of layer ``layer`` (1 = input layer)."""
         return sum(self.sizes[: layer - 1]) + k + 1
@@ -67,6 +87,9 @@ class Names:
         if self.node:
             u = self.unit_number(layer, k)
             return self._sym(f"net_{u}", rf"\mathrm{{net}}_{{{u}}}")
+        if self.d2l:
+            ident, tex = self._d2l_letter("net", layer)
+            return self._sym(f"{ident}_{k + 1}", f"{tex}_{{{k + 1}}}")
         return self._sym(f"z{layer}_{k + 1}", f"z^{{({layer})}}_{{{k + 1}}}")
 
     def out(self, layer: int, k: int) -> Symbol:
@@ -75,12 +98,18 @@ class Names:
         if self.node:
             u = self.unit_number(layer, k)
             return self._sym(f"y_{u}", f"y_{{{u}}}")
+        if self.d2l:
+            ident, tex = self._d2l_letter("out", layer)
+            return self._sym(f"{ident}_{k + 1}", f"{tex}_{{{k + 1}}}")
         return self._sym(f"a{layer}_{k + 1}", f"a^{{({layer})}}_{{{k + 1}}}")
 
     def delta(self, layer: int, k: int) -> Symbol:
         if self.node:
             u = self.unit_number(layer, k)
             return self._sym(f"delta_{u}", rf"\delta_{{{u}}}")
+        if self.d2l:
+            ident, tex = self._d2l_letter("net", layer)
+            return self._sym(f"grad_{ident}_{k + 1}", self._partial(f"{tex}_{{{k + 1}}}"))
         return self._sym(f"delta{layer}_{k + 1}", rf"\delta^{{({layer})}}_{{{k + 1}}}")
 
     def weight(self, layer: int, k: int, j: int) -> Symbol:
@@ -107,6 +136,8 @@ class Names:
     def net_vec(self, layer: int) -> Symbol:
         if self.node:
             return self._vec(f"net{layer}", rf"\mathrm{{net}}^{{({layer})}}", "net", layer)
+        if self.d2l:
+            return self._vec(*self._d2l_letter("net", layer), "net", layer)
         return self._vec(f"z{layer}", f"z^{{({layer})}}", "net", layer)
 
     def out_vec(self, layer: int) -> Symbol:
@@ -114,9 +145,14 @@ class Names:
             return self._vec("x", "x", "out", layer)
         if self.node:
             return self._vec(f"y{layer}", f"y^{{({layer})}}", "out", layer)
+        if self.d2l:
+            return self._vec(*self._d2l_letter("out", layer), "out", layer)
         return self._vec(f"a{layer}", f"a^{{({layer})}}", "out", layer)
 
     def delta_vec(self, layer: int) -> Symbol:
+        if self.d2l:
+            ident, tex = self._d2l_letter("net", layer)
+            return self._vec(f"grad_{ident}", self._partial(tex), "delta", layer)
         return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}", "delta", layer)
 
     def matrix(self, layer: int) -> Symbol:
@@ -139,7 +175,7 @@ class Names:
         return self._sym("s", "s")
 
     def learning_rate(self) -> Symbol:
-        return self._sym("eta", r"\eta") if self.node else self._sym("alpha", r"\alpha")
+        return self._sym("eta", r"\eta") if self.node or self.d2l else self._sym("alpha", r"\alpha")
 
     def weight_decay(self) -> Symbol:
         return self._sym("lambda", r"\lambda")
@@ -207,6 +243,9 @@ class Names:
         """The indexed name of a family of per-unit symbols (w_{k,j}, a^{(2)}_{j}, ...)."""
         kind, layer = self.roles[s]
         node = self.node
+        if self.d2l and kind in ("net", "out", "delta") and layer > 1:
+            tex = self._d2l_letter("out" if kind == "out" else "net", layer)[1]
+            return sympy.IndexedBase(Symbol(self._partial(tex) if kind == "delta" else tex, real=True))
         table = {
             "matrix": "w" if node else f"W^{{({layer})}}",
             "bias": "b" if node else f"b^{{({layer})}}",

@@ -26,7 +26,7 @@ from sympy import Symbol
 from symbackprop.core.examples import example_names, example_text
 from symbackprop.core.expr import ExprError, parse_expression
 from symbackprop.core.limits import time_limit
-from symbackprop.core.network import RESERVED_NAMES, GraphNetwork, LayeredNetwork, NetworkError
+from symbackprop.core.network import D2L_SHAPE, RESERVED_NAMES, GraphNetwork, LayeredNetwork, NetworkError
 from symbackprop.registry import ACTIVATIONS, LOSSES, expression_functions, real
 
 MAX_SPEC_BYTES = 1_000_000
@@ -276,8 +276,11 @@ class _Reader:
                 "mlp.loss", f"{loss} treats each output on its own; with {acts[-1]} use {', '.join(couple)}"
             )
         notation = self.get(mlp, "mlp.notation", "notation", str, "layer")
-        if notation not in ("node", "layer"):
-            raise self.fail("mlp.notation", f'expected "node" or "layer", got {notation!r}')
+        if notation not in ("node", "layer", "d2l"):
+            raise self.fail("mlp.notation", f'expected "node", "layer" or "d2l", got {notation!r}')
+        bias = self.get(mlp, "mlp.bias", "bias", bool, notation != "d2l")  # d2l's network has no biases
+        if notation == "d2l" and (len(sizes) != 3 or bias):
+            raise self.fail("mlp.notation", D2L_SHAPE)
         decay = self.number("mlp.weight_decay", mlp.get("weight_decay", 0.0))
         if decay < 0:
             raise self.fail("mlp.weight_decay", "must not be negative")
@@ -296,7 +299,7 @@ class _Reader:
             sizes=tuple(sizes),
             activations=tuple(acts),
             loss=loss,
-            bias=self.get(mlp, "mlp.bias", "bias", bool, True),
+            bias=bias,
             weight_decay=decay,
             notation=notation,
             learning_rate=common["learning_rate"],
