@@ -475,13 +475,39 @@ def graph_layout(
     columns = max(max(graph.col), 1)
     base_x = min(3.0, (MAX_WIDTH_CM + 0.5 - 1.2 * bool(sink_text)) / columns)
     base_y = min(1.8, MAX_HEIGHT_CM / max(max(graph.row) - min(graph.row), 1))
+    halves = [_node_half_width(kind, label) for _, kind, label in nodes]
     for widen in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0):
         for font in VALUE_FONTS:
+            xs = _column_positions(graph, texts, halves, base_x * widen, font)
+            if font != VALUE_FONTS[-1] and xs[-1] > FIT_WIDTH_CM - 1.2 * bool(sink_text):
+                continue  # too wide with these numbers: smaller ones before shrinking the picture
             for grow in (1.0, 1.2, 1.45, 1.75, 2.1):
-                layout = _graph_attempt(nodes, graph, texts, names, sink_text, base_x * widen, base_y * grow, font)
+                layout = _graph_attempt(nodes, graph, texts, names, sink_text, xs, base_y * grow, font)
                 if layout is not None:
                     return layout
     raise ValueError("no layout of the graph keeps its labels apart")
+
+
+def _node_half_width(kind: str, label: str) -> float:
+    if kind == "gate":
+        return max(0.8, _circle_diameter(f"${label}$", NODE_FONT)) / 2
+    return _box_node(f"${label}$", NODE_FONT, 0.8)[0] / 2
+
+
+def _column_positions(graph: _Graph, texts, halves: list[float], step: float, font: float) -> list[float]:
+    """x of each column: ``step`` apart, more where a wire's value and gradient need the room
+    between the nodes it joins (their half widths and an arrow head)."""
+    gaps = [step] * max(graph.col)
+    halves = halves + [0.0] * (len(graph.col) - graph.count)
+    for chain, wire in zip(graph.chains, texts):
+        if not wire:
+            continue
+        width = max(_label_size(f"${t}$", font)[0] for _, t, _ in wire)
+        a, b = chain[0], chain[1]
+        arrow = ARROW_CM if b == chain[-1] else 0.0
+        need = halves[a] + halves[b] + arrow + width + 4 * LINE_CM + 0.1
+        gaps[graph.col[a]] = max(gaps[graph.col[a]], need)
+    return [sum(gaps[:c]) for c in range(max(graph.col) + 1)]
 
 
 def _wire_texts(nodes, edges, values, flows) -> list[list[tuple[str, str, float]]]:
@@ -509,8 +535,8 @@ def graph_diagram(
     return graph_layout(nodes, edges, values, gradients, names, edge_gradients).tikz
 
 
-def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xstep, ystep, font) -> Layout | None:
-    pos = [(graph.col[i] * xstep, graph.row[i] * ystep) for i in range(len(graph.col))]
+def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xs, ystep, font) -> Layout | None:
+    pos = [(xs[graph.col[i]], graph.row[i] * ystep) for i in range(len(graph.col))]
     shape: list[tuple[float, float]] = []  # half width, half height of each node's outline
     out_nodes = []
     geometry = Geometry()
