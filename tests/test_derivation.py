@@ -95,7 +95,9 @@ def _random_subs(expr_symbols, rng):
     return {s: sympy.Float(rng.uniform(0.2, 0.8)) for s in expr_symbols}
 
 
-@pytest.mark.parametrize("name", ["fc-3-2-2", "fc-3-2-2-softmax", "cs231n-neuron"])
+@pytest.mark.parametrize(
+    "name", ["fc-3-2-2", "fc-3-2-2-softmax", "cs231n-neuron", "cs231n-neuron-gates", "cs231n-staged", "cs231n-gates"]
+)
 def test_expanded_gradients_equal_direct_differentiation(name):
     """expanded(leaf) is d(objective)/d(leaf) of the fully expanded objective, at random points."""
     d = derivation_of(name)

@@ -44,8 +44,8 @@ CODES = (
     "wrong_learning_rate_sign",
     "other",
 )
-SPECS = ("fc-3-2-2", "fc-3-2-2-softmax", "ufldl-3-3-1", "cs231n-circuit", "cs231n-neuron", "colah-graph")
-GRAPHS = ("cs231n-circuit", "cs231n-neuron", "colah-graph")
+GRAPHS = ("cs231n-circuit", "cs231n-neuron", "colah-graph", "cs231n-gates", "cs231n-staged", "cs231n-neuron-gates")
+SPECS = ("fc-3-2-2", "fc-3-2-2-softmax", "ufldl-3-3-1", *GRAPHS)
 MIN_CORRECT, MIN_WRONG = 50, 50
 MIN_PER_CODE = {code: 3 if code == "other" else 2 for code in CODES}
 
