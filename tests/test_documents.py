@@ -243,3 +243,24 @@ def test_general_results_stand_beside_the_instances():
     assert r"\delta^{(n_l)}_i = -\left(y_i - a^{(n_l)}_i\right)" in layer  # UFLDL's own sign
     softmax = derivation_of("fc-3-2-2-softmax").to_latex()
     assert r"\frac{\partial E}{\partial y_k} f'" not in softmax  # softmax couples the outputs
+
+
+def test_chinese_documents_use_the_chinese_title_and_full_width_punctuation():
+    zh = derivation_of("ufldl-3-3-1").to_latex("zh")
+    assert r"\title{反向传播推导：UFLDL 3-3-1 网络，sigmoid 单元，平方误差，权重衰减}" in zh
+    assert "S 型函数（sigmoid）、S 型函数（sigmoid）" in zh  # activation names in Chinese, listed with 、
+    en = derivation_of("ufldl-3-3-1").to_latex("en")
+    assert r"\title{Backpropagation: UFLDL 3-3-1 network" in en
+
+
+def test_a_spec_title_zh_is_one_printable_line(tmp_path):
+    spec = tmp_path / "t.toml"
+    spec.write_text('title = "x"\ntitle_zh = "第一行\\n第二行"\ninputs = ["x"]\noutput = "f"\n[nodes]\nf = "x*x"\n')
+    code = main(["derive", str(spec), "-o", str(tmp_path / "out")])
+    assert code == 2 and not (tmp_path / "out").exists()
+
+
+def test_node_numbered_document_shows_the_sources_stacked_form():
+    tex = derivation_of("fc-3-2-2").to_latex()
+    assert r"$w_{4} = [w_{41}, w_{42}, w_{43}, w_{b4}]^T$ with $w_{b4} = b_{4}$" in tex
+    assert r"$x = [x_{1}, x_{2}, x_{3}, 1]^T$" in tex and r"W_{\text{out}} = [W^{(2)} \; b^{(2)}]" in tex

@@ -146,12 +146,22 @@ class _Builder:
         text = {
             "forward": [m.forward_words],
             "loss": [m.loss_words]
-            + ([m.regularisation_words if self.net.weight_decay else m.batch_words] if self.layered else []),
+            + (
+                [
+                    m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
+                    if self.net.weight_decay
+                    else m.batch_words
+                ]
+                if self.layered
+                else []
+            ),
             "delta-output": [m.output_words],
             "delta-hidden": [m.hidden_words],
             "delta": [m.backward_words],
             "gradient": [m.gradient_words.format(rate=rate)],
         }
+        if not self.layered and self.net.trainable:  # a graph with a loss to train: gradients, then updates
+            text["gradient"] = [m.graph_gradient_words, m.graph_update_words.format(rate=rate)]
         if not self.layered and not self.net.trainable:  # a graph that only computes gradients
             text["gradient"] = [m.graph_gradient_words] + ([] if self.net.targets else [m.no_training_words])
             if "gradient" in parts:
@@ -171,6 +181,17 @@ class _Builder:
             check = m.matrix_check_shortened if c.shortened else m.matrix_check
             width = max(c.sizes)
             parts["matrix"].words = [m.matrix_words, check.format(checks=c.comparisons, width=width, run=CHECK_RUN)]
+            if self.net.notation == "node" and self.net.bias and self.net.depth == 2:
+                parts["matrix"].words.insert(0, self._stacked_words())
+
+    def _stacked_words(self) -> str:
+        """The node-numbered source's stacked form (bias as a weight on a constant 1), for its
+        one-hidden-layer network, in this network's names."""
+        names = self.d.names
+        unit = names.unit_number(2, 0)
+        weights = ", ".join(self.p(names.weight(1, 0, j)) for j in range(self.net.sizes[0]))
+        inputs = ", ".join(self.p(names.input(i)) for i in range(self.net.sizes[0]))
+        return self.msg.stacked_words.format(unit=unit, weights=weights, inputs=inputs, bias=self.p(names.bias(1, 0)))
 
     def _general_output(self) -> list[str]:
         """The output layer's error term for any unit, in the notation's index form (an
@@ -468,7 +489,7 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "lang": lang,
         "msg": b.msg,
         "name": net.name,
-        "title": net.title or net.name,
+        "title": (net.title_zh if lang == "zh" and net.title_zh else net.title) or net.name,
         "intro": b.intro(),
         "picture": b.picture(),
         "weights_words": b.msg.weights_words if b.picture_labelled() else "",

@@ -17,6 +17,7 @@ LANGUAGES = ("en", "zh")
 _MESSAGES: dict[str, tuple[str, str]] = {
     # headings
     "title": ("Backpropagation", "反向传播推导"),
+    "title_colon": (": ", "："),
     "network": ("The network", "网络结构"),
     "forward": ("Forward pass", "前向传播"),
     "loss": ("The objective", "损失函数"),
@@ -45,7 +46,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "layer_notation": (
         r"Layer 1 is the input layer; $W^{(l)}_{ij}$ is the weight from unit $j$ of layer $l$ to unit $i$ of layer $l+1$, $b^{(l)}$ the bias, $z^{(l)}$ the weighted input and $a^{(l)} = f(z^{(l)})$ the activation of layer $l$; $y$ is the target, and $\delta^{(l)} = \partial J / \partial z^{(l)}$ the error term.",
-        r"第 1 层是输入层；$W^{(l)}_{ij}$ 是第 $l$ 层单元 $j$ 到第 $l+1$ 层单元 $i$ 的权重，$b^{(l)}$ 是偏置，$z^{(l)}$ 是第 $l$ 层的加权输入，$a^{(l)} = f(z^{(l)})$ 是激活值；$y$ 是目标值，$\delta^{(l)} = \partial J / \partial z^{(l)}$ 是误差项。",
+        r"第 1 层是输入层；$W^{(l)}_{ij}$ 是第 $l$ 层单元 $j$ 到第 $l+1$ 层单元 $i$ 的权重，$b^{(l)}$ 是偏置，$z^{(l)}$ 是第 $l$ 层的加权输入，$a^{(l)} = f(z^{(l)})$ 是激活值；$y$ 是目标值，$\delta^{(l)} = \partial J / \partial z^{(l)}$ 是误差项（UFLDL 称之为残差）。",
     ),
     "graph_notation": (
         "The gradient of the output with respect to a node is the derivative of the output with respect to that node; the gradients are computed from the output back to the inputs. The derivative of a node with respect to one of its own inputs is a local gradient.",
@@ -59,14 +60,18 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "For one example, with the layer's values as column vectors:",
         "对一个样本，把每层的值写成列向量：",
     ),
+    "stacked_words": (
+        r"The node-numbered source writes the same thing with the bias as a weight on a constant input 1: node {unit} has the weights $w_{{{unit}}} = [{weights}, w_{{b{unit}}}]^T$ with $w_{{b{unit}}} = {bias}$, the input gets a 1, $x = [{inputs}, 1]^T$, and $y_{{{unit}}} = f(w_{{{unit}}}^T x)$. Stacked for whole layers, $y_{{\text{{hidden}}}} = f(W_{{\text{{hidden}}}} x)$ and $y_{{\text{{out}}}} = f(W_{{\text{{out}}}} [y_{{\text{{hidden}}}}; 1])$, where $W_{{\text{{hidden}}}} = [W^{{(1)}} \; b^{{(1)}}]$ and $W_{{\text{{out}}}} = [W^{{(2)}} \; b^{{(2)}}]$ are the matrices below with the bias vector as one more column; the layer form below keeps $W^{{(l)}}$ and $b^{{(l)}}$ apart.",
+        r"按节点编号的原文把偏置写成常数输入 1 上的权重：节点 {unit} 的权重为 $w_{{{unit}}} = [{weights}, w_{{b{unit}}}]^T$，其中 $w_{{b{unit}}} = {bias}$，输入补一个 1，$x = [{inputs}, 1]^T$，于是 $y_{{{unit}}} = f(w_{{{unit}}}^T x)$。按层堆叠，$y_{{\text{{hidden}}}} = f(W_{{\text{{hidden}}}} x)$，$y_{{\text{{out}}}} = f(W_{{\text{{out}}}} [y_{{\text{{hidden}}}}; 1])$，其中 $W_{{\text{{hidden}}}} = [W^{{(1)}} \; b^{{(1)}}]$、$W_{{\text{{out}}}} = [W^{{(2)}} \; b^{{(2)}}]$ 就是下面的矩阵再加上偏置向量这一列；下面的分层形式把 $W^{{(l)}}$ 与 $b^{{(l)}}$ 分开写。",
+    ),
     "loss_words": ("The objective for one example:", "单个样本的损失："),
     "regularisation_words": (
-        "Over a batch of $m$ examples the data term $L$ is averaged and the weight-decay term $s$ is added (biases are not decayed): $J = L + s$.",
-        "对 $m$ 个样本的批量，数据项 $L$ 取平均，再加上权重衰减项 $s$（偏置不衰减）：$J = L + s$。",
+        r"Over a batch of $m$ examples the data term $L$ is averaged and the weight-decay term $s$ is added (biases are not decayed): $J = L + s$, with $\lambda = {decay}$ here. $\|W\|_F^2 = \sum_{{i,j}} W_{{ij}}^2$ is the squared Frobenius norm, the sum of the squares of all the entries, and $\odot$ is the elementwise product of two vectors.",
+        r"对 $m$ 个样本的批量，数据项 $L$ 取平均，再加上权重衰减项 $s$（偏置不衰减）：$J = L + s$，这里 $\lambda = {decay}$。$\|W\|_F^2 = \sum_{{i,j}} W_{{ij}}^2$ 是 Frobenius 范数的平方，即所有元素的平方和；$\odot$ 表示两个向量逐元素相乘。",
     ),
     "batch_words": (
-        "Over a batch of $m$ examples the objective is averaged.",
-        "对 $m$ 个样本的批量，损失取平均。",
+        r"Over a batch of $m$ examples the objective is averaged; $\odot$ is the elementwise product of two vectors.",
+        r"对 $m$ 个样本的批量，损失取平均；$\odot$ 表示两个向量逐元素相乘。",
     ),
     "output_words": (
         "By the chain rule, each output node's error term is the derivative of the loss with respect to its output, times the derivative of its activation function; each factor on its own line:",
@@ -151,6 +156,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "这里没有训练（输出不是要最小化的损失）：没有学习率，也没有参数更新规则。",
     ),
     "graph_backward_values": ("Gradients", "梯度"),
+    "graph_update_words": (
+        "Gradient descent with learning rate {rate} then updates each trainable parameter:",
+        "然后以学习率 {rate} 的梯度下降更新每个可训练参数：",
+    ),
     "gates_heading": ("Patterns in the backward flow", "反向传播中的模式"),
     "col_gate": ("Gate", "门"),
     "col_pattern": ("Name", "名称"),

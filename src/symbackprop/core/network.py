@@ -75,6 +75,7 @@ class GraphNetwork:
     example: dict[Symbol, float] = field(default_factory=dict)
     notation: Notation = "graph"
     title: str = ""
+    title_zh: str = ""  # the title of the Chinese documents (built-in examples have one)
     latex_names: dict[Symbol, str] = field(default_factory=dict)
     delta_names: dict[Symbol, Symbol] = field(default_factory=dict)
     target_groups: tuple[tuple[Symbol, ...], ...] = ()
@@ -169,6 +170,7 @@ class LayeredNetwork:
     init_scale: float = 0.5
     example: dict[str, list] = field(default_factory=dict)
     title: str = ""
+    title_zh: str = ""  # the title of the Chinese documents (built-in examples have one)
 
     def __post_init__(self) -> None:
         if len(self.activations) != len(self.sizes) - 1:
@@ -243,6 +245,7 @@ class LayeredNetwork:
         return GraphNetwork(
             name=self.name,
             title=self.title,
+            title_zh=self.title_zh,
             inputs=(names.out_vec(1),),
             targets=(t,),
             parameters=parameters,

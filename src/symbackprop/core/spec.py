@@ -36,7 +36,7 @@ NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # also a folder
 MAX_TITLE = 200
 MAX_EPOCHS = 1_000_000
 TARGET_SUM_TOLERANCE = 1e-9
-COMMON_KEYS = {"name", "title", "learning_rate", "example", "epochs"}
+COMMON_KEYS = {"name", "title", "title_zh", "learning_rate", "example", "epochs"}
 EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}
 MLP_KEYS = {"sizes", "activations", "loss", "bias", "weight_decay", "notation", "seed", "init_scale"}
 
@@ -141,15 +141,17 @@ class _Reader:
         if not NETWORK_NAME.match(name) or ".." in name:
             raise self.fail("name", f"{name!r} is not a valid network name (letters, digits, _ . -; at most 64)")
         title = self.get(d, "title", "title", str, "")
-        if len(title) > MAX_TITLE or not title.isprintable():
-            raise self.fail("title", f"expected one printable line of at most {MAX_TITLE} characters")
+        title_zh = self.get(d, "title_zh", "title_zh", str, "")  # the Chinese documents' title, if given
+        for key, text in (("title", title), ("title_zh", title_zh)):
+            if len(text) > MAX_TITLE or not text.isprintable():
+                raise self.fail(key, f"expected one printable line of at most {MAX_TITLE} characters")
         epochs = self.get(d, "epochs", "epochs", int, 20)
         if not 1 <= epochs <= MAX_EPOCHS:
             raise self.fail("epochs", f"expected a whole number from 1 to {MAX_EPOCHS}")
         rate = self.number("learning_rate", d.get("learning_rate", 0.5))
         if rate <= 0:
             raise self.fail("learning_rate", "must be positive")
-        return {"name": name, "title": title, "learning_rate": rate, "epochs": epochs}
+        return {"name": name, "title": title, "title_zh": title_zh, "learning_rate": rate, "epochs": epochs}
 
     # --- expression form --------------------------------------------------------------
     def expression(self, default_name: str) -> GraphNetwork:
@@ -213,6 +215,7 @@ class _Reader:
         return GraphNetwork(
             name=common["name"],
             title=common["title"],
+            title_zh=common["title_zh"],
             inputs=tuple(real(n) for n in inputs),
             targets=tuple(real(n) for n in targets),
             parameters={real(k): v for k, v in parameters.items()},
@@ -296,6 +299,7 @@ class _Reader:
         return LayeredNetwork(
             name=common["name"],
             title=common["title"],
+            title_zh=common["title_zh"],
             sizes=tuple(sizes),
             activations=tuple(acts),
             loss=loss,
