@@ -295,3 +295,22 @@ def test_a_graph_with_a_loss_is_trained_and_its_document_says_so_in_gradients():
     zh = d.to_latex("zh")
     assert "误差项" not in zh
     assert "以学习率" in zh
+
+
+def test_forward_mode_columns_are_cut_for_a_graph_with_many_leaves():
+    from symbackprop.backends.graph_teaching import MODE_COLUMNS
+
+    leaves = [f"a{i}" for i in range(MODE_COLUMNS + 2)]
+    products = [f"a{i}*a{i + 1}" for i in range(0, len(leaves), 2)]
+    spec = (
+        f"inputs = {leaves!r}\n".replace("'", '"')
+        + 'output = "f"\n[nodes]\n'
+        + f'f = "{" + ".join(products)}"\n'
+        + "[example]\n"
+        + "".join(f"{leaf} = {i + 1}\n" for i, leaf in enumerate(leaves))
+    )
+    tex = derive(load_spec_text(spec)).to_latex()
+    assert f"the first {MODE_COLUMNS} of the {MODE_COLUMNS + 2} leaves" in tex
+    spec_line = next(line for line in tex.splitlines() if line.startswith(r"\begin{longtable}{l" + "r" * MODE_COLUMNS))
+    assert spec_line == r"\begin{longtable}{l" + "r" * MODE_COLUMNS + r"@{\qquad}r}"
+    assert "forward mode needs 8 passes" in tex

@@ -22,8 +22,9 @@ from symbackprop.analysis.collapse import Collapse
 from symbackprop.analysis.matrix_rule import MatrixRule
 from symbackprop.analysis.paths import Path, PathsAndModes
 
-__all__ = ["FACTORS_WRITTEN_OUT", "graph_teaching"]
+__all__ = ["FACTORS_WRITTEN_OUT", "MODE_COLUMNS", "graph_teaching"]
 
+MODE_COLUMNS = 6  # forward-mode columns (leaves) that fit across the page beside the reverse-mode one
 FACTORS_WRITTEN_OUT = 3  # a path of at most this many edges shows its product factor by factor in the sum
 
 
@@ -105,8 +106,11 @@ def _paths(pr: _Printer, pm: PathsAndModes) -> dict:
             total += f" = {pr.fmt(s.total)}"
         sums.append({"rows": rows, "total": total})
     modes = pm.modes
-    header = [rf"\frac{{\partial v}}{{\partial {pr.p(leaf)}}}" for leaf in modes.leaves]
-    rows = [(pr.p(v), [pr.fmt(t) for t in tangents], pr.fmt(adjoint)) for v, tangents, adjoint in modes.rows]
+    shown = modes.leaves[:MODE_COLUMNS]
+    header = [rf"\frac{{\partial v}}{{\partial {pr.p(leaf)}}}" for leaf in shown]
+    rows = [
+        (pr.p(v), [pr.fmt(t) for t in tangents[: len(shown)]], pr.fmt(adjoint)) for v, tangents, adjoint in modes.rows
+    ]
     here, million = pm.here, pm.million
     return {
         "sums": sums,
@@ -115,8 +119,11 @@ def _paths(pr: _Printer, pm: PathsAndModes) -> dict:
         "modes_header": header,
         "reverse_header": rf"\frac{{\partial {pr.p(pr.out)}}}{{\partial v}}",
         "modes_rows": rows,
-        "columns": len(modes.leaves),
-        "column_spec": "l" + "r" * len(modes.leaves) + r"@{\qquad}r",
+        "columns": len(shown),
+        "column_spec": "l" + "r" * len(shown) + r"@{\qquad}r",
+        "columns_cut": m.modes_columns_cut.format(shown=len(shown), count=len(modes.leaves))
+        if len(shown) < len(modes.leaves)
+        else "",
         "passes": m.passes_words.format(
             inputs=len(modes.leaves), forward=here.forward, reverse=here.reverse, out=f"${pr.p(pr.out)}$"
         ),

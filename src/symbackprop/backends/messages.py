@@ -238,6 +238,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "前向模式把对某一个输入的导数从输入到输出逐个节点推过计算图（每个输入一遍）；反向模式把某一个输出的导数向后拉回（每个输出一遍）。在算例处，对每个变量 $v$：",
     ),
     "col_variable": ("Variable", "变量"),
+    "modes_columns_cut": (
+        "The forward-mode columns are shown for the first {shown} of the {count} leaves; each of the others needs a pass of its own too.",
+        "前向模式只列出 {count} 个叶节点中前 {shown} 个的列；其余每个叶节点也各需要一遍。",
+    ),
     "col_forward_mode": ("Forward mode, one pass per input", "前向模式，每个输入一遍"),
     "col_reverse_mode": ("Reverse mode, one pass", "反向模式，一遍"),
     "passes_words": (
