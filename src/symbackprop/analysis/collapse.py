@@ -54,26 +54,18 @@ class Collapse:
         return all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) for _, a, b in self.rows)
 
 
-def _compose(net: GraphNetwork, end: Symbol, start: Symbol) -> tuple[sympy.Expr, list[Symbol]]:
-    """``end`` in terms of ``start`` and leaves, and the nodes substituted on the way."""
-    used: list[Symbol] = []
-
-    def walk(expr: sympy.Expr) -> sympy.Expr:
-        swap = {}
-        for s in expr.free_symbols:
-            if s in net.nodes and s != start:
-                used.append(s)
-                swap[s] = walk(net.nodes[s])
-        return expr.xreplace(swap)
-
-    used.append(end)
-    return walk(net.nodes[end]), used
-
-
-def _linear(net: GraphNetwork, start: Symbol, gates: list[Symbol]) -> bool:
-    """Each gate takes the one before it (the first takes ``start``) and no other node of the chain."""
-    chain = {start, *gates}
-    return all((net.nodes[g].free_symbols & chain) == {previous} for previous, g in zip((start, *gates), gates))
+def _chain_into(net: GraphNetwork, unit: GraphDerivation, end: Symbol) -> list[Symbol]:
+    """The longest linear chain ending at ``end``: [s0, g1, ..., end], each gate a function of the
+    one before it alone (numbers aside), every gate between s0 and ``end`` used by the next only."""
+    chain = [end]
+    while True:
+        inputs = net.nodes[chain[0]].free_symbols
+        if len(inputs) != 1:
+            return chain
+        (before,) = inputs
+        chain.insert(0, before)
+        if before not in net.nodes or unit.consumers.get(before, []) != [chain[1]]:
+            return chain  # a leaf, or a value used elsewhere too: the chain can start here, not pass
 
 
 PROBES = (0.3, -0.7, 1.1)  # where a candidate is first compared in numbers, before SymPy proves it
@@ -95,23 +87,19 @@ def _same_function(composed: sympy.Expr, function, x: Symbol) -> bool:
     return sympy.simplify(composed - explicit) == 0
 
 
-def _chain(net: GraphNetwork, unit: GraphDerivation) -> tuple[Symbol, Symbol, list[Symbol], str] | None:
-    nodes = list(net.nodes)
+def _chain(net: GraphNetwork, unit: GraphDerivation) -> tuple[Symbol, Symbol, list[Symbol], str, sympy.Expr] | None:
+    """The first chain (ends from the output back, longest first) that computes an activation."""
     classes = elementwise_activations()
-    for end in reversed(nodes):
-        for start in (*net.leaves, *nodes[: nodes.index(end)]):
-            composed, used = _compose(net, end, start)
-            gates = [n for n in nodes if n in set(used)]
-            if composed.free_symbols != {start} or len(gates) < MIN_GATES:
-                continue
-            inside = set(gates)
-            if not _linear(net, start, gates):
-                continue
-            if any(c not in inside for g in gates if g != end for c in unit.consumers.get(g, ())):
-                continue  # an intermediate value is used elsewhere: the chain cannot become one gate
+    for end in reversed(list(net.nodes)):
+        chain = _chain_into(net, unit, end)
+        for i in range(len(chain) - MIN_GATES):
+            start, gates = chain[i], chain[i + 1 :]
+            composed = start
+            for g in gates:
+                composed = net.nodes[g].xreplace({next(iter(net.nodes[g].free_symbols)): composed})
             for act in classes.values():
                 if _same_function(composed, act.function, start):
-                    return start, end, gates, act.name
+                    return start, end, gates, act.name, composed
     return None
 
 
@@ -122,7 +110,7 @@ def find_collapse(unit: GraphDerivation, point: Mapping[str, float]) -> Collapse
     found = _chain(net, unit)
     if found is None:
         return None
-    start, end, gates, name = found
+    start, end, gates, name, composed = found
     act = next(a for a in elementwise_activations().values() if a.name == name)
     one_gate = act.function(start)
     nodes = {n: e for n, e in net.nodes.items() if n not in gates}
@@ -161,7 +149,7 @@ def find_collapse(unit: GraphDerivation, point: Mapping[str, float]) -> Collapse
         tuple(gates),
         name,
         one_gate,
-        _compose(net, end, start)[0],
+        composed,
         tuple(chain),
         local,
         number(local),
