@@ -314,3 +314,48 @@ def test_forward_mode_columns_are_cut_for_a_graph_with_many_leaves():
     spec_line = next(line for line in tex.splitlines() if line.startswith(r"\begin{longtable}{l" + "r" * MODE_COLUMNS))
     assert spec_line == r"\begin{longtable}{l" + "r" * MODE_COLUMNS + r"@{\qquad}r}"
     assert "forward mode needs 8 passes" in tex
+
+
+@st.composite
+def random_graphs(draw):
+    """A small graph of add, multiply, max, tanh and sigmoid gates over 2 to 4 inputs, every value
+    used on the way to the output, with example values away from max's ties."""
+    leaves = [f"x{i}" for i in range(draw(st.integers(2, 4)))]
+    names, lines = list(leaves), []
+    for k in range(draw(st.integers(2, 6))):
+        a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+        op = draw(st.sampled_from(["{a} + {b}", "{a}*{b}", "max({a}, {b})", "tanh({a})", "sigmoid({a}) + {b}"]))
+        lines.append((f"n{k}", op.format(a=a, b=b)))
+        names.append(f"n{k}")
+    lines.append(("f", " + ".join(names[len(leaves) :] + leaves)))  # every value reaches the output
+    values = draw(st.lists(st.integers(-20, 20), min_size=len(leaves), max_size=len(leaves), unique=True))
+    spec = (
+        f"inputs = {leaves!r}\n".replace("'", '"')
+        + 'output = "f"\n[nodes]\n'
+        + "".join(f'{n} = "{e}"\n' for n, e in lines)
+        + "[example]\n"
+        + "".join(f"{leaf} = {v / 7}\n" for leaf, v in zip(leaves, values))
+    )
+    return spec
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_graphs())
+def test_paths_forward_and_reverse_mode_agree_on_random_graphs(spec):
+    d = derive(load_spec_text(spec)).inner
+    a = analyse(d)
+    assume(a.example.finite)
+    derived = {leaf.name: g for leaf, _, g, _ in a.example.gradients}
+    pm = a.paths
+    rows = {str(v): (t, r) for v, t, r in pm.modes.rows}
+    for i, leaf in enumerate(pm.modes.leaves):
+        assert rows["f"][0][i] == pytest.approx(derived[leaf.name], rel=1e-9, abs=1e-12)
+        assert rows[leaf.name][1] == pytest.approx(derived[leaf.name], rel=1e-9, abs=1e-12)
+    sums = {s.leaf.name: s for s in pm.sums}
+    assert pm.path_count == sum(len(s.paths) for s in pm.sums) or not pm.sums
+    for name, s in sums.items():
+        assert s.total == pytest.approx(derived[name], rel=1e-9, abs=1e-12)
+        for p in s.paths:
+            assert str(p.nodes[0]) == name and str(p.nodes[-1]) == "f"
+    for b in pm.branches:
+        assert b.total == pytest.approx(rows[b.variable.name][1], rel=1e-9, abs=1e-12)
