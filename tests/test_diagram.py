@@ -301,7 +301,24 @@ def cs231n_circuit() -> str:
     return graph_diagram(nodes, edges, values, grads, {"q": "q", "f": "f"}, flows)
 
 
-FIGURES = {"3-2-2": net_3_2_2, "4-4-4-3": net_4_4_4_3, "8-8-4": net_8_8_4, "cs231n-circuit": cs231n_circuit}
+def max_gate() -> str:
+    """A max gate with its width as TikZ drew it in the log: the circle must not grow past its set size."""
+    nodes = [("a", "input", "a"), ("b", "input", "b"), ("g", "gate", r"\max"), ("m", "output", r"\times")]
+    picture = graph_diagram(nodes, [("a", "g"), ("b", "g"), ("g", "m"), ("a", "m")], names={"g": "g", "m": "m"})
+    measure = (
+        "\\pgfpointdiff{\\pgfpointanchor{G2}{west}}{\\pgfpointanchor{G2}{east}}"
+        "\\pgfgetlastxy{\\gx}{\\gy}\\typeout{GATEWIDTH \\gx}\n"
+    )
+    return picture.replace("\\end{tikzpicture}", measure + "\\end{tikzpicture}")
+
+
+FIGURES = {
+    "3-2-2": net_3_2_2,
+    "4-4-4-3": net_4_4_4_3,
+    "8-8-4": net_8_8_4,
+    "cs231n-circuit": cs231n_circuit,
+    "max-gate": max_gate,
+}
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -450,6 +467,10 @@ def test_compiles_with_pdflatex(tmp_path):
         print(f"{name}: {width:.2f} cm x {height + depth:.2f} cm")
         assert width <= 16.6, (name, width)  # the text width of the documents
         assert height + depth <= diagram.MAX_LABELLED_HEIGHT_CM + 2, (name, height + depth)
+    drawn = float(re.search(r"GATEWIDTH ([\d.]+)pt", log).group(1))
+    size = float(re.search(r"minimum size=([\d.]+)cm\] \(G2\)", max_gate()).group(1)) * PT_PER_CM
+    print(f"max gate drawn {drawn:.2f} pt, set {size:.2f} pt")
+    assert drawn <= size + 1.0, (drawn, size)  # the set size (and the line), not grown to fit "max"
     png_dir = os.environ.get("SYMBACKPROP_DIAGRAM_PNG")  # set to look at the pictures
     if png_dir and shutil.which("pdftoppm"):
         subprocess.run(
