@@ -90,7 +90,7 @@ def _branches(pr: _Printer, pm: PathsAndModes, partials) -> list[dict]:
     return out
 
 
-def _paths(pr: _Printer, pm: PathsAndModes) -> dict:
+def _paths(pr: _Printer, pm: PathsAndModes, inputs: int, parameters: int) -> dict:
     m = pr.msg
     sums = []
     for s in pm.sums:
@@ -125,7 +125,12 @@ def _paths(pr: _Printer, pm: PathsAndModes) -> dict:
         if len(shown) < len(modes.leaves)
         else "",
         "passes": m.passes_words.format(
-            inputs=len(modes.leaves), forward=here.forward, reverse=here.reverse, out=f"${pr.p(pr.out)}$"
+            leaves=m.leaves_inputs_parameters.format(n=len(modes.leaves), inputs=inputs, parameters=parameters)
+            if parameters
+            else m.leaves_inputs.format(n=len(modes.leaves)),
+            forward=here.forward,
+            reverse=here.reverse,
+            out=f"${pr.p(pr.out)}$",
         ),
         "million": m.passes_million.format(
             parameters=f"${_thousands(million.forward)}$",
@@ -199,11 +204,12 @@ def graph_teaching(
 
     pr = _Printer(p, fmt, msg, pm.objective)
     partials = analysis.unit.partials
+    net = analysis.unit.network
     collapse = analysis.collapse
     return {
         "gates": _gates(pr, pm, analysis.unit.network.nodes),
         "branches": _branches(pr, pm, partials),
         "collapse": _collapse(pr, collapse, ACTIVATIONS[collapse.activation].latex) if collapse else None,
-        "paths": _paths(pr, pm),
+        "paths": _paths(pr, pm, len(net.inputs) + len(net.targets), len(net.parameters)),
         "matrix_rule": _matrix_rule(msg, analysis.matrix_rule) if analysis.matrix_rule else None,
     }

@@ -245,8 +245,13 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "col_forward_mode": ("Forward mode, one pass per input", "前向模式，每个输入一遍"),
     "col_reverse_mode": ("Reverse mode, one pass", "反向模式，一遍"),
     "passes_words": (
-        "The output's row of the forward-mode columns and the leaves' rows of the reverse-mode column hold the same gradients. This graph has {inputs} leaves (inputs and parameters) and one output {out}: forward mode needs {forward} passes to give every gradient, reverse mode {reverse}.",
-        "前向模式各列中输出所在的行，与反向模式一列中各叶节点所在的行，是同样的梯度。该计算图有 {inputs} 个叶节点（输入与参数）和一个输出 {out}：要得到全部梯度，前向模式需要 {forward} 遍，反向模式只需 {reverse} 遍。",
+        "The output's row of the forward-mode columns and the leaves' rows of the reverse-mode column hold the same gradients. This graph has {leaves} and one output {out}: forward mode needs {forward} passes to give every gradient, reverse mode {reverse}.",
+        "前向模式各列中输出所在的行，与反向模式一列中各叶节点所在的行，是同样的梯度。该计算图有{leaves}和一个输出 {out}：要得到全部梯度，前向模式需要 {forward} 遍，反向模式只需 {reverse} 遍。",
+    ),
+    "leaves_inputs": ("{n} inputs", " {n} 个输入"),
+    "leaves_inputs_parameters": (
+        "{n} leaves ({inputs} inputs, {parameters} parameters)",
+        " {n} 个叶节点（{inputs} 个输入、{parameters} 个参数）",
     ),
     "passes_million": (
         "A network with {parameters} parameters and one loss needs {forward} forward-mode passes against {reverse} reverse-mode pass: that is why backpropagation runs in reverse mode.",
