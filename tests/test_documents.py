@@ -264,3 +264,9 @@ def test_node_numbered_document_shows_the_sources_stacked_form():
     tex = derivation_of("fc-3-2-2").to_latex()
     assert r"$w_{4} = [w_{41}, w_{42}, w_{43}, w_{b4}]^T$ with $w_{b4} = b_{4}$" in tex
     assert r"$x = [x_{1}, x_{2}, x_{3}, 1]^T$" in tex and r"W_{\text{out}} = [W^{(2)} \; b^{(2)}]" in tex
+
+
+def test_multi_letter_node_names_print_upright():
+    tex = derivation_of("cs231n-neuron").to_latex()
+    assert r"\frac{\partial f}{\partial \mathrm{dot}}" in tex and r"\partial dot}" not in tex
+    assert r"w_{0}" in tex and r"\mathrm{w}" not in tex  # one letter stays italic

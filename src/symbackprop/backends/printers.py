@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import sympy
+from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
@@ -33,6 +34,17 @@ class NotationLatexPrinter(LatexPrinter):
         super().__init__({"symbol_names": dict(names), "mul_symbol": None, "order": "none"})
         self._vectors = vectors
         self._leading = leading  # coefficients written first in a product: lambda W, not W lambda
+
+    def _print_Symbol(self, expr, style="plain"):
+        """A multi-letter name that is not a Greek letter prints upright (\\mathrm{dot}), as a
+        word in a formula should; one letter, or a Greek one, stays italic."""
+        text = super()._print_Symbol(expr, style)
+        if expr in self._settings["symbol_names"]:
+            return text
+        base = split_super_sub(expr.name)[0]
+        if len(base) > 1 and base.isalpha() and text.startswith(base):
+            return r"\mathrm{%s}" % base + text[len(base) :]
+        return text
 
     def _print_Heaviside(self, expr, exp=None):
         x = self._print(expr.args[0])
