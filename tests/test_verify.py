@@ -124,7 +124,10 @@ def _documents():
     """Every built-in example, in each notation it has, in English and Chinese."""
     for name in EXAMPLES:
         network = load_spec(name)
-        for notation in ("node", "layer") if isinstance(network, LayeredNetwork) else (None,):
+        notations = (None,)
+        if isinstance(network, LayeredNetwork):  # d2l's names fit one hidden layer without biases
+            notations = ("node", "layer") + (("d2l",) if network.depth == 2 and not network.bias else ())
+        for notation in notations:
             for lang in ("en", "zh"):
                 yield pytest.param(name, notation, lang, id=f"{name}-{notation or 'graph'}-{lang}")
 

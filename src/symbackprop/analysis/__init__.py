@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evalu
     from symbackprop.analysis.collapse import Collapse
     from symbackprop.analysis.consistency import Consistency
     from symbackprop.analysis.matrix_rule import MatrixRule
+    from symbackprop.analysis.memory import MemoryUse
     from symbackprop.analysis.paths import PathsAndModes
+    from symbackprop.calculus.d2l import D2lBackward
     from symbackprop.calculus.teaching import Line
 
 __all__ = ["Analysis", "WorkedExample", "analyse"]
@@ -82,6 +84,8 @@ class Analysis:
     paths: PathsAndModes | None = None  # a scalar graph's paths, shared sub-paths and both modes
     collapse: Collapse | None = None  # a chain of gates that is one activation, collapsed
     matrix_rule: MatrixRule | None = None  # the multiply gate for matrices, where a graph has one
+    d2l: D2lBackward | None = None  # d2l notation: its backward pass in its order, with prod
+    memory: MemoryUse | None = None  # d2l notation: what training keeps in memory that prediction does not
 
 
 def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
@@ -115,8 +119,26 @@ def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
         from symbackprop.analysis.matrix_rule import matrix_product_rule
 
         rule = matrix_product_rule()
+    d2l = memory = None
+    if layered and derivation.names.d2l:
+        from symbackprop.analysis.memory import memory_use
+        from symbackprop.calculus.d2l import d2l_backward
+
+        d2l, memory = d2l_backward(derivation), memory_use(derivation)
     return Analysis(
-        derivation, equations, unit, steps, reasons, consistency, example, unit is None, paths, collapse, rule
+        derivation,
+        equations,
+        unit,
+        steps,
+        reasons,
+        consistency,
+        example,
+        unit is None,
+        paths,
+        collapse,
+        rule,
+        d2l,
+        memory,
     )
 
 

@@ -25,6 +25,7 @@ import sympy
 from symbackprop.analysis import Analysis
 from symbackprop.analysis.consistency import CHECK_RUN
 from symbackprop.backends import diagram
+from symbackprop.backends.d2l_sections import d2l_sections
 from symbackprop.backends.environment import render, tex_escape
 from symbackprop.backends.graph_teaching import graph_teaching
 from symbackprop.backends.messages import catalogue
@@ -207,6 +208,8 @@ class _Builder:
     def _general_hidden(self) -> list[str]:
         """The recursion for any hidden unit (node notation) or any hidden layer l (UFLDL's)."""
         m = self.msg
+        if self.net.notation == "d2l":
+            return [m.general_words + " " + m.general_hidden_d2l]
         if self.net.notation != "node":
             return [m.general_words + " " + m.general_hidden_layer]
         if self.net.depth == 2:  # one hidden layer: the nodes a hidden node feeds are the outputs
@@ -248,6 +251,8 @@ class _Builder:
             return {}
         if self.net.notation == "node":
             return {"x": r"\mathrm{net}", "z": r"\mathrm{net}"}
+        if self.net.notation == "d2l":
+            return {"x": "z", "y": r"\hat{y}", "t": "y", "z": "o", "E": "J"}
         return {"x": "z", "y": "a", "t": "y", "E": "J"}
 
     def _lines(self, pairs) -> list[PrintedLine]:
@@ -397,6 +402,15 @@ class _Builder:
         captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
         return diagram.layered_layout(layers, edges, biases=biases, caption_layers=captions)
 
+    def d2l(self) -> dict | None:
+        """d2l notation's own sections: its computational graph, its backward pass with prod, memory."""
+        if not self.layered:
+            return None
+        graph = self.d.graph
+        leading = frozenset((*graph.constants, graph.learning_rate_symbol))
+        names, vectors = dict(self.d.latex_names), frozenset(self.d.names.vectors)
+        return d2l_sections(self.a, names, vectors, leading, self.msg, self.lang)
+
     def batch_algorithm(self) -> dict | None:
         """UFLDL's batch gradient descent (layer notation); steps 2 and 3 point to the numbered
         matrix-form equations that do them and to their lines in train.py."""
@@ -436,7 +450,7 @@ class _Builder:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
             loss = LOSSES[self.net.loss].title[self.lang]
-            notation = m.node_notation if self.net.notation == "node" else m.layer_notation
+            notation = {"node": m.node_notation, "d2l": m.d2l_notation}.get(self.net.notation, m.layer_notation)
             return [m.layered_intro.format(sizes=sizes, activations=tex_escape(acts), loss=tex_escape(loss)), notation]
         return [m.graph_intro, m.graph_notation]
 
@@ -500,6 +514,7 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "gates": not b.layered,
         "appendix": b.appendix(),
         "batch": b.batch_algorithm(),
+        "d2l": b.d2l(),
         "brief": getattr(b.d, "brief", False),
         "large": b.msg.large_words.format(units=net.unit_count) if analysis.unit is None else "",
     }
@@ -521,7 +536,7 @@ def latex_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]
     return render("latex/derivation.tex.j2", **context(analysis, locations, lang))
 
 
-NO_FIGURES = {"picture": "", "circuit": ""}
+NO_FIGURES = {"picture": "", "circuit": "", "d2l_graph": ""}
 
 
 def markdown_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> str:
@@ -545,7 +560,12 @@ def markdown_with_figures(
     ctx = context(analysis, locations, lang)
     example = ctx["example"] or {}
     names, figures = dict(NO_FIGURES), {}
-    for slot, tikz in (("picture", ctx["picture"]), ("circuit", example.get("circuit", ""))):
+    d2l = ctx["d2l"] or {}
+    for slot, tikz in (
+        ("picture", ctx["picture"]),
+        ("d2l_graph", d2l.get("graph", "")),
+        ("circuit", example.get("circuit", "")),
+    ):
         if tikz:
             names[slot] = f"{stem}.fig{len(figures) + 1}.svg"
             figures[names[slot]] = tikz

@@ -380,6 +380,59 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "reason-collect": ("collect", "合并"),
     "reason-targets-sum-to-one": ("targets sum to one", "目标值之和为 1"),
     "reason-simplify": ("simplify", "化简"),
+    # d2l notation (Dive into Deep Learning, section 5.3; its Chinese edition's terms)
+    "d2l_notation": (
+        r"The names are d2l's (section 5.3): the input $x \in \mathbb{R}^d$, the hidden layer's weighted input $z = W^{(1)} x$ and output $h = \phi(z)$, the output layer's $o = W^{(2)} h$ and $\hat{y}$ (the loss $\ell(o, y)$ reads $o$ through it), the label $y$; the objective is $J = L + s$, the loss $L$ plus the regularisation term $s$; there are no biases. d2l names no error term: the backward pass carries $\partial J / \partial o$ and $\partial J / \partial z$, written as they are.",
+        r"记号沿用 d2l（《动手学深度学习》4.7 节）：输入 $x \in \mathbb{R}^d$，隐藏层的加权输入 $z = W^{(1)} x$ 与输出 $h = \phi(z)$，输出层的 $o = W^{(2)} h$ 与 $\hat{y}$（损失 $\ell(o, y)$ 经由它读取 $o$），标签 $y$；目标函数 $J = L + s$ 是损失项 $L$ 加正则化项 $s$；没有偏置。d2l 不单独命名误差项：反向传播直接计算 $\partial J / \partial o$ 和 $\partial J / \partial z$。",
+    ),
+    "general_hidden_d2l": (
+        r"the hidden layer's output $h$ feeds only $o = W^{(2)} h$, and $h = \phi(z)$ elementwise ($\odot$ is the elementwise product): \[ \frac{\partial J}{\partial h} = \left(W^{(2)}\right)^T \frac{\partial J}{\partial o} \] \[ \frac{\partial J}{\partial z} = \frac{\partial J}{\partial h} \odot \phi'\left(z\right) \]",
+        r"隐藏层的输出 $h$ 只送入 $o = W^{(2)} h$，且 $h = \phi(z)$ 逐元素计算（$\odot$ 表示逐元素相乘）： \[ \frac{\partial J}{\partial h} = \left(W^{(2)}\right)^T \frac{\partial J}{\partial o} \] \[ \frac{\partial J}{\partial z} = \frac{\partial J}{\partial h} \odot \phi'\left(z\right) \]",
+    ),
+    "d2l_heading": (
+        "Forward propagation, backward propagation and computational graphs",
+        "前向传播、反向传播和计算图",
+    ),
+    "d2l_graph_words": (
+        r"d2l draws the forward pass as a computational graph: boxes are variables and circles operators; the input $x$ is at the lower left and the objective $J$ at the upper right. Here $\phi$ is the hidden layer's activation and $\ell$ the loss ({loss}).",
+        r"d2l 把前向传播画成计算图：方框表示变量，圆圈表示运算符；输入 $x$ 在左下角，目标函数 $J$ 在右上角。这里 $\phi$ 是隐藏层的激活函数，$\ell$ 是损失函数（{loss}）。",
+    ),
+    "d2l_figure": ("Computational graph of forward propagation", "前向传播的计算图"),
+    "d2l_prod_words": (
+        r"Backward propagation walks the graph from $J$ down to the parameters by the chain rule. d2l writes each product of the chain rule as $\operatorname{prod}(A, B)$: multiply $A$ and $B$ after whatever transposing and swapping of the two makes their shapes fit, so that the result has the shape of the quantity differentiated with respect to (for $\partial J / \partial W^{(2)}$ a matrix like $W^{(2)}$, for $\partial J / \partial h$ a vector like $h$). Where two paths reach a quantity, as the loss and the regularisation term both reach $W^{(2)}$, their products are added.",
+        r"反向传播按链式法则从 $J$ 沿计算图向下一直算到参数。d2l 把链式法则中的每个乘积写成 $\operatorname{prod}(A, B)$：对 $A$ 和 $B$ 做必要的转置和位置交换，使形状匹配后再相乘，结果的形状与求导对象相同（$\partial J / \partial W^{(2)}$ 是与 $W^{(2)}$ 同形的矩阵，$\partial J / \partial h$ 是与 $h$ 同形的向量）。如果有两条路径到达同一个量，例如损失项和正则化项都依赖 $W^{(2)}$，就把两条路径上的乘积相加。",
+    ),
+    "d2l_backward_words": (
+        "The backward pass in d2l's order; the results are the matrix-form equations above, whose parameter gradients average over a batch of $m$ examples (d2l writes one example, $m = 1$):",
+        "按 d2l 的顺序写出反向传播；结果就是上文的矩阵形式公式，其中参数的梯度对一批 $m$ 个样本取平均（d2l 写的是单个样本，即 $m = 1$）：",
+    ),
+    "col_step": ("Quantity", "量"),
+    "col_prod": ("d2l's chain rule", "d2l 的链式法则"),
+    "col_network": ("In this network", "本网络中"),
+    "memory_heading": ("Memory: training and prediction", "训练与预测的内存占用"),
+    "memory_words": (
+        "The backward pass reuses values the forward pass computed, so training has to keep them until the backward pass has read them. The matrix-form error terms and gradients above read these (floats per example for data, floats once for a parameter):",
+        "反向传播要重复利用前向传播计算出的值，因此训练时必须把它们保存到反向传播读取之后。上文矩阵形式的误差项和梯度读取下列各值（数据按每个样本的浮点数个数计，参数只存一份）：",
+    ),
+    "col_value": ("Value", "值"),
+    "col_role": ("Kind", "类别"),
+    "col_shape": ("Shape", "形状"),
+    "col_floats": ("Floats", "浮点数个数"),
+    "col_read_by": ("Read by", "被读取于"),
+    "role_input": ("input", "输入"),
+    "role_label": ("label", "标签"),
+    "role_intermediate": ("intermediate variable", "中间变量"),
+    "role_parameter": ("parameter", "参数"),
+    "floats_per_example": ("{n} per example", "每个样本 {n} 个"),
+    "floats_once": ("{n} once", "共 {n} 个"),
+    "memory_totals": (
+        "Per example, the backward pass needs {per_example} floats kept, {intermediate_count} of them the forward pass's intermediate variables ({intermediates}); for a batch of {batch} examples, as in the worked example, that is {batch_floats} floats: {b32} bytes in float32 and {b64} bytes in float64. The parameters add {params} floats ({p32} and {p64} bytes) however large the batch.",
+        "每个样本需要为反向传播保存 {per_example} 个浮点数，其中 {intermediate_count} 个是前向传播的中间变量（{intermediates}）；像数值算例那样一批 {batch} 个样本，共 {batch_floats} 个浮点数：float32 下 {b32} 字节，float64 下 {b64} 字节。参数另占 {params} 个浮点数（{p32} 与 {p64} 字节），与批量大小无关。",
+    ),
+    "memory_prediction": (
+        "Prediction needs no backward pass, so it keeps nothing for later: each value can be freed once the last step that reads it is done, and the forward pass holds at most {peak} floats per example at once ({alive}), {q32} bytes for the batch in float32 ({q64} in float64). Training keeps all {per_example} per example until the backward pass reaches them, and that grows with the batch size and with every layer added: this is why training needs more memory (on a GPU, more video memory) than prediction.",
+        "预测不需要反向传播，因此不必保存任何值：每个值在最后一个读取它的步骤完成后即可释放，前向传播同时最多只保留每个样本 {peak} 个浮点数（{alive}），这一批在 float32 下为 {q32} 字节（float64 下 {q64} 字节）。训练则要把每个样本的 {per_example} 个浮点数一直保留到反向传播用到它们，这个数随批量大小和层数增长：这就是训练比预测需要更多内存（在 GPU 上是显存）的原因。",
+    ),
     # names of things
     "input": ("input", "输入层"),
     "hidden": ("hidden", "隐藏层"),

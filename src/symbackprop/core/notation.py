@@ -63,7 +63,7 @@ class Names:
     def d2l(self) -> bool:
         return self.notation == "d2l"
 
-    def _d2l_letter(self, kind: str, layer: int) -> tuple[str, str]:
+    def d2l_letter(self, kind: str, layer: int) -> tuple[str, str]:
         """d2l's (identifier, LaTeX) letter of a layer's weighted input or output: z, h; o, yhat."""
         if len(self.sizes) != 3:
             raise ValueError(f"d2l notation names one hidden layer only, not {len(self.sizes) - 2}")
@@ -88,7 +88,7 @@ class Names:
             u = self.unit_number(layer, k)
             return self._sym(f"net_{u}", rf"\mathrm{{net}}_{{{u}}}")
         if self.d2l:
-            ident, tex = self._d2l_letter("net", layer)
+            ident, tex = self.d2l_letter("net", layer)
             return self._sym(f"{ident}_{k + 1}", f"{tex}_{{{k + 1}}}")
         return self._sym(f"z{layer}_{k + 1}", f"z^{{({layer})}}_{{{k + 1}}}")
 
@@ -99,7 +99,7 @@ class Names:
             u = self.unit_number(layer, k)
             return self._sym(f"y_{u}", f"y_{{{u}}}")
         if self.d2l:
-            ident, tex = self._d2l_letter("out", layer)
+            ident, tex = self.d2l_letter("out", layer)
             return self._sym(f"{ident}_{k + 1}", f"{tex}_{{{k + 1}}}")
         return self._sym(f"a{layer}_{k + 1}", f"a^{{({layer})}}_{{{k + 1}}}")
 
@@ -108,7 +108,7 @@ class Names:
             u = self.unit_number(layer, k)
             return self._sym(f"delta_{u}", rf"\delta_{{{u}}}")
         if self.d2l:
-            ident, tex = self._d2l_letter("net", layer)
+            ident, tex = self.d2l_letter("net", layer)
             return self._sym(f"grad_{ident}_{k + 1}", self._partial(f"{tex}_{{{k + 1}}}"))
         return self._sym(f"delta{layer}_{k + 1}", rf"\delta^{{({layer})}}_{{{k + 1}}}")
 
@@ -137,7 +137,7 @@ class Names:
         if self.node:
             return self._vec(f"net{layer}", rf"\mathrm{{net}}^{{({layer})}}", "net", layer)
         if self.d2l:
-            return self._vec(*self._d2l_letter("net", layer), "net", layer)
+            return self._vec(*self.d2l_letter("net", layer), "net", layer)
         return self._vec(f"z{layer}", f"z^{{({layer})}}", "net", layer)
 
     def out_vec(self, layer: int) -> Symbol:
@@ -146,12 +146,12 @@ class Names:
         if self.node:
             return self._vec(f"y{layer}", f"y^{{({layer})}}", "out", layer)
         if self.d2l:
-            return self._vec(*self._d2l_letter("out", layer), "out", layer)
+            return self._vec(*self.d2l_letter("out", layer), "out", layer)
         return self._vec(f"a{layer}", f"a^{{({layer})}}", "out", layer)
 
     def delta_vec(self, layer: int) -> Symbol:
         if self.d2l:
-            ident, tex = self._d2l_letter("net", layer)
+            ident, tex = self.d2l_letter("net", layer)
             return self._vec(f"grad_{ident}", self._partial(tex), "delta", layer)
         return self._vec(f"delta{layer}", rf"\delta^{{({layer})}}", "delta", layer)
 
@@ -244,7 +244,7 @@ class Names:
         kind, layer = self.roles[s]
         node = self.node
         if self.d2l and kind in ("net", "out", "delta") and layer > 1:
-            tex = self._d2l_letter("out" if kind == "out" else "net", layer)[1]
+            tex = self.d2l_letter("out" if kind == "out" else "net", layer)[1]
             return sympy.IndexedBase(Symbol(self._partial(tex) if kind == "delta" else tex, real=True))
         table = {
             "matrix": "w" if node else f"W^{{({layer})}}",

@@ -33,6 +33,7 @@ from symbackprop.verify.resolve import (
     ResolveError,
     Table,
     build_table,
+    derivative_of,
     update_of,
 )
 
@@ -160,6 +161,10 @@ def _derivative_target(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:
     layer = _layer_target(ctx, bottom, gradient=True) if top == table.objective else None
     if layer is not None:
         return layer
+    if top == table.objective and bottom in table.roles:  # d2l's dJ/dz, dJ/dh: a layer vector's gradient
+        vector = _vector_gradient_target(ctx, bottom)
+        if vector is not None:
+            return vector
     if top in unit.partials and bottom in unit.partials[top]:
         return Target(f"d{top}/d{bottom}", "partial", unit.partials[top][bottom], bottom)
     raise ResolveError(f"d{top}/d{bottom} is not a quantity this derivation computes")
@@ -182,6 +187,20 @@ def _symbol_target(ctx: Context, symbol: Symbol, relation: str) -> Target:
     if layer is not None:
         return layer
     raise ResolveError(f"{symbol} is not derived by this network's equations")
+
+
+def _vector_gradient_target(ctx: Context, vector: Symbol) -> Target | None:
+    """dJ/dz^(l) is the layer's error-term vector; dJ/da^(l) of a hidden layer is W^(l)^T times
+    the next layer's (d2l's dJ/dh = W^(2)^T dJ/do)."""
+    table = ctx.table
+    kind, layer = table.roles[vector]
+    names = table.derivation.names
+    if kind == "net":
+        return _layer_target(ctx, names.delta_vec(layer), gradient=False)
+    value = derivative_of(table, table.objective, vector) if kind == "out" and 1 < layer < len(table.sizes) else None
+    if value is None:
+        return None
+    return Target(f"d{table.objective}/d{vector}", "layer", value, vector, (names.shape(vector)[0], None))
 
 
 def _delta_target(ctx: Context, node: Symbol) -> Target:

@@ -127,6 +127,8 @@ OTHER = {
     "nabla",
     "begin",
     "end",
+    "hat",
+    "widehat",
 }
 ALLOWED = GREEK | FUNCTIONS | IGNORED | WRAPPERS | set(OPERATORS) | set(RELATIONS) | OTHER
 # The sets a sum may range over, in English and Chinese (simplified and traditional), to the
@@ -488,6 +490,8 @@ class Parser:
             return self.summation()
         if name in WRAPPERS:
             return self.name(wrapped=self.word_in_braces())
+        if name in ("hat", "widehat"):  # d2l's \hat{y}, the network's output: the name yhat
+            return self.name(wrapped=self.word_in_braces() + "hat")
         if name in GREEK:
             return self.name(base=name)
         if name in FUNCTIONS:

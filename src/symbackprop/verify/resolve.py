@@ -91,18 +91,28 @@ def build_table(derivation) -> Table:
 def _layered_table(derivation) -> Table:
     net, names = derivation.network, derivation.names
     table = Table(derivation, derivation.unit_derivation, objective=names.objective())
-    node = names.node
+    node, d2l = names.node, names.d2l
     label = (lambda layer, k: names.unit_number(layer, k)) if node else (lambda layer, k: k + 1)
+
+    def letters(layer: int) -> tuple[str, str]:
+        """A layer's names of its weighted input and its output: net, y; z, a; d2l's z, h and o, yhat."""
+        if d2l:
+            return names.d2l_letter("net", layer)[0], names.d2l_letter("out", layer)[0]
+        return ("net", "y") if node else ("z", "a")
+
     for i in range(net.sizes[0]):
         table.add("x", (i + 1,), None, names.input(i))
-        table.add("y" if node else "a", (label(1, i),), None if node else 1, names.input(i))  # an input's output
+        if not d2l:
+            table.add("y" if node else "a", (label(1, i),), None if node else 1, names.input(i))  # an input's output
     for layer in range(2, len(net.sizes) + 1):
+        net_name, out_name = letters(layer)
         for k in range(net.sizes[layer - 1]):
             u = label(layer, k)
-            where = None if node else layer
-            table.add("net" if node else "z", (u,), where, names.net(layer, k))
-            table.add("y" if node else "a", (u,), where, names.out(layer, k))
-            table.add("delta", (u,), where, names.delta(layer, k))
+            where = None if node or d2l else layer
+            table.add(net_name, (u,), where, names.net(layer, k))
+            table.add(out_name, (u,), where, names.out(layer, k))
+            if not d2l:  # d2l writes dJ/dz_k, dJ/do_k: no delta
+                table.add("delta", (u,), where, names.delta(layer, k))
             if net.bias:
                 table.add("b", (u,), None if node else layer - 1, names.bias(layer - 1, k))
             for j in range(net.sizes[layer - 2]):
@@ -114,13 +124,17 @@ def _layered_table(derivation) -> Table:
                 )
     for k in range(net.sizes[-1]):
         table.add("t" if node else "y", (label(len(net.sizes), k),), None, names.target(k))
-    table.add("eta" if node else "alpha", (), None, names.learning_rate())
+    table.add(names.learning_rate().name, (), None, names.learning_rate())
     table.add("lambda", (), None, names.weight_decay())
     table.add("E" if node else "J", (), None, names.objective())
     table.add("m", (), None, names.batch_size())
     # the matrix form: vectors and matrices by layer
     for layer in range(1, len(net.sizes) + 1):
-        if layer > 1:
+        if layer > 1 and d2l:
+            net_name, out_name = letters(layer)
+            table.add(net_name, (), None, names.net_vec(layer))
+            table.add(out_name, (), None, names.out_vec(layer))
+        elif layer > 1:
             table.add("net" if node else "z", (), layer, names.net_vec(layer))
             table.add("y" if node else "a", (), layer, names.out_vec(layer))
             table.add("delta", (), layer, names.delta_vec(layer))
@@ -132,7 +146,8 @@ def _layered_table(derivation) -> Table:
     table.add("L", (), None, objective - decay)  # J = L + s, as the documents name the two terms
     table.add("s", (), None, decay)
     table.add("x", (), None, names.out_vec(1))
-    table.add("a", (), 1, names.out_vec(1))
+    if not d2l:
+        table.add("a", (), 1, names.out_vec(1))
     table.add("t" if node else "y", (), None, names.target_vec())
     table.roles = dict(names.roles)
     table.sizes = {layer: size for layer, size in enumerate(net.sizes, start=1)}
@@ -655,6 +670,8 @@ def _layer_gradient(table: Table, bottom: Symbol):
     names = table.derivation.names
     if kind == "net":
         return names.delta_vec(layer)
+    if kind == "out" and 1 < layer < len(table.sizes):  # a hidden layer's output feeds z^(l+1) only
+        return MatTVec(names.matrix(layer), names.delta_vec(layer + 1))
     for eq in table.derivation.tensor_equations:
         if eq.kind == "gradient" and eq.target == bottom:
             return eq.rhs
