@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import Mapping
 
 import sympy
-from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
+from symbackprop.core.latex_names import with_upright_base
 from symbackprop.registry import Elementwise
 
 
@@ -41,10 +41,7 @@ class NotationLatexPrinter(LatexPrinter):
         text = super()._print_Symbol(expr, style)
         if expr in self._settings["symbol_names"]:
             return text
-        base = split_super_sub(expr.name)[0]
-        if len(base) > 1 and base.isalpha() and text.startswith(base):
-            return r"\mathrm{%s}" % base + text[len(base) :]
-        return text
+        return with_upright_base(expr.name, text)
 
     def _print_Heaviside(self, expr, exp=None):
         x = self._print(expr.args[0])

@@ -40,6 +40,7 @@ from symbackprop.calculus.simplify import (
     targets_sum_to_one,
     unit_sums_of_targets,
 )
+from symbackprop.core.latex_names import upright_base, with_upright_base
 from symbackprop.core.network import GraphNetwork
 from symbackprop.registry import BatchMean, TensorFunction, coupled_classes, elementwise_activations, real
 
@@ -245,6 +246,10 @@ class GraphDerivation:
 
         net = self.network
         names = dict(net.latex_names)
+        plain = LatexPrinter()
+        for s in (*net.leaves, *net.nodes):  # words upright: \mathrm{dot}
+            if s not in names and upright_base(s.name):
+                names[s] = with_upright_base(s.name, plain.doprint(s))
         printer = LatexPrinter({"symbol_names": names})
         obj = printer.doprint(net.objective)
         for node, d in self.delta_symbols.items():
