@@ -159,18 +159,37 @@ def layered_layout(
     xstep = min(5.0, MAX_WIDTH_CM / max(n - 1, 1))
     ystep = min(1.5, MAX_HEIGHT_CM / rows)
     labelled = edge_labels and max(map(len, layers)) <= MAX_LABELLED_UNITS and any(e[4] for e in edges)
-    if labelled:
-        step = ystep
-        while step * rows <= MAX_LABELLED_HEIGHT_CM + 1e-9:
-            layout = _layered_attempt(net, xstep, step, True)
+    wide = max(xstep, MAX_WIDTH_CM / max(n - 1, 1))
+    if labelled:  # a little more height at the usual width, else the whole width and up to most of a page
+        for x, limit in ((xstep, 1.3 * ystep * rows), (wide, MAX_LABELLED_HEIGHT_CM)):
+            steps = [ystep * 1.06**k for k in range(200) if ystep * 1.06**k * rows <= limit + 1e-9]
+            layout = _least_room(lambda step, x=x: _layered_attempt(net, x, step, True), steps)
             if layout is not None:
                 return layout
-            step *= 1.1
     while True:  # without edge labels only the nodes must fit, which more room always achieves
         layout = _layered_attempt(net, xstep, ystep, False)
         if layout is not None:
             return layout
         ystep *= 1.1
+
+
+def _least_room(attempt, steps: list[float]) -> Layout | None:
+    """The layout of the smallest step that works, by bisection from the largest (more room
+    helps labels fit, so the search assumes a step works whenever a larger one does)."""
+    if not steps:
+        return None
+    best = attempt(steps[-1])
+    if best is None:
+        return None
+    lo, hi = -1, len(steps) - 1  # steps[hi] works; steps[lo] is taken not to
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        layout = attempt(steps[mid])
+        if layout is not None:
+            hi, best = mid, layout
+        else:
+            lo = mid
+    return best
 
 
 def layered_diagram(
