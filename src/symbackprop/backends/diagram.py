@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from symbackprop.backends.diagram_geometry import CLEARANCE, Geometry, Piece, box, circle, segments_cross
 from symbackprop.backends.diagram_labels import Candidate, assign, free_candidates, on_wire_offsets
@@ -48,6 +48,7 @@ MAX_WIDTH_CM = 13.5
 MAX_HEIGHT_CM = 7.2
 MAX_LABELLED_HEIGHT_CM = 17.0  # a network with weights on every edge may take most of a page
 MAX_LABELLED_UNITS = 8
+BEND_CM = 0.3  # labels keep this far from where a wire bends
 FIT_WIDTH_CM = 15.5  # a wider circuit is scaled down to this (text and all, so nothing comes to overlap)
 MAX_PERMUTED = 6
 EDGE_LABEL_POS = 0.7
@@ -504,7 +505,12 @@ def graph_layout(
                 layout = _graph_attempt(nodes, graph, texts, names, sink_text, xs, base_y * grow, font)
                 if layout is not None:
                     return layout
-    raise ValueError("no layout of the graph keeps its labels apart")
+    for shown, grow in itertools.product((names, {}), (1.0, 1.5, 2.0, 3.0)):  # too crowded for its numbers
+        xs = [base_x * c for c in range(max(graph.col) + 1)]
+        layout = _graph_attempt(nodes, graph, [[] for _ in texts], shown, [], xs, base_y * grow, VALUE_FONTS[-1])
+        if layout is not None:
+            return replace(layout, labelled=False)
+    raise ValueError("no layout of the graph keeps its nodes apart")
 
 
 def _node_half_width(kind: str, label: str) -> float:
@@ -588,10 +594,12 @@ def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xs, ystep
     fixed = list(geometry.pieces)
     groups: list[tuple[str, list[Candidate], list[tuple[str, str, float]]]] = []  # owner, candidates, texts
     for chain, texts in zip(graph.chains, wire_texts):
-        if texts:
-            a, b = chain[0], chain[1]
-            end_reach = _reach(shape[b], pos[a], pos[b]) + (ARROW_CM if b == chain[-1] else 0.0)
-            cands = _wire_candidates(pos[a], pos[b], _reach(shape[a], pos[b], pos[a]), end_reach, texts, font)
+        if texts:  # on the first stretch of the wire, else on a later one, clear of its bends
+            cands = []
+            for a, b in itertools.pairwise(chain):
+                start = _reach(shape[a], pos[b], pos[a]) if a == chain[0] else BEND_CM
+                end = _reach(shape[b], pos[a], pos[b]) + ARROW_CM if b == chain[-1] else BEND_CM
+                cands += _wire_candidates(pos[a], pos[b], start, end, texts, font)
             groups.append((f"G{chain[0]}-G{chain[-1]}", cands, texts))
     for i, (node, kind, _) in enumerate(nodes):
         if kind != "input" and node in names:
