@@ -32,6 +32,7 @@ EXAMPLES = [
     "cs231n-neuron",
     "cs231n-neuron-gates",
     "cs231n-staged",
+    "d2l-mlp",
     "fc-3-2-2",
     "fc-3-2-2-softmax",
     "ufldl-3-3-1",
@@ -266,6 +267,18 @@ CASES = [
     ("negative-weight-decay", mlp_spec(extra="weight_decay = -0.1"), "mlp.weight_decay", r"negative"),
     ("weight-decay-inf", mlp_spec(extra="weight_decay = inf"), "mlp.weight_decay", r"finite|number"),
     ("bad-notation", mlp_spec(extra='notation = "graph"'), "mlp.notation", r"node|layer|expected"),
+    (
+        "d2l-notation-two-hidden-layers",
+        mlp_spec(sizes="[3, 2, 2, 2]", activations='["relu", "relu", "sigmoid"]', extra='notation = "d2l"'),
+        "mlp.notation",
+        r"d2l notation is for one hidden layer without biases",
+    ),
+    (
+        "d2l-notation-with-biases",
+        mlp_spec(extra='notation = "d2l"\nbias = true'),
+        "mlp.notation",
+        r"d2l notation is for one hidden layer without biases",
+    ),
     (
         "example-x-wrong-row-width",
         mlp_spec(tail="[example]\nx = [[0.1, 0.2]]\nt = [[0.0, 1.0]]\n"),

@@ -506,7 +506,9 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "title": (net.title_zh if lang == "zh" and net.title_zh else net.title) or net.name,
         "intro": b.intro(),
         "picture": b.picture(),
-        "weights_words": b.msg.weights_words if b.picture_labelled() else "",
+        "weights_words": (b.msg.weights_words if net.bias else b.msg.weights_words_no_bias)
+        if b.picture_labelled()
+        else "",
         "tikz_libraries": diagram.TIKZ_LIBRARIES,
         "parts": b.parts(),
         "lemmas": b.lemmas(),

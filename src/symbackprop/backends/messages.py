@@ -283,6 +283,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "每个编号公式与生成的 train.py 中计算它的函数和行号：forward 与 backward 计算各自返回的量，step 由一次前向传播完成一整步训练。",
     ),
     "weights_words": ("Weights are labelled on the edges; square nodes are biases.", "边上标出权重；方形节点是偏置。"),
+    "weights_words_no_bias": (
+        "Weights are labelled on the edges; the network has no biases.",
+        "边上标出权重；网络没有偏置。",
+    ),
     # Markdown figures (alt text) and the notebook
     "figure_network": ("The network", "网络结构图"),
     "figure_circuit": (
@@ -400,7 +404,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "d2l_figure": ("Computational graph of forward propagation", "前向传播的计算图"),
     "d2l_prod_words": (
         r"Backward propagation walks the graph from $J$ down to the parameters by the chain rule. d2l writes each product of the chain rule as $\operatorname{prod}(A, B)$: multiply $A$ and $B$ after whatever transposing and swapping of the two makes their shapes fit, so that the result has the shape of the quantity differentiated with respect to (for $\partial J / \partial W^{(2)}$ a matrix like $W^{(2)}$, for $\partial J / \partial h$ a vector like $h$). Where two paths reach a quantity, as the loss and the regularisation term both reach $W^{(2)}$, their products are added.",
-        r"反向传播按链式法则从 $J$ 沿计算图向下一直算到参数。d2l 把链式法则中的每个乘积写成 $\operatorname{prod}(A, B)$：对 $A$ 和 $B$ 做必要的转置和位置交换，使形状匹配后再相乘，结果的形状与求导对象相同（$\partial J / \partial W^{(2)}$ 是与 $W^{(2)}$ 同形的矩阵，$\partial J / \partial h$ 是与 $h$ 同形的向量）。如果有两条路径到达同一个量，例如损失项和正则化项都依赖 $W^{(2)}$，就把两条路径上的乘积相加。",
+        r"反向传播按链式法则从 $J$ 沿计算图向下一直算到参数。d2l 把链式法则中的每个乘积写成 $\operatorname{prod}(A, B)$，意思是先对 $A$ 和 $B$ 做必要的转置和位置交换，使形状匹配后再相乘，结果的形状与求导对象相同（$\partial J / \partial W^{(2)}$ 是与 $W^{(2)}$ 同形的矩阵，$\partial J / \partial h$ 是与 $h$ 同形的向量）。如果有两条路径到达同一个量，例如损失项和正则化项都依赖 $W^{(2)}$，就把两条路径上的乘积相加。",
     ),
     "d2l_backward_words": (
         "The backward pass in d2l's order; the results are the matrix-form equations above, whose parameter gradients average over a batch of $m$ examples (d2l writes one example, $m = 1$):",
