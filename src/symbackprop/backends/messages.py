@@ -194,7 +194,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "The forward pass caches every value and the backward pass reads the cache: each local gradient below is computed from stored values, none is recomputed. A variable that feeds several nodes receives a gradient from each of them, and the contributions add up (the += of CS231n's staged code; an = instead would keep only the last one):",
         "前向传播缓存每个值，反向传播读取缓存：下面每个局部梯度都由保存的值计算，不重新计算。一个变量连接多个节点时，从每个节点都得到一份梯度，这些贡献要相加（即 CS231n 分步代码中的 +=；若写成 = 就只剩最后一份）：",
     ),
-    "col_via": ("Through", "经由"),
     "col_term": ("Term", "项"),
     "col_local": ("Local gradient", "局部梯度"),
     "col_contribution": ("Contribution", "贡献"),
