@@ -239,3 +239,15 @@ def test_check_passes_for_the_bias_free_network(capsys):
     assert main(["check", "d2l-mlp"]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and not re.search(r"^b\d", out, re.M)
+
+
+def test_brief_handout_in_d2l_notation_verifies_line_by_line():
+    """A --brief handout shows one unit per layer in sigma notation: d2l's dJ/do_i, not (dJ/do)_i."""
+    from symbackprop.verify.check import verify_document
+
+    text = derive(load_spec("d2l-mlp"), brief=True).to_latex()
+    assert r"\frac{\partial J}{\partial o_{i}}" in text
+    verdicts = verify_document("d2l-mlp", text, None)
+    assert verdicts and all(v.verdict == "correct" for v in verdicts), [
+        v.message for v in verdicts if v.verdict != "correct"
+    ]

@@ -26,6 +26,22 @@ import sympy
 from sympy import Symbol
 
 
+class _PartialIndexed(sympy.Indexed):
+    """Component i of d2l's dJ/do, printed as d2l writes it: dJ/do_i, not (dJ/do)_i."""
+
+    def _latex(self, printer) -> str:
+        indices = ",".join(printer._print(i) for i in self.indices)
+        return rf"\frac{{\partial J}}{{\partial {printer._print(self.base.label)}_{{{indices}}}}}"
+
+
+class _PartialBase(sympy.IndexedBase):
+    """The family dJ/do_i of d2l's gradients with respect to a layer's weighted inputs."""
+
+    def __getitem__(self, indices, **kw_args):
+        item = super().__getitem__(indices, **kw_args)
+        return _PartialIndexed(*item.args)
+
+
 def _pair(a: int, b: int, sep: str) -> str:
     return f"{a}{b}" if a < 10 and b < 10 else f"{a}{sep}{b}"
 
@@ -245,7 +261,7 @@ class Names:
         node = self.node
         if self.d2l and kind in ("net", "out", "delta") and layer > 1:
             tex = self.d2l_letter("out" if kind == "out" else "net", layer)[1]
-            return sympy.IndexedBase(Symbol(self._partial(tex) if kind == "delta" else tex, real=True))
+            return (_PartialBase if kind == "delta" else sympy.IndexedBase)(Symbol(tex, real=True))
         table = {
             "matrix": "w" if node else f"W^{{({layer})}}",
             "bias": "b" if node else f"b^{{({layer})}}",
