@@ -270,3 +270,8 @@ def test_multi_letter_node_names_print_upright():
     tex = derivation_of("cs231n-neuron").to_latex()
     assert r"\frac{\partial f}{\partial \mathrm{dot}}" in tex and r"\partial dot}" not in tex
     assert r"w_{0}" in tex and r"\mathrm{w}" not in tex  # one letter stays italic
+
+
+def test_no_kronecker_delta_beside_the_error_terms():
+    tex = derivation_of("fc-3-2-2-softmax").to_latex()
+    assert r"\left[i = j\right]" in tex and r"\delta_{i j}" not in tex

@@ -157,3 +157,15 @@ def test_an_update_of_a_frozen_parameter_says_it_is_frozen(tmp_path: Path):
     verdict = verify_answer(str(spec), r"b \leftarrow b - \eta (y - t)")
     assert verdict.verdict == "invalid" and "b is frozen" in verdict.message, verdict.message
     assert verify_answer(str(spec), r"w \leftarrow w - \eta (y - t) x").verdict == "correct"
+
+
+def test_iverson_bracket_of_two_indices_in_a_lemma():
+    from symbackprop.verify.check import verify_document
+
+    lemma = (
+        "% verify: lemma\n\\begin{align*}\ny_i &= \\frac{e^{z_i}}{\\sum_{k=1}^{n} e^{z_k}} \\\\\n"
+        "\\frac{\\partial}{\\partial z_j} y_i &= y_i \\left([i = j] - y_j\\right)\n\\end{align*}\n"
+    )
+    assert [v.verdict for v in verify_document("fc-3-2-2-softmax", lemma)] == ["correct", "correct"]
+    wrong = lemma.replace("[i = j] - y_j", "[i = j] + y_j")
+    assert [v.verdict for v in verify_document("fc-3-2-2-softmax", wrong)] == ["correct", "incorrect"]

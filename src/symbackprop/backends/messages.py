@@ -57,8 +57,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "按顺序由前面的值计算每个节点，并保存每个值供反向传播使用。",
     ),
     "matrix_words": (
-        "For one example, with the layer's values as column vectors:",
-        "对一个样本，把每层的值写成列向量：",
+        r"In matrix form, with each layer's values as a column vector; where a formula averages over a batch, $\sum_{i=1}^{m}$ runs over its $m$ examples:",
+        r"矩阵形式，每层的值写成列向量；对批量求平均的公式中，$\sum_{i=1}^{m}$ 遍历批量中的 $m$ 个样本：",
     ),
     "stacked_words": (
         r"The node-numbered source writes the same thing with the bias as a weight on a constant input 1: node {unit} has the weights $w_{{{unit}}} = [{weights}, w_{{b{unit}}}]^T$ with $w_{{b{unit}}} = {bias}$, the input gets a 1, $x = [{inputs}, 1]^T$, and $y_{{{unit}}} = f(w_{{{unit}}}^T x)$. Stacked for whole layers, $y_{{\text{{hidden}}}} = f(W_{{\text{{hidden}}}} x)$ and $y_{{\text{{out}}}} = f(W_{{\text{{out}}}} [y_{{\text{{hidden}}}}; 1])$, where $W_{{\text{{hidden}}}} = [W^{{(1)}} \; b^{{(1)}}]$ and $W_{{\text{{out}}}} = [W^{{(2)}} \; b^{{(2)}}]$ are the matrices below with the bias vector as one more column; the layer form below keeps $W^{{(l)}}$ and $b^{{(l)}}$ apart.",

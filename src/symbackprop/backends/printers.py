@@ -43,6 +43,11 @@ class NotationLatexPrinter(LatexPrinter):
             return text
         return with_upright_base(expr.name, text)
 
+    def _print_KroneckerDelta(self, expr, exp=None):
+        """[i = j] (Iverson's bracket), not delta_ij, which a reader would take for an error term."""
+        i, j = (self._print(a) for a in expr.args)
+        return r"\left[%s = %s\right]" % (i, j)
+
     def _print_Heaviside(self, expr, exp=None):
         x = self._print(expr.args[0])
         at_zero = expr.args[1] if len(expr.args) > 1 else sympy.Rational(1, 2)

@@ -438,6 +438,9 @@ class Parser:
                 greater = self.take().text == ">"
                 other = self.expression()
                 node = Node("step", (node, other) if greater else (other, node))
+            elif tok.text == "[" and self.at("sym", "="):  # Iverson bracket [i = j]: 1 if the indices agree
+                self.take()
+                node = Node("equal", (node, self.expression()))
             self.expect("sym", closing)
             if tok.text == "{" and node.kind == "name" and node.parts[1] is None and self.at("sym", "_"):
                 self.take()  # {y}_{i}, as SymPy prints an indexed name

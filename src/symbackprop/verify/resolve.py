@@ -444,6 +444,20 @@ class Evaluator:
         b = self.evaluate(node.parts[1], env) if len(node.parts) > 1 else 0
         return sympy.Heaviside(a - b, 0)
 
+    def _equal(self, node, env):
+        """[i = j]: 1 where two indices agree, else 0 (the Kronecker delta, written so that it
+        is not taken for an error term delta)."""
+        values = []
+        for side in node.parts:
+            base, sub, layer, primes = side.parts if side.kind == "name" else (None, None, None, 0)
+            if side.kind == "num":
+                values.append(int(side.parts[0]) if side.parts[0].isdigit() else None)
+            else:
+                values.append(env.get(base) if base and not sub and layer is None and not primes else None)
+        if None in values:
+            raise ResolveError("[a = b] compares two indices: [i = j]")
+        return sympy.S.One if values[0] == values[1] else sympy.S.Zero
+
     def _norm2(self, node, env):
         inner = self.evaluate(node.parts[0], env)
         if self.table.roles.get(inner, (None,))[0] != "matrix":
