@@ -39,7 +39,49 @@ _COMMANDS = {
     "ldots": (1.2, False),
     "cdots": (1.2, False),
 }
-_FUNCTIONS = {"max", "min", "exp", "log", "ln", "sin", "cos", "tan", "tanh", "sinh", "cosh", "sgn", "arg"}
+_GREEK = {
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "varpi",
+    "rho",
+    "varrho",
+    "sigma",
+    "varsigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Upsilon",
+    "Phi",
+    "Psi",
+    "Omega",
+    "ell",
+}
 _TRANSPARENT = {"mathrm", "mathit", "mathbf", "operatorname", "text", "textrm", "boldsymbol", "left", "right"}
 _DESCENDERS = set("gjpqyfQ,;()[]|/")
 _GREEK_WIDE = {"omega": 0.7, "Omega": 0.8, "Sigma": 0.8, "Delta": 0.86, "Gamma": 0.7, "Lambda": 0.75}
@@ -83,11 +125,11 @@ def _glyph(token: str, upright: bool) -> float:
         name = token[1:]
         if name in _COMMANDS:
             return _COMMANDS[name][0]
-        if name in _FUNCTIONS:
-            return 0.56 * len(name) + 0.2
         if name in _GREEK_WIDE:
             return _GREEK_WIDE[name]
-        return 0.7 if name.isalpha() and len(name) > 1 else 0.5
+        if name in _GREEK or not name.isalpha():
+            return 0.7
+        return 0.56 * len(name) + 0.2  # an operator name set upright: max, exp, log, ...
     if token.isdigit():
         return 0.5
     if token == " ":
@@ -117,7 +159,7 @@ def _optical(size: float) -> float:
 
 def _depth(token: str) -> float:
     """Depth below the baseline in em: descenders, delimiters and symbols; digits and most letters none."""
-    if token in _DESCENDERS or (token.startswith("\\") and token[1:] not in _FUNCTIONS):
+    if token in _DESCENDERS or (token.startswith("\\") and (token[1:] in _GREEK or not token[1:].isalpha())):
         return 0.26
     if token.isalnum():
         return 0.0
