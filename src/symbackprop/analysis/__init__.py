@@ -100,7 +100,7 @@ def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
         for eq in equations:
             if eq.level != "unit":
                 continue
-            lines = _steps(unit, eq)
+            lines = _steps(unit, eq, layered and derivation.names.d2l)
             if lines:
                 steps[eq.label] = lines
             if eq.kind == "delta" and unit.deltas[eq.target.name] != unit.totals[eq.target]:
@@ -142,11 +142,17 @@ def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
     )
 
 
-def _steps(unit: GraphDerivation, eq: Equation) -> list[Line]:
+def _steps(unit: GraphDerivation, eq: Equation, d2l: bool = False) -> list[Line]:
+    from dataclasses import replace
+
     from symbackprop.calculus.teaching import delta_lines, gradient_lines
 
     if eq.kind == "delta":
-        return delta_lines(unit, eq.target)
+        lines = delta_lines(unit, eq.target)
+        if d2l and len(lines) > 1 and lines[0].reason == "definition" and lines[1].lhs is None:
+            # d2l's error term is named dJ/dz itself: "dJ/dz_1 = dJ/dz_1" would define nothing
+            lines = [replace(lines[1], lhs=lines[0].lhs), *lines[2:]]
+        return lines
     if eq.kind == "gradient":
         return gradient_lines(unit, eq.target)
     return []
