@@ -403,7 +403,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "d2l_figure": ("Computational graph of forward propagation", "前向传播的计算图"),
     "d2l_prod_words": (
         r"Backward propagation walks the graph from $J$ down to the parameters by the chain rule. d2l writes each product of the chain rule as $\operatorname{prod}(A, B)$: multiply $A$ and $B$ after whatever transposing and swapping of the two makes their shapes fit, so that the result has the shape of the quantity differentiated with respect to (for $\partial J / \partial W^{(2)}$ a matrix like $W^{(2)}$, for $\partial J / \partial h$ a vector like $h$). Where two paths reach a quantity, as the loss and the regularisation term both reach $W^{(2)}$, their products are added.",
-        r"反向传播按链式法则从 $J$ 沿计算图向下一直算到参数。d2l 把链式法则中的每个乘积写成 $\operatorname{prod}(A, B)$，意思是先对 $A$ 和 $B$ 做必要的转置和位置交换，使形状匹配后再相乘，结果的形状与求导对象相同（$\partial J / \partial W^{(2)}$ 是与 $W^{(2)}$ 同形的矩阵，$\partial J / \partial h$ 是与 $h$ 同形的向量）。如果有两条路径到达同一个量，例如损失项和正则化项都依赖 $W^{(2)}$，就把两条路径上的乘积相加。",
+        r"反向传播按链式法则从 $J$ 沿计算图向下一直算到参数。d2l 用 $\operatorname{prod}(A, B)$ 表示链式法则中的每个乘积，意思是先对 $A$ 和 $B$ 做必要的转置和位置交换，使形状匹配后再相乘，结果的形状与求导对象相同（$\partial J / \partial W^{(2)}$ 是与 $W^{(2)}$ 同形的矩阵，$\partial J / \partial h$ 是与 $h$ 同形的向量）。如果有两条路径到达同一个量，例如损失项和正则化项都依赖 $W^{(2)}$，就把两条路径上的乘积相加。",
     ),
     "d2l_backward_words": (
         "The backward pass in d2l's order; the results are the matrix-form equations above, whose parameter gradients average over a batch of $m$ examples (d2l writes one example, $m = 1$):",
