@@ -53,7 +53,7 @@ def builder(name: str, lang: str = "en", notation: str | None = None) -> _Builde
 
 def document_layouts():
     for name in LAYERED:
-        for notation in ("node", "layer"):
+        for notation in dict.fromkeys(("node", "layer", load_spec(name).notation)):  # d2l-mlp: its own too
             for lang in ("en", "zh"):
                 yield pytest.param(name, notation, lang, id=f"{name}-{notation}-{lang}")
     for name in GRAPHS:
