@@ -347,7 +347,8 @@ class _Builder:
         }
 
     def _circuit(self, ex) -> str:
-        return self.circuit_layout(ex).tikz
+        layout = self.circuit_layout(ex)  # too crowded for its numbers: no picture, no words about one
+        return layout.tikz if layout.labelled else ""
 
     def circuit_layout(self, ex) -> diagram.Layout:
         """The worked example's circuit: names, operators, values, and each wire's own gradient."""
