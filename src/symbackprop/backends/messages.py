@@ -128,7 +128,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "lemma_words": ("The derivatives of the functions this network uses:", "本网络用到的函数的导数："),
     "example_graph_words": (
-        "Each node carries its name beside it. Above each wire is the value it carries forward; below it, the gradient that flows back along it, the node's gradient times the local gradient of the wire (as in the CS231n pictures). The gradients on the wires leaving a node add up to that node's gradient:",
+        "Each node carries its name beside it. Above each wire is the value it carries forward; below it, the gradient that flows back along it: the gradient of the node it enters times the wire's local gradient (as in the CS231n pictures). The gradients on the wires leaving a node add up to that node's gradient:",
         "每个节点旁标出其名称。每条连线上方是它向前传递的值；下方是沿它反向流回的梯度，即所指节点的梯度乘以这条连线的局部梯度（与 CS231n 的图一致）。从一个节点出发的各条连线上的梯度之和等于该节点的梯度：",
     ),
     "gates_words": (
