@@ -11,6 +11,8 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from conftest import EXAMPLES, derivation_of
 
 from symbackprop import LayeredNetwork, derive, load_spec, load_spec_text
@@ -275,3 +277,21 @@ def test_multi_letter_node_names_print_upright():
 def test_no_kronecker_delta_beside_the_error_terms():
     tex = derivation_of("fc-3-2-2-softmax").to_latex()
     assert r"\left[i = j\right]" in tex and r"\delta_{i j}" not in tex
+
+
+def test_a_title_formula_prints_as_maths_and_nothing_else_reaches_latex():
+    from symbackprop.backends.environment import title_tex
+
+    title = r"CS231n sigmoid neuron $f = \sigma(w_{0} x_{0} + w_{1} x_{1} + w_{2})$"
+    assert title in derivation_of("cs231n-neuron").to_latex()
+    assert title_tex(r"a $\input{x}$") == r"a \$\textbackslash{}input\{x\}\$"
+    assert title_tex("one $ only") == r"one \$ only"
+
+
+@given(st.text(max_size=60))
+def test_title_tex_only_ever_writes_known_commands(text):
+    from symbackprop.backends.environment import title_tex
+
+    allowed = {"textbackslash", "textasciicircum", "textasciitilde", "sigma", "max", "min", "exp", "log", "mathrm"}
+    for command in re.findall(r"\\([A-Za-z]+|.)", title_tex(text)):
+        assert command in allowed or command in set(",${}#%&_"), command

@@ -183,7 +183,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
     from symbackprop.core.examples import example_names, example_title
 
     for name in example_names():
-        print(f"{name:<20} {example_title(name)}")
+        print(f"{name:<20} {example_title(name).replace('$', '')}")  # a title's $maths$ as plain text
     return EXIT_OK
 
 

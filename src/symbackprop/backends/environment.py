@@ -35,16 +35,54 @@ def tex_escape(text: object) -> str:
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group()], str(text))
 
 
+_TITLE_MATH = re.compile(r"[A-Za-z0-9 +\-*/=(),.]*(?:[\^_][A-Za-z0-9(][A-Za-z0-9 +\-*/=(),.]*)*")
+_TITLE_WORD = re.compile(r"([A-Za-z]+)(\d*)")
+_TITLE_FUNCTIONS = {"sigmoid": r"\sigma", "max": r"\max", "min": r"\min", "exp": r"\exp", "log": r"\log"}
+
+
+def _title_math(segment: str) -> str:
+    """A formula from a title (letters, digits, + - * / = ( ) , . ^ _) as LaTeX: one letter is
+    a variable (w0 is w_0), a known function its command (sigmoid is sigma), another word
+    upright; * a thin product. Nothing else reaches LaTeX."""
+
+    def word(m: re.Match) -> str:
+        name, digits = m.groups()
+        text = _TITLE_FUNCTIONS.get(name) or (name if len(name) == 1 else r"\mathrm{%s}" % name)
+        return text + (f"_{{{digits}}}" if digits else "")
+
+    return _TITLE_WORD.sub(word, segment).replace("*", r"\,")
+
+
+def title_tex(text: object) -> str:
+    """A spec's title for LaTeX: text escaped; a $...$ part that is a plain formula (see
+    _title_math) set as maths, any other $ escaped like the rest."""
+    parts = str(text).split("$")
+    if len(parts) % 2 == 0 or not all(_TITLE_MATH.fullmatch(p) for p in parts[1::2]):
+        return tex_escape(text)
+    return "".join(tex_escape(p) if i % 2 == 0 else f"${_title_math(p)}$" for i, p in enumerate(parts))
+
+
+def title_md(text: object) -> str:
+    """The same for Markdown: the formulas as $...$ maths, the rest escaped."""
+    parts = " ".join(str(text).split()).split("$")
+    if len(parts) % 2 == 0 or not all(_TITLE_MATH.fullmatch(p) for p in parts[1::2]):
+        return md_escape(text)
+    return "".join(_MD_MARKUP.sub(r"\\\1", p) if i % 2 == 0 else f"${_title_math(p)}$" for i, p in enumerate(parts))
+
+
 def py_text(text: object) -> str:
     """Text safe inside a Python string or docstring: one line, backslashes and quotes escaped."""
     line = " ".join(str(text).split())
     return line.replace("\\", "\\\\").replace('"', '\\"')
 
 
+_MD_MARKUP = re.compile(r"([\\`*_{}\[\]<>#|$])")
+
+
 def md_escape(text: object) -> str:
     """Plain text for Markdown: one line, with the characters that start markup escaped."""
     line = " ".join(str(text).split())
-    return re.sub(r"([\\`*_{}\[\]<>#|$])", r"\\\1", line)
+    return _MD_MARKUP.sub(r"\\\1", line)
 
 
 def template_dir() -> Path:
@@ -79,6 +117,8 @@ def environment(latex: bool) -> jinja2.Environment:
     env.filters["tex"] = tex_escape
     env.filters["py"] = py_text
     env.filters["md"] = md_escape
+    env.filters["title_tex"] = title_tex
+    env.filters["title_md"] = title_md
     return env
 
 

@@ -417,7 +417,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "The backward pass reuses values the forward pass computed, so training has to keep them until the backward pass has read them. The matrix-form error terms and gradients above read these (floats per example for data, floats once for a parameter):",
         "反向传播要重复利用前向传播计算出的值，因此训练时必须把它们保存到反向传播读取之后。上文矩阵形式的误差项和梯度读取下列各值（数据按每个样本的浮点数个数计，参数只存一份）：",
     ),
-    "col_value": ("Value", "值"),
     "col_role": ("Kind", "类别"),
     "col_shape": ("Shape", "形状"),
     "col_floats": ("Floats", "浮点数个数"),

@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
-from symbackprop.core.latex_names import with_upright_base
+from symbackprop.core.latex_names import upright_base, with_upright_base
 from symbackprop.registry import Elementwise
 
 
@@ -66,6 +66,15 @@ class NotationLatexPrinter(LatexPrinter):
         return bool(expr.free_symbols & self._vectors)
 
     def _print_Mul(self, expr):
+        """Elementwise products of vectors with odot; a thin space between factors where one is
+        a word (\\mathrm{invq} \\, \\mathrm{num}, not invqnum)."""
+        words = [a for a in expr.args if isinstance(a, sympy.Symbol) and upright_base(a.name)]
+        if words and len(expr.args) > 1 and self._settings["mul_symbol_latex"] == " ":
+            self._settings["mul_symbol_latex"] = r" \, "
+            try:
+                return self._print_Mul(expr)
+            finally:
+                self._settings["mul_symbol_latex"] = " "
         vectors = [f for f in expr.args if self._is_vector(f)]
         if len(vectors) < 2:
             first = [f for f in expr.args if f in self._leading]
