@@ -203,12 +203,21 @@ RIGHT = [
     r"\frac{\partial J}{\partial W^{(1)}} = \frac{\partial J}{\partial z} x^\top + \lambda W^{(1)}",
     r"\frac{\partial J}{\partial z_2} = \frac{\partial J}{\partial h_2} [z_2 > 0]",
     r"\hat{y} = \operatorname{softmax}(o)",
+    # d2l's first steps through J = L + s, and the chain rule written with them
+    r"\frac{\partial J}{\partial L} = 1",
+    r"\frac{\partial J}{\partial s} = 1",
+    r"\frac{\partial s}{\partial W^{(1)}} = \lambda W^{(1)}",
+    r"\frac{\partial L}{\partial o} = \hat{y} - y",
+    r"\frac{\partial J}{\partial o} = \frac{\partial J}{\partial L} \frac{\partial L}{\partial o}",
+    r"\frac{\partial J}{\partial W^{(2)}} = \frac{\partial J}{\partial o} h^T + \frac{\partial J}{\partial s} \frac{\partial s}{\partial W^{(2)}}",
     r"o_1 = W^{(2)}_{11} h_1 + W^{(2)}_{12} h_2 + W^{(2)}_{13} h_3 + W^{(2)}_{14} h_4",
 ]
 WRONG = [
     (r"\frac{\partial J}{\partial W^{(1)}} = \frac{\partial J}{\partial z} x^T", "missing_regularization"),
     (r"\frac{\partial J}{\partial h} = W^{(2)} \frac{\partial J}{\partial o}", "transposed_index"),
     (r"\frac{\partial J}{\partial o} = y - \hat{y}", "sign"),
+    (r"\frac{\partial J}{\partial s} = 0", "other"),
+    (r"\frac{\partial s}{\partial W^{(2)}} = \lambda W^{(1)}", "other"),
     (r"\frac{\partial J}{\partial z} = \frac{\partial J}{\partial h} \odot z", "other"),
 ]
 

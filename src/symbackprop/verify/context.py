@@ -34,6 +34,7 @@ from symbackprop.verify.resolve import (
     Table,
     build_table,
     derivative_of,
+    objective_term_derivative,
     update_of,
 )
 
@@ -113,6 +114,9 @@ def target_of(ctx: Context, lhs: Node, relation: str, evaluator: Evaluator, env:
     if lhs.kind == "derivative":
         top = evaluator.evaluate(lhs.parts[0], env)
         bottom = evaluator.evaluate(lhs.parts[1], env)
+        term = objective_term_derivative(table, top, bottom)
+        if term is not None:  # d2l's dJ/dL = 1, ds/dW^(1) = lambda W^(1), dL/do
+            return _term_target(ctx, top, bottom, term)
         if not isinstance(bottom, Symbol):
             raise ResolveError("differentiate with respect to one quantity: \\frac{\\partial E}{\\partial net_k}")
         if top == PER_EXAMPLE:  # UFLDL's J(W,b;x,y): one example's cost, without weight decay
@@ -187,6 +191,17 @@ def _symbol_target(ctx: Context, symbol: Symbol, relation: str) -> Target:
     if layer is not None:
         return layer
     raise ResolveError(f"{symbol} is not derived by this network's equations")
+
+
+def _term_target(ctx: Context, top: sympy.Expr, bottom: sympy.Expr, reference: sympy.Expr) -> Target:
+    """The target of a derivative through J = L + s: a number, or a layer's vector or matrix."""
+    table = ctx.table
+    named = {v: k for (k, idx, layer), v in table.symbols.items() if k in ("L", "s") and not idx and layer is None}
+    name = f"d{named.get(top, top)}/d{named.get(bottom, bottom)}"
+    if isinstance(bottom, Symbol) and bottom in table.roles:
+        shape = table.derivation.names.shape(bottom)
+        return Target(name, "layer", reference, bottom, shape if len(shape) == 2 else (shape[0], None))
+    return Target(name, "partial", reference)
 
 
 def _vector_gradient_target(ctx: Context, vector: Symbol) -> Target | None:

@@ -618,6 +618,9 @@ class Evaluator:
             return self.differentiate(den, num, env)
         top = self.evaluate(num, env)
         bottom = self.evaluate(den, env)
+        term = objective_term_derivative(self.table, top, bottom)
+        if term is not None:
+            return term
         if not isinstance(bottom, Symbol):
             raise ResolveError("differentiate with respect to one quantity: \\frac{\\partial E}{\\partial net_k}")
         return derivative_of(self.table, top, bottom)
@@ -639,9 +642,37 @@ def _uses_index(node, var: str) -> bool:
     return False
 
 
+def objective_term_derivative(table: Table, top: sympy.Expr, bottom: sympy.Expr) -> sympy.Expr | None:
+    """d2l's steps through J = L + s: dJ/dL = dJ/ds = 1; ds/dW^(l) = lambda W^(l) (the weight-decay
+    terms of the engine's gradient); dL/dv = dJ/dv for a layer's values v, on which s does not
+    depend. None for anything else."""
+    if not isinstance(table.derivation, LayeredDerivation):
+        return None
+    L, s = table.symbols.get(("L", (), None)), table.symbols.get(("s", (), None))
+    if s is None or s == 0:
+        return None
+    if top == table.objective and bottom in (L, s):
+        return sympy.S.One
+    if not isinstance(bottom, Symbol) or bottom not in table.roles:
+        return None
+    kind, _ = table.roles[bottom]
+    lam = table.symbols.get(("lambda", (), None))
+    if top == s and kind == "matrix":
+        gradient = next(
+            eq.rhs for eq in table.derivation.tensor_equations if eq.kind == "gradient" and eq.target == bottom
+        )
+        return sympy.Add(*(t for t in sympy.Add.make_args(gradient) if t.has(lam)))
+    if top == L and kind in ("net", "out"):
+        return _layer_gradient(table, bottom)
+    return None
+
+
 def derivative_of(table: Table, top: sympy.Expr, bottom: sympy.Expr) -> sympy.Expr:
     """The quantity d(top)/d(bottom) names, in the stored form the engine uses."""
     unit = table.unit
+    term = objective_term_derivative(table, top, bottom)
+    if term is not None:
+        return term
     if top == PER_EXAMPLE:  # one example's cost: the cost without its weight-decay term
         decay = table.symbols.get(("lambda", (), None))
         value = derivative_of(table, table.objective, bottom)
