@@ -260,3 +260,38 @@ def test_brief_handout_in_d2l_notation_verifies_line_by_line():
     assert verdicts and all(v.verdict == "correct" for v in verdicts), [
         v.message for v in verdicts if v.verdict != "correct"
     ]
+
+
+D2L_ATOMS = [
+    "x", "z", "h", "o", r"\hat{y}", "y", "W^{(1)}", "W^{(2)}", r"\lambda", "s", "L", "J", "z_1", "h_2", "o_3",
+    r"\hat{y}_1", "y_2", "W^{(2)}_{12}", r"\frac{\partial J}{\partial h}", r"\frac{\partial J}{\partial o}",
+    r"\frac{\partial J}{\partial z}", r"\frac{\partial s}{\partial W^{(2)}}", r"\frac{\partial J}{\partial L}",
+    r"\phi'(z)", r"\sigma(o_1)", "1", r"\frac12",
+]  # fmt: skip
+D2L_LHS = [
+    r"\frac{\partial J}{\partial W^{(2)}}", r"\frac{\partial J}{\partial h}", r"\frac{\partial J}{\partial z}",
+    r"\frac{\partial J}{\partial o}", r"\frac{\partial s}{\partial W^{(1)}}", r"\frac{\partial J}{\partial s}",
+    r"\frac{\partial L}{\partial o}", r"\frac{\partial J}{\partial z_2}", "o", r"\hat{y}_2", "J",
+]  # fmt: skip
+
+
+def _d2l_expressions():
+    def extend(inner):
+        pair = st.tuples(inner, inner)
+        return st.one_of(
+            pair.map(lambda p: f"{p[0]} + {p[1]}"),
+            pair.map(lambda p: f"{p[0]} - {p[1]}"),
+            pair.map(lambda p: f"{p[0]} {p[1]}"),
+            pair.map(lambda p: rf"{p[0]} \odot {p[1]}"),
+            inner.map(lambda e: f"({e})^T"),
+        )
+
+    return st.recursive(st.sampled_from(D2L_ATOMS), extend, max_leaves=4)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(lhs=st.sampled_from(D2L_LHS), rhs=_d2l_expressions())
+def test_random_d2l_answers_get_a_verdict_never_an_error(lhs, rhs):
+    verdict = verify_answer("d2l-mlp", f"{lhs} = {rhs}")
+    assert verdict.verdict in {"correct", "incorrect", "invalid", "undecided"}
+    assert "internal error" not in verdict.message, (lhs, rhs, verdict.message)
