@@ -167,6 +167,8 @@ class _Builder:
             text["gradient"] = [m.graph_gradient_words] + ([] if self.net.targets else [m.no_training_words])
             if "gradient" in parts:
                 parts["gradient"].heading = m.graph_gradient_parameters if self.net.parameters else m.graph_gradient
+        if self.layered and self.net.notation == "layer" and self.net.weight_decay:
+            text["loss"] = text["loss"] + [m.ufldl_costs.format()]
         if self.layered:
             text["delta-output"] = self._general_output() + text["delta-output"]
             text["delta-hidden"] = self._general_hidden() + text["delta-hidden"]

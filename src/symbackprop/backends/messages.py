@@ -69,6 +69,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"Over a batch of $m$ examples the data term $L$ is averaged and the weight-decay term $s$ is added (biases are not decayed): $J = L + s$, with $\lambda = {decay}$ here. $\|W\|_F^2 = \sum_{{i,j}} W_{{ij}}^2$ is the squared Frobenius norm, the sum of the squares of all the entries, and $\odot$ is the elementwise product of two vectors.",
         r"对 $m$ 个样本的批量，数据项 $L$ 取平均，再加上权重衰减项 $s$（偏置不衰减）：$J = L + s$，这里 $\lambda = {decay}$。$\|W\|_F^2 = \sum_{{i,j}} W_{{ij}}^2$ 是 Frobenius 范数的平方，即所有元素的平方和；$\odot$ 表示两个向量逐元素相乘。",
     ),
+    "ufldl_costs": (
+        r"In UFLDL's names, the cost of one example is $J(W,b;x,y)$, the data term $L$ of that one example ($m = 1$), and the overall cost is $J(W,b) = \frac{{1}}{{m}} \sum_{{i=1}}^{{m}} J(W,b;x^{{(i)}},y^{{(i)}}) + s$, which is $J$ here.",
+        r"按 UFLDL 的记号，单个样本的代价是 $J(W,b;x,y)$，即这一个样本的数据项 $L$（$m = 1$）；整体代价是 $J(W,b) = \frac{{1}}{{m}} \sum_{{i=1}}^{{m}} J(W,b;x^{{(i)}},y^{{(i)}}) + s$，也就是这里的 $J$。",
+    ),
     "batch_words": (
         r"Over a batch of $m$ examples the objective is averaged; $\odot$ is the elementwise product of two vectors.",
         r"对 $m$ 个样本的批量，损失取平均；$\odot$ 表示两个向量逐元素相乘。",
