@@ -15,6 +15,7 @@ from __future__ import annotations
 from symbackprop.analysis import Analysis
 from symbackprop.analysis.memory import FLOAT_BYTES
 from symbackprop.backends.d2l_graph import d2l_graph
+from symbackprop.backends.environment import tex_escape
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.registry import ACTIVATIONS, LOSSES
 
@@ -49,7 +50,7 @@ def d2l_sections(
         "W2": names.matrix(2),
     }
     printed = {key: p(s) for key, s in labels.items()}
-    printed["phi"] = ACTIVATIONS[net.activations[0]].latex
+    printed["phi"] = r"\phi"  # as d2l draws it; the words name the activation
     printed["loss"] = r"\ell"
     steps = [
         (
@@ -96,7 +97,9 @@ def d2l_sections(
     loss = LOSSES[net.loss].title[lang]
     return {
         "graph": d2l_graph(printed),
-        "graph_words": msg.d2l_graph_words.format(loss=loss),
+        "graph_words": msg.d2l_graph_words.format(
+            activation=tex_escape(ACTIVATIONS[net.activations[0]].description[lang]), loss=tex_escape(loss)
+        ),
         "prod_words": msg.d2l_prod_words,
         "backward_words": msg.d2l_backward_words,
         "steps": steps,

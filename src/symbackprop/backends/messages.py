@@ -401,8 +401,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "前向传播、反向传播和计算图",
     ),
     "d2l_graph_words": (
-        r"d2l draws the forward pass as a computational graph: boxes are variables and circles operators; the input $x$ is at the lower left and the objective $J$ at the upper right. Here $\phi$ is the hidden layer's activation and $\ell$ the loss ({loss}).",
-        r"d2l 把前向传播画成计算图：方框表示变量，圆圈表示运算符；输入 $x$ 在左下角，目标函数 $J$ 在右上角。这里 $\phi$ 是隐藏层的激活函数，$\ell$ 是损失函数（{loss}）。",
+        r"d2l draws the forward pass as a computational graph: boxes are variables and circles operators; the input $x$ is at the lower left and the objective $J$ at the upper right. Here $\phi$ is the hidden layer's activation ({activation}) and $\ell$ the loss ({loss}).",
+        r"d2l 把前向传播画成计算图：方框表示变量，圆圈表示运算符；输入 $x$ 在左下角，目标函数 $J$ 在右上角。这里 $\phi$ 是隐藏层的激活函数（{activation}），$\ell$ 是损失函数（{loss}）。",
     ),
     "d2l_figure": ("Computational graph of forward propagation", "前向传播的计算图"),
     "d2l_prod_words": (
