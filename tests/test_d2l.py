@@ -296,3 +296,32 @@ def test_random_d2l_answers_get_a_verdict_never_an_error(lhs, rhs):
     verdict = verify_answer("d2l-mlp", f"{lhs} = {rhs}")
     assert verdict.verdict in {"correct", "incorrect", "invalid", "undecided"}
     assert "internal error" not in verdict.message, (lhs, rhs, verdict.message)
+
+
+ELEMENTWISE_OUTPUT = """title = "tanh hidden, linear output, squared error"
+[mlp]
+sizes = [2, 3, 2]
+activations = ["tanh", "identity"]
+loss = "squared_error"
+weight_decay = 0.1
+notation = "d2l"
+[example]
+x = [[0.5, -0.3]]
+t = [[0.2, 0.7]]
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_d2l_document_of_an_elementwise_output_verifies_line_by_line(lang, tmp_path):
+    """An elementwise output layer gets the general output result in d2l's names (dJ/do_i, no
+    UFLDL delta or sign), and tanh's phi'(z) in terms of h; every display line verifies."""
+    from symbackprop.verify.check import verify_document
+
+    spec = tmp_path / "tanh.toml"
+    spec.write_text(ELEMENTWISE_OUTPUT)
+    text = derive(load_spec(str(spec))).to_latex(lang)
+    assert r"\frac{\partial J}{\partial o_i} = \frac{\partial J}{\partial \hat{y}_i}" in text
+    assert r"\frac{\partial J}{\partial h} \odot \left(1 - h^{2}\right)" in text  # the backward table
+    verdicts = verify_document(str(spec), text, None)
+    bad = [f"line {v.line}: {v.message}" for v in verdicts if v.verdict != "correct"]
+    assert verdicts and not bad, bad[:3]

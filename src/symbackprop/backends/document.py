@@ -204,6 +204,8 @@ class _Builder:
             return []
         if self.net.notation == "node":
             return [m.general_words + " " + m.general_output_node]
+        if self.net.notation == "d2l":  # UFLDL's own sign and delta are not d2l's
+            return [m.general_words + " " + m.general_output_d2l]
         textbook = LOSSES[self.net.loss].textbook_delta
         return [m.general_words + " " + m.general_output_layer, *([textbook[self.lang]] if textbook else [])]
 

@@ -392,6 +392,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"The names are d2l's (section 5.3): the input $x \in \mathbb{R}^d$, the hidden layer's weighted input $z = W^{(1)} x$ and output $h = \phi(z)$, the output layer's $o = W^{(2)} h$ and $\hat{y}$ (the loss $\ell(o, y)$ reads $o$ through it), the label $y$; the objective is $J = L + s$, the loss $L$ plus the regularisation term $s$; there are no biases. d2l names no error term: the backward pass carries $\partial J / \partial o$ and $\partial J / \partial z$, written as they are.",
         r"记号沿用 d2l（《动手学深度学习》4.7 节）：输入 $x \in \mathbb{R}^d$，隐藏层的加权输入 $z = W^{(1)} x$ 与输出 $h = \phi(z)$，输出层的 $o = W^{(2)} h$ 与 $\hat{y}$（损失 $\ell(o, y)$ 经由它读取 $o$），标签 $y$；目标函数 $J = L + s$ 是损失项 $L$ 加正则化项 $s$；没有偏置。d2l 不单独命名误差项：反向传播直接计算 $\partial J / \partial o$ 和 $\partial J / \partial z$。",
     ),
+    "general_output_d2l": (
+        r"\[ \frac{\partial J}{\partial o_i} = \frac{\partial J}{\partial \hat{y}_i} f'\left(o_i\right) \]",
+        r"\[ \frac{\partial J}{\partial o_i} = \frac{\partial J}{\partial \hat{y}_i} f'\left(o_i\right) \]",
+    ),
     "general_hidden_d2l": (
         r"the hidden layer's output $h$ feeds only $o = W^{(2)} h$, and $h = \phi(z)$ elementwise ($\odot$ is the elementwise product): \[ \frac{\partial J}{\partial h} = \left(W^{(2)}\right)^T \frac{\partial J}{\partial o} \] \[ \frac{\partial J}{\partial z} = \frac{\partial J}{\partial h} \odot \phi'\left(z\right) \]",
         r"隐藏层的输出 $h$ 只送入 $o = W^{(2)} h$，且 $h = \phi(z)$ 逐元素计算（$\odot$ 表示逐元素相乘）： \[ \frac{\partial J}{\partial h} = \left(W^{(2)}\right)^T \frac{\partial J}{\partial o} \] \[ \frac{\partial J}{\partial z} = \frac{\partial J}{\partial h} \odot \phi'\left(z\right) \]",
