@@ -1,4 +1,4 @@
-"""Symbol names of fully connected networks in the two notations of the source derivations.
+"""Symbol names of fully connected networks in the three notations of the source derivations.
 
 Each symbol has a Python identifier (its SymPy name, also the variable name in code) and a LaTeX
 name, registered in ``latex`` as it is created; every symbol is real.
