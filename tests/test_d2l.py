@@ -204,6 +204,10 @@ RIGHT = [
     r"\frac{\partial J}{\partial W^{(1)}} = \frac{\partial J}{\partial z} x^\top + \lambda W^{(1)}",
     r"\frac{\partial J}{\partial z_2} = \frac{\partial J}{\partial h_2} [z_2 > 0]",
     r"\hat{y} = \operatorname{softmax}(o)",
+    # as d2l typesets them (bold vectors and matrices)
+    r"\frac{\partial J}{\partial \mathbf{W}^{(2)}} = \frac{\partial J}{\partial \mathbf{o}} \mathbf{h}^\top + \lambda \mathbf{W}^{(2)}",
+    r"\frac{\partial J}{\partial \mathbf{h}} = {\mathbf{W}^{(2)}}^\top \frac{\partial J}{\partial \mathbf{o}}",
+    r"\frac{\partial J}{\partial \mathbf{z}} = \frac{\partial J}{\partial \mathbf{h}} \odot \phi'\left(\mathbf{z}\right)",
     # d2l's first steps through J = L + s, and the chain rule written with them
     r"\frac{\partial J}{\partial L} = 1",
     r"\frac{\partial J}{\partial s} = 1",
