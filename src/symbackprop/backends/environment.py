@@ -37,7 +37,20 @@ def tex_escape(text: object) -> str:
 
 _TITLE_MATH = re.compile(r"[A-Za-z0-9 +\-*/=(),.]*(?:[\^_][A-Za-z0-9(][A-Za-z0-9 +\-*/=(),.]*)*")
 _TITLE_WORD = re.compile(r"([A-Za-z]+)(\d*)")
-_TITLE_FUNCTIONS = {"sigmoid": r"\sigma", "max": r"\max", "min": r"\min", "exp": r"\exp", "log": r"\log"}
+
+
+def _title_functions() -> dict[str, str]:
+    """Words a title's formula may use for a function, from the registry: an activation's names
+    (sigmoid -> its LaTeX) and the math functions' (max -> \\max)."""
+    from symbackprop.registry import ACTIVATIONS, FUNCTIONS
+
+    words = {
+        w: f.commands and "\\" + f.commands[0] or r"\operatorname{%s}" % f.name
+        for f in FUNCTIONS.values()
+        for w in f.spellings
+    }
+    words.update({w: a.latex for a in ACTIVATIONS.values() for w in (a.name, *a.spellings)})
+    return {w: tex for w, tex in words.items() if w.isalpha() and tex != "\\sqrt"}  # \\sqrt takes an argument
 
 
 def _title_math(segment: str) -> str:
@@ -47,7 +60,7 @@ def _title_math(segment: str) -> str:
 
     def word(m: re.Match) -> str:
         name, digits = m.groups()
-        text = _TITLE_FUNCTIONS.get(name) or (name if len(name) == 1 else r"\mathrm{%s}" % name)
+        text = _title_functions().get(name) or (name if len(name) == 1 else r"\mathrm{%s}" % name)
         return text + (f"_{{{digits}}}" if digits else "")
 
     return _TITLE_WORD.sub(word, segment).replace("*", r"\,")
