@@ -329,3 +329,12 @@ def test_d2l_document_of_an_elementwise_output_verifies_line_by_line(lang, tmp_p
     verdicts = verify_document(str(spec), text, None)
     bad = [f"line {v.line}: {v.message}" for v in verdicts if v.verdict != "correct"]
     assert verdicts and not bad, bad[:3]
+
+
+def test_without_weight_decay_there_is_no_s_so_no_d2l_graph_but_the_memory_section(tmp_path):
+    spec = tmp_path / "plain.toml"
+    spec.write_text(ELEMENTWISE_OUTPUT.replace("weight_decay = 0.1", "weight_decay = 0.0"))
+    text = derive(load_spec(str(spec))).to_latex()
+    assert r"\section{Forward propagation, backward propagation and computational graphs}" not in text
+    assert r"\section{Memory: training and prediction}" in text
+    assert "no regularisation term $s$" in text and "$J = L + s$" not in text

@@ -29,13 +29,15 @@ def d2l_sections(
 ) -> dict | None:
     """The graph, the backward table and the memory section; None outside d2l notation. The
     printer is the document's (its names, layer vectors and leading coefficients) with the
-    partial derivatives d2l writes (dL/do, dJ/dh, ...) added."""
+    partial derivatives d2l writes (dL/do, dJ/dh, ...) added. Without weight decay there is no
+    s, so no d2l graph or backward pass (``steps`` empty): the memory section only."""
     backward, memory = analysis.d2l, analysis.memory
-    if backward is None or memory is None:
+    if memory is None:
         return None
     d = analysis.derivation
     names, net = d.names, d.network
-    printer = NotationLatexPrinter({**latex_names, **backward.latex}, vectors | backward.vectors, leading)
+    extra_names, extra_vectors = (backward.latex, backward.vectors) if backward else ({}, frozenset())
+    printer = NotationLatexPrinter({**latex_names, **extra_names}, vectors | extra_vectors, leading)
     p = printer.doprint
     labels = {
         "x": names.out_vec(1),
@@ -58,7 +60,7 @@ def d2l_sections(
             " + ".join(_prod(printer, a, b) for a, b in step.prods),
             p(step.rhs),
         )
-        for step in backward.steps
+        for step in (backward.steps if backward else [])
     ]
     roles = {"input": msg.role_input, "label": msg.role_label}
     roles |= {"intermediate": msg.role_intermediate, "parameter": msg.role_parameter}
@@ -96,7 +98,7 @@ def d2l_sections(
     )
     loss = LOSSES[net.loss].title[lang]
     return {
-        "graph": d2l_graph(printed),
+        "graph": d2l_graph(printed) if backward else "",
         "graph_words": msg.d2l_graph_words.format(
             activation=tex_escape(ACTIVATIONS[net.activations[0]].description[lang]), loss=tex_escape(loss)
         ),

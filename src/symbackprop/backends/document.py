@@ -455,7 +455,9 @@ class _Builder:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
             loss = LOSSES[self.net.loss].title[self.lang]
-            notation = {"node": m.node_notation, "d2l": m.d2l_notation}.get(self.net.notation, m.layer_notation)
+            objective = m.d2l_objective if self.net.weight_decay else m.d2l_objective_no_decay
+            d2l = m.d2l_notation.replace("{objective}", objective)  # its maths has braces: no str.format
+            notation = {"node": m.node_notation, "d2l": d2l}.get(self.net.notation, m.layer_notation)
             return [m.layered_intro.format(sizes=sizes, activations=tex_escape(acts), loss=tex_escape(loss)), notation]
         return [m.graph_intro, m.graph_notation]
 

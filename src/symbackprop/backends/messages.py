@@ -389,8 +389,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "reason-simplify": ("simplify", "化简"),
     # d2l notation (Dive into Deep Learning, section 5.3; its Chinese edition's terms)
     "d2l_notation": (
-        r"The names are d2l's (section 5.3): the input $x \in \mathbb{R}^d$, the hidden layer's weighted input $z = W^{(1)} x$ and output $h = \phi(z)$, the output layer's $o = W^{(2)} h$ and $\hat{y}$ (the loss $\ell(o, y)$ reads $o$ through it), the label $y$; the objective is $J = L + s$, the loss $L$ plus the regularisation term $s$; there are no biases. d2l names no error term: the backward pass carries $\partial J / \partial o$ and $\partial J / \partial z$, written as they are.",
-        r"记号沿用 d2l（《动手学深度学习》4.7 节）：输入 $x \in \mathbb{R}^d$，隐藏层的加权输入 $z = W^{(1)} x$ 与输出 $h = \phi(z)$，输出层的 $o = W^{(2)} h$ 与 $\hat{y}$（损失 $\ell(o, y)$ 经由它读取 $o$），标签 $y$；目标函数 $J = L + s$ 是损失项 $L$ 加正则化项 $s$；没有偏置。d2l 不单独命名误差项：反向传播直接计算 $\partial J / \partial o$ 和 $\partial J / \partial z$。",
+        r"The names are d2l's (section 5.3): the input $x \in \mathbb{R}^d$, the hidden layer's weighted input $z = W^{(1)} x$ and output $h = \phi(z)$, the output layer's $o = W^{(2)} h$ and $\hat{y}$ (the loss $\ell(o, y)$ reads $o$ through it), the label $y$; {objective}; there are no biases. d2l names no error term: the backward pass carries $\partial J / \partial o$ and $\partial J / \partial z$, written as they are.",
+        r"记号沿用 d2l（《动手学深度学习》4.7 节）：输入 $x \in \mathbb{R}^d$，隐藏层的加权输入 $z = W^{(1)} x$ 与输出 $h = \phi(z)$，输出层的 $o = W^{(2)} h$ 与 $\hat{y}$（损失 $\ell(o, y)$ 经由它读取 $o$），标签 $y$；{objective}；没有偏置。d2l 不单独命名误差项：反向传播直接计算 $\partial J / \partial o$ 和 $\partial J / \partial z$。",
+    ),
+    "d2l_objective": (
+        r"the objective is $J = L + s$, the loss $L$ plus the regularisation term $s$",
+        r"目标函数 $J = L + s$ 是损失项 $L$ 加正则化项 $s$",
+    ),
+    "d2l_objective_no_decay": (
+        r"the objective $J$ is the loss alone (no weight decay, so no regularisation term $s$: d2l's computational graph and its backward pass, which have one, are left out)",
+        r"目标函数 $J$ 就是损失（没有权重衰减，因而没有正则化项 $s$；d2l 的计算图和反向传播都含有它，这里从略）",
     ),
     "general_output_d2l": (
         r"\[ \frac{\partial J}{\partial o_i} = \frac{\partial J}{\partial \hat{y}_i} f'\left(o_i\right) \]",
