@@ -326,6 +326,8 @@ class _Builder:
         fmt = number_latex
         pair = lambda cell: (self.p(cell[0]), fmt(cell[1])) if cell else ("", "")  # noqa: E731
         units = [[(*pair(z), *pair(a), *pair(d)) for z, a, d in layer.units] for layer in ex.layers[1:]]
+        if getattr(self.d, "brief", False):  # a handout: the first unit of each layer, as in its equations
+            units = [rows[:1] for rows in units]
         given = [f"${self.p(a[0])} = {fmt(a[1])}$" for _, a, _ in ex.layers[0].units]
         targets = [f"${self.p(t)} = {fmt(v)}$" for layer in ex.layers for t, v in layer.targets]
         shown = None  # a brief handout: the parameters of its representative equations
@@ -405,7 +407,8 @@ class _Builder:
         ]
         biases = [("+1" if net.bias and i < net.depth else None) for i in range(len(net.sizes))]
         captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
-        return diagram.layered_layout(layers, edges, biases=biases, caption_layers=captions)
+        brief = getattr(self.d, "brief", False)  # a handout's picture: the units, not every weight
+        return diagram.layered_layout(layers, edges, biases=biases, edge_labels=not brief, caption_layers=captions)
 
     def d2l(self) -> dict | None:
         """d2l notation's own sections: its computational graph, its backward pass with prod, memory."""

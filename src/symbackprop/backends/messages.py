@@ -335,8 +335,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "算例数据共 {m} 行；下表把第一行代入上面的公式（只有一个样本，所以不对批次求平均）：每个单元的加权输入、输出与误差项并排列出，然后是每个参数、它的梯度，以及在这个样本上以学习率 {{rate}} 做一步梯度下降之后的值。",
     ),
     "example_brief": (
-        "This handout shows the representative parameters only (the first entry of each matrix and vector); the full document lists every one.",
-        "本讲义只列出有代表性的参数（每个矩阵和向量的第一个元素）；完整文档列出全部参数。",
+        "This handout shows the representative units and parameters only (the first unit of each layer, the first entry of each matrix and vector); the full document lists every one.",
+        "本讲义只列出有代表性的单元和参数（每层的第一个单元，每个矩阵和向量的第一个元素）；完整文档列出全部。",
     ),
     "col_layer_units": ("Weighted input, output and error term of each unit", "每个单元的加权输入、输出与误差项"),
     "col_parameter": ("Parameter", "参数"),
