@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from symbackprop.core.latex_names import GREEK_COMMANDS
+
 SCRIPT = 0.7  # script size relative to the text size
 # widths in em, at least Latin Modern's (math italic letters, upright digits and punctuation)
 _WIDE_LOWER = {"m": 0.9, "w": 0.76}
@@ -39,49 +41,7 @@ _COMMANDS = {
     "ldots": (1.2, False),
     "cdots": (1.2, False),
 }
-_GREEK = {
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "varepsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "vartheta",
-    "iota",
-    "kappa",
-    "lambda",
-    "mu",
-    "nu",
-    "xi",
-    "pi",
-    "varpi",
-    "rho",
-    "varrho",
-    "sigma",
-    "varsigma",
-    "tau",
-    "upsilon",
-    "phi",
-    "varphi",
-    "chi",
-    "psi",
-    "omega",
-    "Gamma",
-    "Delta",
-    "Theta",
-    "Lambda",
-    "Xi",
-    "Pi",
-    "Sigma",
-    "Upsilon",
-    "Phi",
-    "Psi",
-    "Omega",
-    "ell",
-}
+_GREEK = GREEK_COMMANDS
 _TRANSPARENT = {"mathrm", "mathit", "mathbf", "operatorname", "text", "textrm", "boldsymbol", "left", "right"}
 _DESCENDERS = set("gjpqyfQ,;()[]|/")
 _GREEK_WIDE = {"omega": 0.7, "Omega": 0.8, "Sigma": 0.8, "Delta": 0.86, "Gamma": 0.7, "Lambda": 0.75}

@@ -14,6 +14,14 @@ from sympy.printing.latex import greek_letters_set
 
 _SYMBOLS_SYMPY_NAMES = {"hbar", "ell", "aleph", "beth", "nabla", "infty", "partial"}
 
+# TeX's Greek letter commands (and \ell): what a formula may write as \name and is a letter, for
+# the verifier's vocabulary and the diagrams' width estimates alike.
+GREEK_COMMANDS = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi varpi rho "
+    "varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi "
+    "Psi Omega ell".split()
+)
+
 
 def upright_base(name: str) -> str | None:
     """The word of a multi-letter name that should print upright, or None."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from symbackprop.core.latex_names import GREEK_COMMANDS
 from symbackprop.registry import ACTIVATIONS
 from symbackprop.registry import FUNCTIONS as MATH_FUNCTIONS
 
@@ -26,39 +27,7 @@ MAX_LENGTH = 10_000
 MAX_DEPTH = 100
 MAX_DIGITS = 30
 
-GREEK = {
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "varepsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "iota",
-    "kappa",
-    "lambda",
-    "mu",
-    "nu",
-    "xi",
-    "pi",
-    "rho",
-    "sigma",
-    "tau",
-    "phi",
-    "varphi",
-    "chi",
-    "psi",
-    "omega",
-    "Delta",
-    "Sigma",
-    "Phi",
-    "Omega",
-    "Lambda",
-    "Theta",
-    "Gamma",
-}
+GREEK = GREEK_COMMANDS  # a letter written as a command: \delta_6, \lambda
 # LaTeX's own function commands a student may write: those the registry's entries are printed
 # with (\tanh) or declare (\exp, \ln); what each means comes from the registry, not from here.
 _SPELLINGS = {s for f in (*ACTIVATIONS.values(), *MATH_FUNCTIONS.values()) for s in f.spellings}
