@@ -26,15 +26,26 @@ def time_limit(seconds: float):
         yield
         return
 
+    armed = [True]
+
     def expire(signum, frame):
-        raise TimeoutError
+        if armed[0]:
+            raise TimeoutError
 
     start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # The alarm repeats every 50 ms after the first: code that catches every exception (SymPy
+    # has such places) may swallow one TimeoutError, and a one-shot alarm would then leave the
+    # work unbounded.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
+        while armed[0]:  # disarm first: an alarm that lands here is retried, not let out
+            try:
+                armed[0] = False
+            except TimeoutError:
+                continue
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if outer > 0:
