@@ -175,16 +175,20 @@ def _example_point(derivation, unit: GraphDerivation) -> dict | None:
     return {s.name: float(v) for s, v in values.items()}
 
 
+def _number(value) -> float:
+    """A value of the example as a Python float (NumPy scalars and 0-d arrays included)."""
+    return float(np.asarray(value))
+
+
 def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     point = _example_point(derivation, unit)
     if point is None:
         return None
     values, deltas, grads = evaluate_graph(unit, point)
     net = unit.network
-    number = lambda v: float(np.asarray(v))  # noqa: E731
-    forward = [(s, number(values[s.name])) for s in (*net.leaves, *net.nodes)]
+    forward = [(s, _number(values[s.name])) for s in (*net.leaves, *net.nodes)]
     delta_rows = [
-        (unit.delta_symbols[n], number(deltas[unit.delta_symbols[n].name]))
+        (unit.delta_symbols[n], _number(deltas[unit.delta_symbols[n].name]))
         for n in reversed(list(net.nodes))
         if n in unit.delta_symbols
     ]
@@ -194,32 +198,31 @@ def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     for leaf, g in grads.items():
         s = leaves[leaf]
         with np.errstate(all="ignore"):
-            updated = number(values[leaf] - rate * g) if s in net.trainable else None
-        gradient_rows.append((s, unit.gradient_symbol(leaf), number(g), updated))
-    gradient_of = {n.name: number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
+            updated = _number(values[leaf] - rate * g) if s in net.trainable else None
+        gradient_rows.append((s, unit.gradient_symbol(leaf), _number(g), updated))
+    gradient_of = {n.name: _number(deltas[unit.delta_symbols[n].name]) for n in net.nodes if n in unit.delta_symbols}
     gradient_of[net.objective.name] = 1.0
-    gradient_of.update({k: number(v) for k, v in grads.items()})
+    gradient_of.update({k: _number(v) for k, v in grads.items()})
     layers, rows = [], 1
     if isinstance(derivation, LayeredDerivation):
         layers = _layer_rows(derivation, values, deltas)
         rows = len(derivation.network.example["x"])
-    flat = {k: number(v) for k, v in values.items()}
+    flat = {k: _number(v) for k, v in values.items()}
     graph = not isinstance(derivation, LayeredDerivation)  # only a graph's document draws its wires
-    edges = {k: number(v) for k, v in evaluate_edges(unit, values).items()} if graph else {}
+    edges = {k: _number(v) for k, v in evaluate_edges(unit, values).items()} if graph else {}
     return WorkedExample(forward, delta_rows, gradient_rows, flat, gradient_of, edges, layers=layers, rows_in_data=rows)
 
 
 def _layer_rows(derivation: LayeredDerivation, values: dict, deltas: dict) -> list[LayerRows]:
     names, sizes = derivation.names, derivation.network.sizes
-    number = lambda v: float(np.asarray(v))  # noqa: E731
-    out = [LayerRows(1, [(None, (x, number(values[x.name])), None) for x in map(names.input, range(sizes[0]))])]
+    out = [LayerRows(1, [(None, (x, _number(values[x.name])), None) for x in map(names.input, range(sizes[0]))])]
     for layer in range(2, len(sizes) + 1):
         units = []
         for k in range(sizes[layer - 1]):
             z, a, d = names.net(layer, k), names.out(layer, k), names.delta(layer, k)
-            units.append(((z, number(values[z.name])), (a, number(values[a.name])), (d, number(deltas[d.name]))))
+            units.append(((z, _number(values[z.name])), (a, _number(values[a.name])), (d, _number(deltas[d.name]))))
         targets = []
         if layer == len(sizes):
-            targets = [(t, number(values[t.name])) for t in map(names.target, range(sizes[-1]))]
+            targets = [(t, _number(values[t.name])) for t in map(names.target, range(sizes[-1]))]
         out.append(LayerRows(layer, units, targets))
     return out

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy
+from sympy.printing.conventions import requires_partial
 
 from symbackprop.analysis import Analysis
 from symbackprop.analysis.consistency import CHECK_RUN
@@ -89,6 +90,7 @@ class _Builder:
         self.msg = catalogue(lang)
         self.lang = lang
         self.locations = locations
+        self.brief = getattr(self.d, "brief", False)  # a handout (graph derivations have no brief form)
         vectors = frozenset(self.d.names.vectors) if self.layered else frozenset()
         graph = self.d.graph if self.layered else self.net
         leading = frozenset((*graph.constants, graph.learning_rate_symbol))
@@ -272,12 +274,10 @@ class _Builder:
             if s.name in rename
         }
         plain = NotationLatexPrinter(names)
-        printed = [(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
-        if any(r"\partial" in text for pair in printed for text in pair):  # mixed: every d becomes a partial
-            plain = NotationLatexPrinter(names)
+        derivatives = [d for pair in pairs for e in pair if e is not None for d in e.atoms(sympy.Derivative)]
+        if any(requires_partial(d.expr) for d in derivatives):  # one partial: every d of the lemma is one
             plain._settings["diff_operator_latex"] = r"\partial"
-            printed = [(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
-        return [PrintedLine(lhs, rhs) for lhs, rhs in printed]
+        return [PrintedLine(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
 
     def _renamed(self, latex: str) -> str:
         """An assumption or a sentence of a lemma with its one-letter variables (t_i) renamed."""
@@ -326,12 +326,12 @@ class _Builder:
         fmt = number_latex
         pair = lambda cell: (self.p(cell[0]), fmt(cell[1])) if cell else ("", "")  # noqa: E731
         units = [[(*pair(z), *pair(a), *pair(d)) for z, a, d in layer.units] for layer in ex.layers[1:]]
-        if getattr(self.d, "brief", False):  # a handout: the first unit of each layer, as in its equations
+        if self.brief:  # a handout: the first unit of each layer, as in its equations
             units = [rows[:1] for rows in units]
         given = [f"${self.p(a[0])} = {fmt(a[1])}$" for _, a, _ in ex.layers[0].units]
         targets = [f"${self.p(t)} = {fmt(v)}$" for layer in ex.layers for t, v in layer.targets]
         shown = None  # a brief handout: the parameters of its representative equations
-        if getattr(self.d, "brief", False):
+        if self.brief:
             shown = {eq.target for eq in self.a.equations if eq.level == "representative"}
         params = [
             (self.p(leaf), fmt(ex.values[leaf.name]), self.p(g), fmt(v), fmt(updated))
@@ -360,7 +360,7 @@ class _Builder:
         """The worked example's circuit: names, operators, values, and each wire's own gradient."""
         net = self.net
         nodes = [(s.name, "input", self.p(s)) for s in net.leaves]
-        names = {n.name: _upright_word(self.p(n)) for n in net.nodes}
+        names = {n.name: self.p(n) for n in net.nodes}  # a word prints upright already (\\mathrm{dot})
         nodes += [
             (n.name, "output" if n == net.objective else "gate", _gate_label(e, names[n.name]))
             for n, e in net.nodes.items()
@@ -407,8 +407,8 @@ class _Builder:
         ]
         biases = [("+1" if net.bias and i < net.depth else None) for i in range(len(net.sizes))]
         captions = [self.msg.input] + [self.msg.hidden] * (net.depth - 1) + [self.msg.output]
-        brief = getattr(self.d, "brief", False)  # a handout's picture: the units, not every weight
-        return diagram.layered_layout(layers, edges, biases=biases, edge_labels=not brief, caption_layers=captions)
+        # a handout's picture: the units, not every weight
+        return diagram.layered_layout(layers, edges, biases=biases, edge_labels=not self.brief, caption_layers=captions)
 
     def d2l(self) -> dict | None:
         """d2l notation's own sections: its computational graph, its backward pass with prod, memory."""
@@ -422,7 +422,7 @@ class _Builder:
     def batch_algorithm(self) -> dict | None:
         """UFLDL's batch gradient descent (layer notation); steps 2 and 3 point to the numbered
         matrix-form equations that do them and to their lines in train.py."""
-        if not self.layered or self.net.notation != "layer" or self.d.brief:
+        if not self.layered or self.net.notation != "layer" or self.brief:
             return None
         m = self.msg
 
@@ -447,7 +447,7 @@ class _Builder:
     def appendix(self) -> list[tuple[int, str, list[tuple[str, int]]]]:
         """(number, label, [(function, line), ...]) for every equation train.py computes; none in
         a brief handout."""
-        if getattr(self.d, "brief", False):
+        if self.brief:
             return []
         labels = {eq.number: eq.label for eq in self.a.equations}
         return [(n, labels[n], self.locations[n]) for n in sorted(self.locations)]
@@ -473,11 +473,6 @@ _GATES = {
     sympy.exp: r"\exp",
     sympy.log: r"\log",
 }
-
-
-def _upright_word(latex: str) -> str:
-    """A node name of several letters (dot) upright, as a word; one letter with indices stays as printed."""
-    return rf"\mathrm{{{latex}}}" if re.fullmatch(r"[A-Za-z]{2,}", latex) else latex
 
 
 def _gate_label(expr: sympy.Expr, name: str) -> str:
@@ -527,7 +522,7 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "appendix": b.appendix(),
         "batch": b.batch_algorithm(),
         "d2l": b.d2l(),
-        "brief": getattr(b.d, "brief", False),
+        "brief": b.brief,
         "large": b.msg.large_words.format(units=net.unit_count) if analysis.unit is None else "",
     }
 

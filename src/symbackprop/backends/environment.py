@@ -39,6 +39,7 @@ _TITLE_MATH = re.compile(r"[A-Za-z0-9 +\-*/=(),.]*(?:[\^_][A-Za-z0-9(][A-Za-z0-9
 _TITLE_WORD = re.compile(r"([A-Za-z]+)(\d*)")
 
 
+@lru_cache(maxsize=None)
 def _title_functions() -> dict[str, str]:
     """Words a title's formula may use for a function, from the registry: an activation's names
     (sigmoid -> its LaTeX) and the math functions' (max -> \\max)."""
@@ -66,21 +67,23 @@ def _title_math(segment: str) -> str:
     return _TITLE_WORD.sub(word, segment).replace("*", r"\,")
 
 
-def title_tex(text: object) -> str:
-    """A spec's title for LaTeX: text escaped; a $...$ part that is a plain formula (see
-    _title_math) set as maths, any other $ escaped like the rest."""
-    parts = str(text).split("$")
+def _title(text: str, escape_all, escape_part) -> str:
+    """Text escaped, and each $...$ part that is a plain formula (see _title_math) set as maths;
+    a title with an odd $ or another formula is escaped whole."""
+    parts = text.split("$")
     if len(parts) % 2 == 0 or not all(_TITLE_MATH.fullmatch(p) for p in parts[1::2]):
-        return tex_escape(text)
-    return "".join(tex_escape(p) if i % 2 == 0 else f"${_title_math(p)}$" for i, p in enumerate(parts))
+        return escape_all(text)
+    return "".join(escape_part(p) if i % 2 == 0 else f"${_title_math(p)}$" for i, p in enumerate(parts))
+
+
+def title_tex(text: object) -> str:
+    """A spec's title for LaTeX (see _title)."""
+    return _title(str(text), tex_escape, tex_escape)
 
 
 def title_md(text: object) -> str:
-    """The same for Markdown: the formulas as $...$ maths, the rest escaped."""
-    parts = " ".join(str(text).split()).split("$")
-    if len(parts) % 2 == 0 or not all(_TITLE_MATH.fullmatch(p) for p in parts[1::2]):
-        return md_escape(text)
-    return "".join(_MD_MARKUP.sub(r"\\\1", p) if i % 2 == 0 else f"${_title_math(p)}$" for i, p in enumerate(parts))
+    """The same for Markdown, on one line."""
+    return _title(" ".join(str(text).split()), md_escape, lambda part: _MD_MARKUP.sub(r"\\\1", part))
 
 
 def py_text(text: object) -> str:

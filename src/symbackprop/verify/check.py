@@ -170,7 +170,7 @@ def _identity(ctx: Context, sides) -> Verdict | None:
         exprs = [evaluator.evaluate(side) for side in sides]
     except ParseError:
         return None
-    if any(isinstance(e, sympy.MatrixBase) or e.has(sympy.MatrixBase, sympy.zoo, sympy.nan) for e in exprs):
+    if any(isinstance(e, sympy.MatrixBase) or e.has(sympy.zoo, sympy.nan) for e in exprs):
         return None
     free = sorted(set().union(*(e.free_symbols for e in exprs)), key=str)
     if not free or any(not s.name.startswith("free_") for s in free):

@@ -369,16 +369,22 @@ class _Worker:
         self.started = 0.0
 
     def stop(self, kill: bool = False) -> None:
-        if not kill:
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.proc.join(1.0)
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(1.0)
-        self.conn.close()
+        _stop_process(self.conn, self.proc, kill)
+
+
+def _stop_process(conn, proc, kill: bool = False) -> None:
+    """Ask a worker to finish (a None task), wait a second, then kill it; or kill it at once.
+    ``proc`` is a multiprocessing.Process or a _Spawned (same join, is_alive and kill)."""
+    if not kill:
+        try:
+            conn.send(None)
+        except OSError:
+            pass
+        proc.join(1.0)
+    if proc.is_alive():
+        proc.kill()
+    proc.join(1.0)
+    conn.close()
 
 
 def _crash_message(proc) -> str:
@@ -483,15 +489,7 @@ class _Spawned:
             self.popen.kill()
 
     def stop(self, kill: bool = False) -> None:
-        if not kill:
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.join(1.0)
-        self.kill()
-        self.join(1.0)
-        self.conn.close()
+        _stop_process(self.conn, self, kill)
 
 
 _SANDBOXES: dict[int, tuple[tuple, _Spawned]] = {}  # cluster worker thread -> (its args, its process)
