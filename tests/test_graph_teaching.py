@@ -17,7 +17,7 @@ from conftest import derivation_of
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from symbackprop import derive, load_spec_text
+from symbackprop import derive, load_spec, load_spec_text
 from symbackprop.analysis import analyse
 from symbackprop.analysis.collapse import find_collapse
 from symbackprop.analysis.paths import MILLION, gate_pattern, passes, paths_and_modes
@@ -363,3 +363,14 @@ def test_paths_forward_and_reverse_mode_agree_on_random_graphs(spec):
             assert str(p.nodes[0]) == name and str(p.nodes[-1]) == "f"
     for b in pm.branches:
         assert close(b.total, rows[b.variable.name][1])
+
+
+def test_a_graph_with_an_output_trains_none_of_its_parameters(tmp_path):
+    """output = "f" is not a loss: its parameters get gradients but no update rule, even when the
+    spec does not list them as frozen (gradient descent on an output that is not a loss is wrong)."""
+    spec = tmp_path / "out.toml"
+    spec.write_text('inputs = ["x"]\noutput = "f"\n[parameters]\nw = 2.0\n[nodes]\nf = "w*x"\n[example]\nx = 1.5\n')
+    d = derive(load_spec(str(spec)))
+    assert d.gradients["w"] == sympy.Symbol("x", real=True)
+    assert d.updates == {}
+    assert r"\eta" not in d.to_latex() and r"\leftarrow" not in d.to_latex()

@@ -153,3 +153,29 @@ def test_cli_writes_the_notebook_with_its_pictures_attached_and_refuses_pdf(tmp_
 def test_a_notebook_without_pictures_needs_no_tex():
     nb = nbformat.reads(derivation_of("cs231n-neuron").to_notebook(), as_version=4)
     assert not [cell for cell in nb.cells if "attachment:" in cell.source or cell.get("attachments")]
+
+
+def test_no_figures_writes_the_notebook_without_tex(tmp_path, monkeypatch):
+    """--no-figures needs no TeX: with no program on PATH the notebook is still written, with no
+    picture links; without the flag the command refuses in one line (exit 2) and writes nothing."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["derive", "fc-3-2-2", "--format", "ipynb", "-o", str(tmp_path / "a")]) == 2
+    assert not (tmp_path / "a").exists()
+    assert main(["derive", "fc-3-2-2", "--format", "ipynb", "--no-figures", "-o", str(tmp_path / "b")]) == 0
+    text = (tmp_path / "b" / "derivation.ipynb").read_text()
+    nbformat.validate(nbformat.reads(text, as_version=4))
+    assert "](derivation.fig" not in text and "attachment:" not in text
+
+
+def test_regenerated_notebooks_link_the_svg_files_written_beside_them(tmp_path):
+    """regenerate writes each example's notebooks; their picture links name the Markdown's SVG
+    files (derivation.fig1.svg, derivation.zh.fig1.svg), the same bytes with or without --pdf."""
+    assert main(["regenerate", str(tmp_path)]) == 0
+    for lang, stem in (("en", "derivation"), ("zh", "derivation.zh")):
+        nb = nbformat.reads((tmp_path / "fc-3-2-2" / f"{stem}.ipynb").read_text(), as_version=4)
+        links = [
+            m for cell in nb.cells if cell.cell_type == "markdown" for m in re.findall(r"\]\(([^)]+)\)", cell.source)
+        ]
+        md_links = re.findall(r"\]\(([^)]+\.svg)\)", (tmp_path / "fc-3-2-2" / f"{stem}.md").read_text())
+        assert links and links == md_links, lang
+        assert all(link.startswith(f"{stem}.fig") for link in links)

@@ -99,9 +99,16 @@ class Derivation:
         """The Markdown document and its pictures (TikZ), which it links to as ``<stem>.fig<k>.svg``."""
         return markdown_with_figures(self.analysis, self.module(target).locations, lang, stem)
 
-    def to_notebook(self, lang: str = "en", target: str = "numpy", figures: bool = False) -> str:
+    def to_notebook(
+        self, lang: str = "en", target: str = "numpy", figures: bool = False, linked: str | None = None
+    ) -> str:
         """A Jupyter notebook (nbformat 4 JSON): the derivation, train.py in cells, a gradient check.
-        ``figures``: the pictures too, as SVG attachments (compiled with TeX Live and pdftocairo)."""
+        ``figures``: the pictures too, as SVG attachments (compiled with TeX Live and pdftocairo);
+        ``linked``: instead, links to the SVG files ``<linked>.fig<k>.svg`` beside the notebook
+        (those of :meth:`to_markdown_document` with that stem; the caller writes them)."""
+        if linked is not None:
+            markdown = self.to_markdown_document(lang, target, stem=linked)
+            return notebook_json(markdown.text, self.to_numpy(target), lang)
         if not figures:
             return notebook_json(self.to_markdown(lang, target), self.to_numpy(target), lang)
         from symbackprop.backends.svg import tikz_to_svg

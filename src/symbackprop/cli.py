@@ -152,13 +152,21 @@ def load_network(spec: str, notation: str | None = None):
 
 
 def render_outputs(
-    derivation, langs=("en",), formats=("tex",), pdf: bool = False, target: str = "numpy", figures: bool = True
+    derivation,
+    langs=("en",),
+    formats=("tex",),
+    pdf: bool = False,
+    target: str = "numpy",
+    figures: bool = True,
+    linked_notebook: bool = False,
 ) -> dict[str, bytes]:
     """Every file of a derivation, rendered in memory (nothing is written here). The Markdown
-    document links to its pictures as SVG files beside it, the notebook holds them as attachments;
+    document links to its pictures as SVG files beside it, the notebook holds them as attachments
+    (``linked_notebook``: links to the Markdown's SVG files instead, whether written or not);
     ``figures=False`` leaves them out (no TeX needed)."""
     files = {"train.py": derivation.to_numpy(target).encode()}
     for lang in langs:
+        stem = document_name(lang, "md").removesuffix(".md")
         if "tex" in formats:
             tex = derivation.to_latex(lang, target)
             files[document_name(lang, "tex")] = tex.encode()
@@ -167,7 +175,6 @@ def render_outputs(
 
                 files[document_name(lang, "pdf")] = compile_pdf(tex, lang).pdf
         if "md" in formats:
-            stem = document_name(lang, "md").removesuffix(".md")
             markdown = derivation.to_markdown_document(lang, target, stem)
             files[document_name(lang, "md")] = markdown.text.encode()
             if figures:
@@ -175,7 +182,12 @@ def render_outputs(
 
                 files.update(zip(markdown.figures, tikz_to_svg(list(markdown.figures.values()), lang)))
         if "ipynb" in formats:
-            files[document_name(lang, "ipynb")] = derivation.to_notebook(lang, target, figures=figures).encode()
+            notebook = (
+                derivation.to_notebook(lang, target, linked=stem)
+                if linked_notebook
+                else derivation.to_notebook(lang, target, figures=figures)
+            )
+            files[document_name(lang, "ipynb")] = notebook.encode()
     return files
 
 
@@ -193,8 +205,17 @@ def cmd_derive(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.pdf and args.format != "tex":
         raise InputError(f"{args.spec}: --pdf: a PDF is made from the LaTeX document; drop --format {args.format}")
+    if args.format != "tex" and not args.no_figures:
+        from symbackprop.backends.svg import MissingTool, require_tools
+
+        try:
+            require_tools(args.lang)
+        except MissingTool as err:
+            raise InputError(f"{args.spec}: --format {args.format}: {err}; or add --no-figures") from None
     derivation = derive(load_network(args.spec, args.notation), brief=args.brief)
-    files = render_outputs(derivation, (args.lang,), (args.format,), pdf=args.pdf, target=args.target)
+    files = render_outputs(
+        derivation, (args.lang,), (args.format,), pdf=args.pdf, target=args.target, figures=not args.no_figures
+    )
     out = Path(args.output)
     write_all(out, files)
     elapsed = time.perf_counter() - start
@@ -225,7 +246,9 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     from symbackprop.core.spec import load_spec
 
     rendered = {
-        name: render_outputs(derive(load_spec(name)), LANGUAGES, ("tex", "md"), pdf=args.pdf, figures=args.pdf)
+        name: render_outputs(
+            derive(load_spec(name)), LANGUAGES, ("tex", "md", "ipynb"), pdf=args.pdf, figures=args.pdf, linked_notebook=True
+        )
         for name in example_names()
     }
     for name, files in rendered.items():
@@ -339,6 +362,11 @@ def parser() -> argparse.ArgumentParser:
         help="document format: LaTeX, Markdown (figures as SVG files beside it) or a Jupyter notebook",
     )
     d.add_argument("--pdf", action="store_true", help="also compile the LaTeX document to PDF")
+    d.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="md and ipynb without their pictures (the pictures need TeX Live and pdftocairo)",
+    )
     d.add_argument(
         "--brief",
         action="store_true",

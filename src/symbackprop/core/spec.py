@@ -203,6 +203,7 @@ class _Reader:
             if out not in nodes_table:
                 raise self.fail("output", f"{out!r} is not a node")
             objective = real(out)
+            frozen = list(parameters)  # an output that is not a loss has gradients, nothing to descend on
         example = {}
         table = self.get(d, "example", "example", dict, {})
         for key, value in table.items():
