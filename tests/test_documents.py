@@ -296,3 +296,20 @@ def test_title_tex_only_ever_writes_known_commands(text):
     allowed = {"textbackslash", "textasciicircum", "textasciitilde", "mathrm"} | registry
     for command in re.findall(r"\\([A-Za-z]+|.)", title_tex(text)):
         assert command in allowed or command in set(",${}#%&_"), command
+
+
+@pytest.mark.parametrize(
+    ("notation", "jacobian", "assumption"),
+    [
+        ("node", r"\operatorname{diag}(y) - y y^{\top}", r"\sum_i t_i = 1"),
+        ("layer", r"\operatorname{diag}(a) - a a^{\top}", r"\sum_i y_i = 1"),
+        ("d2l", r"\operatorname{diag}({\hat{y}}) - {\hat{y}} {\hat{y}}^{\top}", r"\sum_i y_i = 1"),
+    ],
+)
+def test_the_softmax_lemma_speaks_the_body_notation(notation, jacobian, assumption):
+    """The softmax Jacobian's sentence and the pair lemma's assumption in the body's names: the
+    output is y (node), a (layer), y-hat (d2l); the target t (node) or y (layer, d2l)."""
+    net = LayeredNetwork("softmax-net", [3, 4, 3], ["relu", "softmax"], "cross_entropy", notation=notation, bias=False)
+    tex = derive(net).to_latex()
+    assert f"the Jacobian is ${jacobian}$" in tex
+    assert f"(${assumption}$)" in tex

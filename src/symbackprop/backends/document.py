@@ -244,7 +244,7 @@ class _Builder:
                 lemma.title[self.lang],
                 self._renamed(lemma.words[self.lang]),
                 self._lines(lemma.steps()),
-                self._renamed(lemma.assumes),
+                self._renamed(f"${lemma.assumes}$")[1:-1],
             )
             for lemma in found
             if lemma
@@ -280,9 +280,20 @@ class _Builder:
         return [PrintedLine(plain.doprint(lhs) if lhs is not None else "", plain.doprint(rhs)) for lhs, rhs in pairs]
 
     def _renamed(self, latex: str) -> str:
-        """An assumption or a sentence of a lemma with its one-letter variables (t_i) renamed."""
+        """An assumption or a sentence of a lemma with its one-letter variables renamed (t_i, and
+        the y of diag(y) - y y^T), inside its $...$ maths only; prose is left alone."""
         rename = self._lemma_names()
-        return re.sub(r"(?<![\\A-Za-z])([A-Za-z])(?=_)", lambda m: rename.get(m.group(1), m.group(1)), latex)
+        if not rename:
+            return latex
+
+        def letter(m: re.Match) -> str:
+            new = rename.get(m.group(1))
+            return m.group(1) if new is None else new if len(new) == 1 else "{" + new + "}"
+
+        def maths(m: re.Match) -> str:
+            return re.sub(r"(?<![\\A-Za-z])([A-Za-z])(?![A-Za-z])", letter, m.group(0))
+
+        return re.sub(r"\$[^$]*\$", maths, latex)
 
     def _activations_used(self) -> list[str]:
         if self.layered:
