@@ -206,3 +206,14 @@ def test_the_python_api_validates_example_data_too():
     x, y, f = real("x"), real("y"), real("f")
     with pytest.raises(NetworkError, match="no value to y"):
         GraphNetwork(name="g", inputs=(x, y), nodes={f: x * y}, objective=f, example={x: 1.0})
+
+
+def test_the_readme_command_runs_twice_in_the_same_folder(tmp_path, monkeypatch):
+    """`derive fc-3-2-2 -o fc-3-2-2` makes a folder named like the example; a second run must
+    still read the built-in example, not take the folder for a spec (it did: 'no such file')."""
+    from symbackprop.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["derive", "fc-3-2-2", "-o", "fc-3-2-2"]) == 0
+    assert (tmp_path / "fc-3-2-2").is_dir()
+    assert main(["derive", "fc-3-2-2", "-o", "fc-3-2-2"]) == 0

@@ -52,7 +52,7 @@ class SpecError(ValueError):
 def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
     """Load a built-in example by name, or a ``.toml`` spec from a path."""
     path = Path(name_or_path)
-    if str(name_or_path) in example_names() and not path.exists():
+    if str(name_or_path) in example_names() and not path.is_file():  # a folder of that name (derive -o NAME) is no spec
         return load_spec_text(
             example_text(str(name_or_path)), source=f"{name_or_path} (built-in)", default_name=str(name_or_path)
         )
