@@ -374,3 +374,17 @@ def test_a_graph_with_an_output_trains_none_of_its_parameters(tmp_path):
     assert d.gradients["w"] == sympy.Symbol("x", real=True)
     assert d.updates == {}
     assert r"\eta" not in d.to_latex() and r"\leftarrow" not in d.to_latex()
+
+
+@pytest.mark.parametrize("fmt", ["tex", "md"])
+def test_the_worked_example_puts_each_value_beside_its_own_gradient(fmt):
+    """colah's e = (a + b)(b + 1) at a = 2, b = 1: each row is one node, its value and its own
+    gradient (b: 1 and de/db = 5), not two unrelated columns; the output has no gradient cell."""
+    d = derivation_of("colah-graph")
+    text = d.to_latex() if fmt == "tex" else d.to_markdown()
+    expected = {"a": ("2", "2"), "b": ("1", "5"), "c": ("3", "2"), "d": ("2", "3")}
+    for node, (value, gradient) in expected.items():
+        cells = [f"${node}$", f"${value}$", rf"$\frac{{\partial e}}{{\partial {node}}}$", f"${gradient}$"]
+        row = " & ".join(cells) + r" \\" if fmt == "tex" else "| " + " | ".join(cells) + " |"
+        assert row in text, (node, row)
+    assert ("$e$ & $6$ &  &  \\\\" if fmt == "tex" else "| $e$ | $6$ |  |  |") in text

@@ -50,6 +50,9 @@ class WorkedExample:
     gradient_of: dict[str, float] = field(default_factory=dict)
     edge_gradients: dict[tuple[str, str], float] = field(default_factory=dict)
     layers: list[LayerRows] = field(default_factory=list)  # layered networks: each unit's z, a, delta
+    # a graph's table, a row per leaf and node: (symbol, value, its gradient's symbol and value or
+    # None, the value after one update or None); the output's own gradient is 1 and has no row
+    node_rows: list[tuple[Symbol, float, Symbol | None, float | None, float | None]] = field(default_factory=list)
     rows_in_data: int = 1  # examples in the spec's data; the tables follow the first
 
     @property
@@ -210,7 +213,26 @@ def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     flat = {k: _number(v) for k, v in values.items()}
     graph = not isinstance(derivation, LayeredDerivation)  # only a graph's document draws its wires
     edges = {k: _number(v) for k, v in evaluate_edges(unit, values).items()} if graph else {}
-    return WorkedExample(forward, delta_rows, gradient_rows, flat, gradient_of, edges, layers=layers, rows_in_data=rows)
+    node_rows = _node_rows(unit, forward, dict(delta_rows), gradient_rows) if graph else []
+    return WorkedExample(
+        forward, delta_rows, gradient_rows, flat, gradient_of, edges, layers=layers, rows_in_data=rows, node_rows=node_rows
+    )
+
+
+def _node_rows(unit: GraphDerivation, forward, delta_values, gradient_rows) -> list[tuple]:
+    """Each leaf and node of a graph with its value beside its own gradient (CS231n's pairs)."""
+    of_leaf = {leaf: (g, v, updated) for leaf, g, v, updated in gradient_rows}
+    rows = []
+    for s, value in forward:
+        if s in of_leaf:
+            g, v, updated = of_leaf[s]
+        elif s in unit.delta_symbols:
+            g, updated = unit.delta_symbols[s], None
+            v = delta_values[g]
+        else:  # the output, or an activation output whose gradient is inlined into its argument's
+            g = v = updated = None
+        rows.append((s, value, g, v, updated))
+    return rows
 
 
 def _layer_rows(derivation: LayeredDerivation, values: dict, deltas: dict) -> list[LayerRows]:

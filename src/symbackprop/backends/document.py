@@ -166,7 +166,7 @@ class _Builder:
         if not self.layered and self.net.trainable:  # a graph with a loss to train: gradients, then updates
             text["gradient"] = [m.graph_gradient_words, m.graph_update_words.format(rate=rate)]
         if not self.layered and not self.net.trainable:  # a graph that only computes gradients
-            text["gradient"] = [m.graph_gradient_words] + ([] if self.net.targets else [m.no_training_words])
+            text["gradient"] = ([] if self.net.targets else [m.no_training_words]) + [m.graph_gradient_words]
             if "gradient" in parts:
                 parts["gradient"].heading = m.graph_gradient_parameters if self.net.parameters else m.graph_gradient
         if self.layered and self.net.notation == "layer" and self.net.weight_decay:
@@ -315,17 +315,18 @@ class _Builder:
         if ex is None:
             return None
         fmt = number_latex
-        forward = [(self.p(s), fmt(v)) for s, v in ex.forward]
-        backward = [(self.p(s), fmt(v)) for s, v in ex.deltas]
-        gradients = [
-            (self.p(g), fmt(v), self.p(leaf), fmt(updated) if updated is not None else "")
-            for leaf, g, v, updated in ex.gradients
+        rows = [
+            (
+                self.p(s),
+                fmt(v),
+                self.p(g) if g is not None else "",
+                fmt(gv) if gv is not None else "",
+                fmt(updated) if updated is not None else "",
+            )
+            for s, v, g, gv, updated in ex.node_rows
         ]
-        height = max(len(forward), len(backward))
-        pad = [("", "")] * height
-        rows = [(*f, *b) for f, b in zip((forward + pad)[:height], (backward + pad)[:height])]
         circuit = "" if self.layered else self._circuit(ex)
-        out = {"rows": rows, "gradients": gradients, "circuit": circuit, "too_large": False, "finite": ex.finite}
+        out = {"rows": rows, "circuit": circuit, "too_large": False, "finite": ex.finite}
         out["units"] = []
         if ex.layers:
             out.update(self._layered_example(ex))
