@@ -8,18 +8,29 @@ Every picture is laid out here, in cm, before TeX sees it: the size of each text
 from above (:mod:`~symbackprop.backends.diagram_text`), each node and label is drawn at exactly
 that size at an explicit position (labels as rotated boxes), and the layout keeps the outlines
 of everything it draws (:mod:`~symbackprop.backends.diagram_geometry`). Labels are placed by
-:mod:`~symbackprop.backends.diagram_labels` so that no label touches another label, a node, or a
-wire other than its own; when they do not fit, the rows are spread further apart and the layout
-is tried again. :func:`layered_layout` and :func:`graph_layout` return the geometry with the
-picture, so that tests check it.
+:mod:`~symbackprop.backends.diagram_labels` so that no label touches another label, a node, an
+arrow head or a caption.  A circuit's numbers and names touch no wire either but their own.  A
+weight sits centred on its own edge, turned along it, in a white box; another edge may pass
+under it, but only steeply (MIN_CROSS_DEG or more, so that it is hidden for a short stretch
+and the weight's slant tells the two apart), meeting the weight's edge inside the box clear of
+its ends, and never with the weight of that edge near the same crossing (the rule in full:
+:mod:`~symbackprop.backends.diagram_geometry`).  When they do not fit, the rows are spread
+further apart and the layout is tried again. :func:`layered_layout` and :func:`graph_layout`
+return the geometry with the picture, so that tests check it.
 
 :func:`layered_diagram` -- a fully connected net, left to right
     Layer ``l`` is column ``l``.  Its units, then its optional bias square, form a stack centred
     on the middle row.  Column and row steps come from the layer count and the tallest stack
-    (4 layers of 8 units within MAX_WIDTH_CM x MAX_HEIGHT_CM); with weights on the edges the rows
-    are spread up to MAX_LABELLED_HEIGHT_CM until every weight has a free place on its own edge
-    (preferably 70% of the way to its target).  Layers of more than MAX_LABELLED_UNITS units get
-    no edge labels.
+    (4 layers of 8 units within MAX_WIDTH_CM x MAX_HEIGHT_CM).  With weights on the edges the
+    rows are spread until every weight has a place on its own edge (preferably 70% of the way
+    to its target), the whole picture within MAX_LABELLED_HEIGHT_CM: first with no other edge
+    under any weight (how small layers are drawn), a little taller at the usual width, else at
+    the whole width; else with edges passing under some, also at the full page width
+    (FIT_WIDTH_CM: the wider the columns, the steeper the crossings).  Layers of more than
+    MAX_LABELLED_UNITS units, and the networks whose weights find no such places, get no edge
+    labels: the more layers share the width, the narrower each pair of columns and the denser
+    its crossings (in practice two layers of up to 8 units (7 with the taller W^{(l)}_{ij}
+    weights), three of about 6, four of 5, five or six of 4).
 
 :func:`graph_diagram` -- a CS231n-style circuit
     A node's column is the longest path to it from an input (inputs and parameters are column
@@ -29,7 +40,10 @@ picture, so that tests check it.
     their operands, one row apart.  Gates are circles sized to their operator (``\\max`` fits)
     with the node's name beside them; each wire shows the value its source sends forward above
     it (green) and the gradient flowing back along it below (red); the output shows its value
-    and gradient on its right.
+    and gradient on its right.  Columns are as close as those numbers allow; a circuit wider
+    than FIT_WIDTH_CM is shrunk to it, text and all, and if that would print its numbers under
+    MIN_PRINTED_PT it is drawn compact first (gates and boxes down to COMPACT_NODE_MIN_CM,
+    columns closer, the output's numbers under it), whichever prints them larger.
 """
 
 from __future__ import annotations
@@ -38,9 +52,25 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
-from symbackprop.backends.diagram_geometry import CLEARANCE, Geometry, Piece, box, circle, segments_cross
-from symbackprop.backends.diagram_labels import Candidate, assign, free_candidates, on_wire_offsets
+from symbackprop.backends.diagram_geometry import (
+    CLEARANCE,
+    Geometry,
+    Piece,
+    box,
+    circle,
+    crossing_point,
+    segments_cross,
+)
+from symbackprop.backends.diagram_labels import (
+    Candidate,
+    Slot,
+    assign,
+    assign_on_wires,
+    free_candidates,
+    on_wire_offsets,
+)
 from symbackprop.backends.diagram_text import text_box
 
 TIKZ_LIBRARIES = "arrows.meta,positioning"
@@ -58,6 +88,9 @@ LINE_CM = 0.03  # half the width of a thick outline, with a little to spare
 WEIGHT_FONT = 7  # pt: weights on edges
 UNIT_FONTS = (10, 8, 7)
 VALUE_FONTS = (8, 7)  # pt: numbers on wires
+MIN_PRINTED_PT = 7  # pt: numbers on wires as printed (font x scale), if the circuit can be drawn so
+NODE_MIN_CM = 0.8  # the smallest gate circle and input or output box
+COMPACT_NODE_MIN_CM = 0.6  # the same for a long circuit that would otherwise be shrunk below MIN_PRINTED_PT
 NODE_FONT = 10
 NAME_FONT = 9
 CAPTION_FONT = 9
@@ -65,11 +98,15 @@ CAPTION_FONT = 9
 
 @dataclass(frozen=True)
 class Layout:
-    """A picture and the outlines of everything in it; ``labelled``: whether edges carry labels."""
+    """A picture and the outlines of everything in it; ``labelled``: whether edges carry labels;
+    ``scale``: how much the picture is shrunk to fit the page (text and all); ``number_font``:
+    the font size in pt of a circuit's numbers (before the scale)."""
 
     tikz: str
     geometry: Geometry
     labelled: bool = True
+    scale: float = 1.0
+    number_font: float = 0.0
 
 
 def _num(x: float) -> str:
@@ -161,17 +198,41 @@ def layered_layout(
     ystep = min(1.5, MAX_HEIGHT_CM / rows)
     labelled = edge_labels and max(map(len, layers)) <= MAX_LABELLED_UNITS and any(e[4] for e in edges)
     wide = max(xstep, MAX_WIDTH_CM / max(n - 1, 1))
-    if labelled:  # a little more height at the usual width, else the whole width and up to most of a page
-        for x, limit in ((xstep, 1.3 * ystep * rows), (wide, MAX_LABELLED_HEIGHT_CM)):
-            steps = [ystep * 1.06**k for k in range(200) if ystep * 1.06**k * rows <= limit + 1e-9]
-            layout = _least_room(lambda step, x=x: _layered_attempt(net, x, step, True), steps)
-            if layout is not None:
-                return layout
+    # What sticks out beyond the first and last column and above the top and below the bottom
+    # row: half the largest unit (its circle drawn as a polygon around it, at least 0.9 cm
+    # across with the room labels get), the bias square, the captions under the picture.
+    unit = max([0.9] + [_circle_diameter(t, UNIT_FONTS[0]) for layer in net.layers for t in layer])
+    side = max([0.7 * unit] + [max(_box_node(b, UNIT_FONTS[0], 0.0)) for b in net.bias if b is not None])
+    half = (unit / 2 + LINE_CM) / math.cos(math.pi / 16)
+    captions = [_label_size(t, CAPTION_FONT, 0.0) for t in net.captions or []]
+    ends = [half, side / 2 + LINE_CM] + [w / 2 for w, _ in captions[:: max(n - 1, 1)]]
+    # the widest column step that keeps the picture within FIT_WIDTH_CM
+    page = max(wide, (FIT_WIDTH_CM - 2 * max(ends) - 0.01) / max(n - 1, 1))
+    # the rows' span that keeps it within MAX_LABELLED_HEIGHT_CM
+    below = max(half, side / 2 + LINE_CM, max(unit, side) / 2 + 0.15 + max((h for _, h in captions), default=0.0))
+    tall = MAX_LABELLED_HEIGHT_CM - half - below - 0.01
+    # A little more height at the usual width, else the whole width and up to most of a page;
+    # first with no wire under any weight (the pictures of small layers), else with wires passing
+    # steeply under some, and then the full width of the page too (steeper crossings).
+    stages = [(False, xstep, 1.3 * ystep * rows), (False, wide, tall)]
+    stages += [(True, xstep, 1.3 * ystep * rows), (True, wide, tall)]
+    stages += [(True, page, tall)] if page > wide + 1e-9 else []
+    for crossable, x, limit in stages if labelled else ():
+        steps = [ystep * 1.06**k for k in range(200) if ystep * 1.06**k * rows <= limit + 1e-9]
+        if crossable and steps and steps[-1] * rows < limit - 0.05:
+            steps.append(limit / rows)  # the whole height, not just the last step of the ladder below it
+        layout = _least_room(partial(_attempt_at, net, x, crossable), steps)
+        if layout is not None:
+            return layout
     while True:  # without edge labels only the nodes must fit, which more room always achieves
         layout = _layered_attempt(net, xstep, ystep, False)
         if layout is not None:
             return layout
         ystep *= 1.1
+
+
+def _attempt_at(net: _Net, xstep: float, crossable: bool, ystep: float) -> Layout | None:
+    return _layered_attempt(net, xstep, ystep, True, crossable)
 
 
 def _least_room(attempt, steps: list[float]) -> Layout | None:
@@ -208,7 +269,7 @@ def layered_diagram(
     return layered_layout(layers, edges, biases, edge_labels, caption_layers).tikz
 
 
-def _layered_attempt(net: _Net, xstep: float, ystep: float, labelled: bool) -> Layout | None:
+def _layered_attempt(net: _Net, xstep: float, ystep: float, labelled: bool, crossable: bool = False) -> Layout | None:
     stacks = net.stacks
     texts = [t for layer in net.layers for t in layer]
     for font in UNIT_FONTS:
@@ -266,11 +327,12 @@ def _layered_attempt(net: _Net, xstep: float, ystep: float, labelled: bool) -> L
             geometry.add(Piece(f"caption{k}", "label", box(k * xstep, bottom - h / 2, w / 2, h / 2)))
             out.append(f"\\node[caption, {_sized(w, h)}] at ({_num(k * xstep)},{_num(bottom - h / 2)}) {{{text}}};")
     if labelled:
-        placed = _weights(net, geometry, wires, centre, reach)
+        placed = _weights(net, geometry, wires, centre, reach, crossable)
         if placed is None:
             return None
         for name, (x, y), angle, (w, h), label in placed:
-            geometry.add(Piece(f"label {name}", "label", box(x, y, w / 2, h / 2, math.radians(angle)), name))
+            outline = box(x, y, w / 2, h / 2, math.radians(angle))
+            geometry.add(Piece(f"label {name}", "label", outline, name, crossable=True))
             out.append(f"\\node[wlabel, {_sized(w, h)}, rotate={_num(angle)}] at ({_num(x)},{_num(y)}) {{${label}$}};")
     if geometry.collisions():
         return None
@@ -278,11 +340,13 @@ def _layered_attempt(net: _Net, xstep: float, ystep: float, labelled: bool) -> L
     return Layout("\n".join(out) + "\n", geometry, labelled)
 
 
-def _weights(net: _Net, geometry: Geometry, wires, centre, reach):
-    """Positions of the edge labels on their own edges: (wire name, centre, angle, size, label)."""
+def _weights(net: _Net, geometry: Geometry, wires, centre, reach, crossable: bool):
+    """Positions of the edge labels on their own edges: (wire name, centre, angle, size, label).
+    ``crossable``: whether other wires may pass under a label (steeply), else none may touch it."""
     captions = [p for p in geometry.pieces if p.name.startswith("caption")]
+    heads = [p for p in geometry.pieces if p.kind == "wire" and len(p.outline) == 3]
     found: list[tuple] = []
-    candidates: list[list[Candidate]] = []
+    slots: list[Slot] = []
     for name, a, b, label in wires:
         if not label:
             continue
@@ -290,33 +354,34 @@ def _weights(net: _Net, geometry: Geometry, wires, centre, reach):
         length = math.hypot(end[0] - start[0], end[1] - start[1])
         angle = math.atan2(end[1] - start[1], end[0] - start[0])
         w, h = _label_size(label, WEIGHT_FONT)
-        same_gap = [(o, p, q) for o, p, q, _ in wires if o != name and p[0] == a[0]]
-        segments = [(centre[p], centre[q]) for _, p, q in same_gap]
-        heads = [p.outline for p in geometry.pieces if p.kind == "wire" and len(p.outline) == 3 and p.name != name]
+        segments = [(centre[p], centre[q]) for o, p, q, _ in wires if o != name and p[0] == a[0]]
         discs = [(centre[key], reach[key] + LINE_CM) for key in centre if key[0] in (a[0], b[0])]
-        discs += [_disc(outline) for outline in heads]
+        discs += [_disc(p.outline) for p in heads if p.name != name]
         discs += [_disc(p.outline) for p in captions]
         span = (reach[a] + LINE_CM + w / 2, length - reach[b] - ARROW_CM - LINE_CM - w / 2)
         if span[1] < span[0]:
             return None
-        offsets = on_wire_offsets(start, end, w / 2, h / 2, span, segments, discs, CLEARANCE, 0.025)
+        offsets = on_wire_offsets(start, end, w / 2, h / 2, span, segments, discs, CLEARANCE, 0.025, crossable)
+        if not offsets:
+            return None
         preferred = span[0] + EDGE_LABEL_POS * (span[1] - span[0])
-        offsets.sort(key=lambda d: (round(abs(d - preferred), 6), d))
-        cands = []
-        for d in offsets:
-            x, y = start[0] + d * math.cos(angle), start[1] + d * math.sin(angle)
-            cands.append((box(x, y, w / 2, h / 2, angle),))
-        candidates.append(cands)
-        found.append((name, offsets, start, angle, (w, h), label))
-    chosen = assign(candidates, CLEARANCE)
+        offsets.sort(key=lambda dc: (dc[1], round(abs(dc[0] - preferred), 6), dc[0]))  # nothing under it first
+        slots.append(Slot(start, (math.cos(angle), math.sin(angle)), w / 2, h / 2, tuple(d for d, _ in offsets)))
+        found.append((name, (start, end), math.degrees(angle), (w, h), label))
+    crossings = {}
+    for (k, one), (j, other) in itertools.combinations(enumerate(found), 2):
+        point = crossing_point(one[1], other[1])
+        if point is not None:
+            (ux, uy), (vx, vy) = slots[k].direction, slots[j].direction
+            crossings[k, j] = (math.dist(one[1][0], point), math.dist(other[1][0], point), abs(ux * vy - uy * vx))
+    chosen = assign_on_wires(slots, crossings, CLEARANCE)
     if chosen is None:
         return None
     placed = []
-    for (name, offsets, start, angle, size, label), ci in zip(found, chosen):
-        d = offsets[ci]
-        placed.append(
-            (name, (start[0] + d * math.cos(angle), start[1] + d * math.sin(angle)), math.degrees(angle), size, label)
-        )
+    for (name, (start, _), angle, size, label), slot, ci in zip(found, slots, chosen):
+        d = slot.offsets[ci]
+        x, y = start[0] + d * slot.direction[0], start[1] + d * slot.direction[1]
+        placed.append((name, (x, y), angle, size, label))
     return placed
 
 
@@ -495,16 +560,15 @@ def graph_layout(
     columns = max(max(graph.col), 1)
     base_x = min(3.0, (MAX_WIDTH_CM + 0.5 - 1.2 * bool(sink_text)) / columns)
     base_y = min(1.8, MAX_HEIGHT_CM / max(max(graph.row) - min(graph.row), 1))
-    halves = [_node_half_width(kind, label) for _, kind, label in nodes]
-    for widen in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0):
-        for font in VALUE_FONTS:
-            xs = _column_positions(graph, texts, halves, base_x * widen, font)
-            if font != VALUE_FONTS[-1] and xs[-1] > FIT_WIDTH_CM - 1.2 * bool(sink_text):
-                continue  # too wide with these numbers: smaller ones before shrinking the picture
-            for grow in (1.0, 1.2, 1.45, 1.75, 2.1):
-                layout = _graph_attempt(nodes, graph, texts, names, sink_text, xs, base_y * grow, font)
-                if layout is not None:
-                    return layout
+    best = None
+    for compact in (False, True):  # compact: smaller nodes, closer columns, the output's numbers under it
+        layout = _graph_search(nodes, graph, texts, names, sink_text, base_x, base_y, compact)
+        if layout is not None and (best is None or _printed(layout) > _printed(best)):
+            best = layout
+        if best is not None and _printed(best) >= MIN_PRINTED_PT - 1e-9:
+            break
+    if best is not None:
+        return best
     for shown, grow in itertools.product((names, {}), (1.0, 1.5, 2.0, 3.0)):  # too crowded for its numbers
         xs = [base_x * c for c in range(max(graph.col) + 1)]
         layout = _graph_attempt(nodes, graph, [[] for _ in texts], shown, [], xs, base_y * grow, VALUE_FONTS[-1])
@@ -513,15 +577,43 @@ def graph_layout(
     raise ValueError("no layout of the graph keeps its nodes apart")
 
 
-def _node_half_width(kind: str, label: str) -> float:
+def _printed(layout: Layout) -> float:
+    """The size in pt at which a circuit's numbers come out on the page."""
+    return layout.number_font * layout.scale
+
+
+def _graph_search(nodes, graph: _Graph, texts, names, sink_text, base_x, base_y, compact: bool) -> Layout | None:
+    """The first layout that works, the columns widened and the rows spread step by step: with
+    8 pt numbers unless the columns they need are too wide for the page, then 7 pt (shrunk to
+    the page if still too wide)."""
+    minimum = COMPACT_NODE_MIN_CM if compact else NODE_MIN_CM
+    halves = [_node_half_width(kind, label, minimum) for _, kind, label in nodes]
+    right = 1.2 if sink_text and not compact else 0.0  # room for the output's numbers on its right
+    for widen in (1.0, 1.25, 1.5, 2.0, 3.0, 4.0):
+        for font in VALUE_FONTS:
+            xs = _column_positions(graph, texts, halves, base_x * widen, font, compact)
+            if font != VALUE_FONTS[-1] and xs[-1] > FIT_WIDTH_CM - right:
+                continue  # too wide with these numbers: smaller ones before shrinking the picture
+            for grow in (1.0, 1.2, 1.45, 1.75, 2.1):
+                layout = _graph_attempt(nodes, graph, texts, names, sink_text, xs, base_y * grow, font, compact)
+                if layout is not None:
+                    return layout
+    return None
+
+
+def _node_half_width(kind: str, label: str, minimum: float = NODE_MIN_CM) -> float:
     if kind == "gate":
-        return max(0.8, _circle_diameter(f"${label}$", NODE_FONT)) / 2
-    return _box_node(f"${label}$", NODE_FONT, 0.8)[0] / 2
+        return max(minimum, _circle_diameter(f"${label}$", NODE_FONT)) / 2
+    return _box_node(f"${label}$", NODE_FONT, minimum)[0] / 2
 
 
-def _column_positions(graph: _Graph, texts, halves: list[float], step: float, font: float) -> list[float]:
+def _column_positions(
+    graph: _Graph, texts, halves: list[float], step: float, font: float, compact: bool = False
+) -> list[float]:
     """x of each column: ``step`` apart, more where a wire's value and gradient need the room
-    between the nodes it joins (their half widths and an arrow head)."""
+    between the nodes it joins (their half widths and an arrow head; ``compact``: with less to
+    spare beyond what the labels' places need)."""
+    spare = 2 * LINE_CM + 0.1 if compact else 4 * LINE_CM + 0.1
     gaps = [step] * max(graph.col)
     halves = halves + [0.0] * (len(graph.col) - graph.count)
     for chain, wire in zip(graph.chains, texts):
@@ -530,7 +622,7 @@ def _column_positions(graph: _Graph, texts, halves: list[float], step: float, fo
         width = max(_label_size(f"${t}$", font)[0] for _, t, _ in wire)
         a, b = chain[0], chain[1]
         arrow = ARROW_CM if b == chain[-1] else 0.0
-        need = halves[a] + halves[b] + arrow + width + 4 * LINE_CM + 0.1
+        need = halves[a] + halves[b] + arrow + width + spare
         gaps[graph.col[a]] = max(gaps[graph.col[a]], need)
     return [sum(gaps[:c]) for c in range(max(graph.col) + 1)]
 
@@ -560,22 +652,25 @@ def graph_diagram(
     return graph_layout(nodes, edges, values, gradients, names, edge_gradients).tikz
 
 
-def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xs, ystep, font) -> Layout | None:
+def _graph_attempt(
+    nodes, graph: _Graph, wire_texts, names, sink_text, xs, ystep, font, compact: bool = False
+) -> Layout | None:
     pos = [(xs[graph.col[i]], graph.row[i] * ystep) for i in range(len(graph.col))]
+    minimum = COMPACT_NODE_MIN_CM if compact else NODE_MIN_CM
     shape: list[tuple[float, float]] = []  # half width, half height of each node's outline
     out_nodes = []
     geometry = Geometry()
     for i, (_, kind, label) in enumerate(nodes):
         x, y = pos[i]
         if kind == "gate":
-            d = max(0.8, _circle_diameter(f"${label}$", NODE_FONT))
+            d = max(minimum, _circle_diameter(f"${label}$", NODE_FONT))
             shape.append((d / 2, d / 2))
             geometry.add(Piece(f"G{i}", "node", circle(x, y, d / 2 + LINE_CM)))
             out_nodes.append(
                 f"\\node[gatenode, minimum size={_num(d)}cm] (G{i}) at ({_num(x)},{_num(y)}) {{${label}$}};"
             )
         else:
-            w, h = _box_node(f"${label}$", NODE_FONT, 0.8)
+            w, h = _box_node(f"${label}$", NODE_FONT, minimum)
             shape.append((w / 2, h / 2))
             geometry.add(Piece(f"G{i}", "node", box(x, y, w / 2 + LINE_CM, h / 2 + LINE_CM)))
             out_nodes.append(f"\\node[{kind}node, {_sized(w, h)}] (G{i}) at ({_num(x)},{_num(y)}) {{${label}$}};")
@@ -603,10 +698,11 @@ def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xs, ystep
             groups.append((f"G{chain[0]}-G{chain[-1]}", cands, texts))
     for i, (node, kind, _) in enumerate(nodes):
         if kind != "input" and node in names:
-            groups.append((f"G{i}", _name_candidates(pos[i], shape[i], names[node]), [("nodename", names[node], 0.0)]))
+            spots = _name_candidates(pos[i], shape[i], names[node], 0.07 if compact else 0.06)
+            groups.append((f"G{i}", spots, [("nodename", names[node], 0.0)]))
     for i, value, gradient in sink_text:
         texts = [t for t in (("val", value, 1.0), ("grad", gradient, -1.0)) if t[1] is not None]
-        groups.append((f"G{i}", _sink_candidates(pos[i], shape[i], texts, font), texts))
+        groups.append((f"G{i}", _sink_candidates(pos[i], shape[i], texts, font, beside=not compact), texts))
     candidates = [free_candidates(c, owner, fixed, CLEARANCE) for owner, c, _ in groups]
     chosen = assign(candidates, CLEARANCE)
     if chosen is None:
@@ -636,7 +732,7 @@ def _graph_attempt(nodes, graph: _Graph, wire_texts, names, sink_text, xs, ystep
     ]
     out += out_nodes + out_wires + out_labels
     out.append("\\end{tikzpicture}")
-    return Layout("\n".join(out) + "\n", geometry)
+    return Layout("\n".join(out) + "\n", geometry, scale=scale, number_font=font)
 
 
 def _reach(half: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -687,11 +783,11 @@ def _wire_candidates(a, b, start_reach, end_reach, texts, font) -> list[Candidat
     return out
 
 
-def _name_candidates(centre, half, text) -> list[Candidate]:
-    """A node's name just above it, else below, at its corners, left or right."""
+def _name_candidates(centre, half, text, gap: float = 0.06) -> list[Candidate]:
+    """A node's name just above it, else below, at its corners, left or right, ``gap`` from the
+    node's outline (0.06 is just its line and CLEARANCE: a rounding may refuse it)."""
     w, h = _label_size(f"${text}$", NAME_FONT)
     x, y = centre
-    gap = 0.06
     above, below = y + half[1] + gap + h / 2, y - half[1] - gap - h / 2
     left, right = x - half[0] - gap - w / 2, x + half[0] + gap + w / 2
     corner = 0.7  # diagonal places hug a round node
@@ -708,16 +804,28 @@ def _name_candidates(centre, half, text) -> list[Candidate]:
     return [(box(sx, sy, w / 2, h / 2),) for sx, sy in spots]
 
 
-def _sink_candidates(centre, half, texts, font) -> list[Candidate]:
-    """An output's value and gradient on its right, one above the other, else above or below it."""
+def _sink_candidates(centre, half, texts, font, beside: bool = True) -> list[Candidate]:
+    """An output's value and gradient on its right, one above the other; unless ``beside``, first
+    under or over it (a long circuit keeps its width for its columns)."""
     sizes = [_label_size(f"${t}$", font) for _, t, _ in texts]
     x, y = centre
-    out = []
+    right = []
     for dx_mult, dy in ((1, 0.0), (1, 0.25), (1, -0.25), (1, 0.5), (1, -0.5)):
         boxes = []
         for (w, h), (_, _, side) in zip(sizes, texts):
             bx = x + dx_mult * (half[0] + 0.1 + w / 2)
             by = y + dy + (side * (h / 2 + 0.02) if len(texts) > 1 else 0.0)
             boxes.append(box(bx, by, w / 2, h / 2))
-        out.append(tuple(boxes))
-    return out
+        right.append(tuple(boxes))
+    if beside:
+        return right
+    stacked = []
+    for sign in (-1, 1):  # the value over the gradient, under the node, else over it
+        heights = [h for _, h in sizes]
+        top = y - half[1] - 0.08 if sign < 0 else y + half[1] + 0.08 + sum(heights) + 0.04 * (len(sizes) - 1)
+        boxes = []
+        for w, h in sizes:
+            boxes.append(box(x, top - h / 2, w / 2, h / 2))
+            top -= h + 0.04
+        stacked.append(tuple(boxes))
+    return stacked + right
