@@ -88,7 +88,8 @@ def test_the_notations_students_write_are_read(spec, answer, target):
 WRONG = [
     ("fc-3-2-2", r"\delta_6 = \frac05 " + DELTA_6, "other"),  # \frac05 is 0/5, as TeX reads it: zero
     ("fc-3-2-2", r"\delta_6 = (y_6 - t_6) y_6^2 3", "other"),  # y_6^23 would be y_6^2 3
-    ("ufldl-3-3-1", r"W^{(1)} := W^{(1)} - \alpha [\Delta W^{(1)} + \lambda W^{(1)}]", "other"),
+    # the accumulator without its 1/m: the batch mean's 1/m is missing beside the weight decay
+    ("ufldl-3-3-1", r"W^{(1)} := W^{(1)} - \alpha [\Delta W^{(1)} + \lambda W^{(1)}]", "factor"),
     ("ufldl-3-3-1", r"\frac{\partial J}{\partial b^{(1)}} = \sum_{i=1}^{m} \delta^{(2)}", "factor"),
     ("ufldl-3-3-1", r"\nabla_{W^{(2)}} J(W,b;x,y) = a^{(2)} (\delta^{(3)})^T", "transposed_index"),
     # in a relu network the step is the activation's derivative: a dropped term is a missing term

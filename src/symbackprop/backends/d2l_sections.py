@@ -28,16 +28,17 @@ def d2l_sections(
     analysis: Analysis, latex_names: dict, vectors: frozenset, leading: frozenset, msg, lang: str
 ) -> dict | None:
     """The graph, the backward table and the memory section; None outside d2l notation. The
-    printer is the document's (its names, layer vectors and leading coefficients) with the
-    partial derivatives d2l writes (dL/do, dJ/dh, ...) added. Without weight decay there is no
-    s, so no d2l graph or backward pass (``steps`` empty): the memory section only."""
+    printer is the document's (its names, layer vectors, leading coefficients, the names of one
+    example in a batch sum) with the partial derivatives d2l writes (dL/do, dJ/dh, ...) added.
+    Without weight decay there is no s, so no d2l graph or backward pass (``steps`` empty): the
+    memory section only."""
     backward, memory = analysis.d2l, analysis.memory
     if memory is None:
         return None
     d = analysis.derivation
     names, net = d.names, d.network
     extra_names, extra_vectors = (backward.latex, backward.vectors) if backward else ({}, frozenset())
-    printer = NotationLatexPrinter({**latex_names, **extra_names}, vectors | extra_vectors, leading)
+    printer = NotationLatexPrinter({**latex_names, **extra_names}, vectors | extra_vectors, leading, names.examples)
     p = printer.doprint
     labels = {
         "x": names.out_vec(1),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -33,6 +34,7 @@ from symbackprop.backends.messages import catalogue
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.core.notation import D2L_EXAMPLE_LOSS
 from symbackprop.registry import ACTIVATIONS, LOSSES, Lemma, elementwise_activations
 
 LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
@@ -69,6 +71,7 @@ class Part:
     words: list[str] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
     matrix_blocks: list[Block] = field(default_factory=list)  # the tensor form, after the words for it
+    matrix_words: list[str] = field(default_factory=list)  # between the per-unit and the tensor form
     after: list[str] = field(default_factory=list)
 
 
@@ -94,7 +97,8 @@ class _Builder:
         vectors = frozenset(self.d.names.vectors) if self.layered else frozenset()
         graph = self.d.graph if self.layered else self.net
         leading = frozenset((*graph.constants, graph.learning_rate_symbol))
-        self.printer = NotationLatexPrinter(dict(self.d.latex_names), vectors, leading)
+        examples = self.d.names.examples if self.layered else {}  # x^{(i)}: one example's, in a batch sum
+        self.printer = NotationLatexPrinter(dict(self.d.latex_names), vectors, leading, examples)
 
     def p(self, expr) -> str:
         return self.printer.doprint(expr)
@@ -127,7 +131,8 @@ class _Builder:
     def block(self, eq: Equation) -> Block:
         lines = [self.line(s.lhs, s.rhs, s.reason) for s in self.a.steps.get(eq.label, [])]
         relation = r"\leftarrow" if eq.update else "="
-        result = self.line(eq.lhs, eq.rhs, self.a.reasons.get(eq.label, ""), relation)
+        with self.printer.one_example() if eq.example else nullcontext():  # dJ/dx^{(i)}: example i's
+            result = self.line(eq.lhs, eq.rhs, self.a.reasons.get(eq.label, ""), relation)
         return Block(lines, result, eq.number, eq.label)
 
     # --- parts ----------------------------------------------------------------------------
@@ -148,16 +153,7 @@ class _Builder:
         rate = f"${self.p(rate_symbol)} = {self.net.learning_rate:g}$"
         text = {
             "forward": [m.forward_words],
-            "loss": [m.loss_words]
-            + (
-                [
-                    m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
-                    if self.net.weight_decay
-                    else m.batch_words
-                ]
-                if self.layered
-                else []
-            ),
+            "loss": [m.loss_words],
             "delta-output": [m.output_words],
             "delta-hidden": [m.hidden_words],
             "delta": [m.backward_words],
@@ -169,8 +165,6 @@ class _Builder:
             text["gradient"] = ([] if self.net.targets else [m.no_training_words]) + [m.graph_gradient_words]
             if "gradient" in parts:
                 parts["gradient"].heading = m.graph_gradient_parameters if self.net.parameters else m.graph_gradient
-        if self.layered and self.net.notation == "layer" and self.net.weight_decay:
-            text["loss"] = text["loss"] + [m.ufldl_costs.format()]
         if self.layered:
             text["delta-output"] = self._general_output() + text["delta-output"]
             text["delta-hidden"] = self._general_hidden() + text["delta-hidden"]
@@ -179,15 +173,75 @@ class _Builder:
         for key, words in text.items():
             if key in parts:
                 parts[key].words = words
+        self._matrix_words(parts)
         if "delta-hidden" in parts:
             parts["delta-hidden"].after = [m.recursion_words]
         if "matrix" in parts and self.a.consistency is not None:
             c = self.a.consistency
             check = m.matrix_check_shortened if c.shortened else m.matrix_check
             width = max(c.sizes)
-            parts["matrix"].words = [m.matrix_words, check.format(checks=c.comparisons, width=width, run=CHECK_RUN)]
+            parts["matrix"].words = [
+                self._in_matrix_form(),
+                check.format(checks=c.comparisons, width=width, run=CHECK_RUN),
+            ]
+            parts["matrix"].words += self._example_loss_words()
+            parts["matrix"].after = self._input_gradient_words()
             if self.net.notation == "node" and self.net.bias and self.net.depth == 2:
                 parts["matrix"].words.insert(0, self._stacked_words())
+
+    def _matrix_words(self, parts: dict[str, Part]) -> None:
+        """The words between a part's per-unit equations (one example) and its matrix form: the
+        batch (the objective's mean over m examples, J = L + s) and how its sums read."""
+        if not self.layered:
+            return
+        m = self.msg
+        if "loss" in parts:
+            batch = (
+                m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
+                if self.net.weight_decay
+                else m.batch_words
+            )
+            parts["loss"].matrix_words = [batch]
+            if self.net.notation == "layer" and self.net.weight_decay:
+                parts["loss"].matrix_words.append(m.ufldl_costs.format())
+        for part in parts.values():  # the forward pass sums over no batch
+            if part.blocks and part.matrix_blocks:
+                part.matrix_words.append(m.matrix_words_forward if part.key == "forward" else self._in_matrix_form())
+
+    def _in_matrix_form(self) -> str:
+        """The sentence before a matrix form: what a sum over the batch runs over, and the names a
+        quantity of example i goes by there (x^{(i)}, a^{(2)(i)}, delta^{(2)(i)})."""
+        names = self.d.names
+        with self.printer.one_example():
+            shown = [names.out_vec(1), names.out_vec(2), names.delta_vec(2)]
+            if names.d2l:
+                shown = [names.out_vec(1), names.out_vec(2), names.delta_vec(3)]
+            examples = self.msg.list_separator.join(f"${self.p(s)}$" for s in shown)
+        return self.msg.matrix_words.format(examples=examples)
+
+    def _example_loss_words(self) -> list[str]:
+        """d2l notation: the loss of example i, whose gradients the batch sums add up."""
+        m, names = self.msg, self.d.names
+        if not names.d2l:
+            return []
+        with self.printer.one_example():
+            gradient, output = self.p(names.delta_vec(3)), self.p(names.net_vec(3))
+        one = self.p(names.delta_vec(3))
+        return [m.d2l_example_loss.format(loss=D2L_EXAMPLE_LOSS, gradient=gradient, one=one, output=output)]
+
+    def _input_gradient_words(self) -> list[str]:
+        """After the matrix form: the gradient with respect to an input is one example's, with
+        the 1/m of the batch mean that the per-node equations (m = 1) do not show."""
+        words = []
+        for eq in self.a.equations:
+            if eq.level == "tensor" and eq.example:
+                with self.printer.one_example():
+                    gradient = self.p(eq.lhs)
+                objective = self.p(self.d.names.objective())
+                words.append(
+                    self.msg.input_gradient_words.format(number=eq.number, gradient=gradient, objective=objective)
+                )
+        return words
 
     def _stacked_words(self) -> str:
         """The node-numbered source's stacked form (bias as a weight on a constant 1), for its

@@ -57,8 +57,20 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "按顺序由前面的值计算每个节点，并保存每个值供反向传播使用。",
     ),
     "matrix_words": (
-        r"In matrix form, with each layer's values as a column vector; where a formula averages over a batch, $\sum_{i=1}^{m}$ runs over its $m$ examples:",
-        r"矩阵形式，每层的值写成列向量；对批量求平均的公式中，$\sum_{i=1}^{m}$ 遍历批量中的 $m$ 个样本：",
+        r"In matrix form, each layer's values a column vector of one example; where a formula averages over a batch, $\sum_{{i=1}}^{{m}}$ runs over its $m$ examples and each quantity of example $i$ inside the sum carries the index ({examples}), the parameters none:",
+        r"矩阵形式，每层的值写成单个样本的列向量；对批量求平均的公式中，$\sum_{{i=1}}^{{m}}$ 遍历批量中的 $m$ 个样本，求和式中样本 $i$ 的量都带上它的序号（{examples}），参数则不带：",
+    ),
+    "matrix_words_forward": (
+        "In matrix form, each layer's values a column vector of one example:",
+        "矩阵形式，每层的值写成单个样本的列向量：",
+    ),
+    "d2l_example_loss": (
+        r"As in d2l's minibatch gradient descent, ${loss}$ is the loss of example $i$, so that $L = \frac{{1}}{{m}} \sum_{{i=1}}^{{m}} {loss}$, and ${gradient}$ is ${one}$ above for example $i$; the objective's own $\frac{{\partial J}}{{\partial {output}}}$ is $\frac{{1}}{{m}}$ of it, $J$ being the mean over the batch.",
+        r"与 d2l 的小批量梯度下降一样，${loss}$ 是样本 $i$ 的损失，于是 $L = \frac{{1}}{{m}} \sum_{{i=1}}^{{m}} {loss}$；${gradient}$ 就是上文样本 $i$ 的 ${one}$。目标函数本身的 $\frac{{\partial J}}{{\partial {output}}}$ 是它的 $\frac{{1}}{{m}}$，因为 $J$ 是对批量的平均。",
+    ),
+    "input_gradient_words": (
+        r"In ({number}), ${gradient}$ is the gradient with respect to the input of example $i$: ${objective}$ averages over the $m$ examples, hence its $\frac{{1}}{{m}}$, which the per-node equations, written for one example ($m = 1$), do not show.",
+        r"式 ({number}) 中，${gradient}$ 是对样本 $i$ 的输入的梯度：${objective}$ 对 $m$ 个样本取平均，所以带有 $\frac{{1}}{{m}}$；逐节点公式是对单个样本（$m = 1$）写的，因而没有这一项。",
     ),
     "stacked_words": (
         r"The node-numbered source writes the same thing with the bias as a weight on a constant input 1: node {unit} has the weights $w_{{{unit}}} = [{weights}, w_{{b{unit}}}]^T$ with $w_{{b{unit}}} = {bias}$, the input gets a 1, $x = [{inputs}, 1]^T$, and $y_{{{unit}}} = f(w_{{{unit}}}^T x)$. Stacked for whole layers, $y_{{\text{{hidden}}}} = f(W_{{\text{{hidden}}}} x)$ and $y_{{\text{{out}}}} = f(W_{{\text{{out}}}} [y_{{\text{{hidden}}}}; 1])$, where $W_{{\text{{hidden}}}} = [W^{{(1)}} \; b^{{(1)}}]$ and $W_{{\text{{out}}}} = [W^{{(2)}} \; b^{{(2)}}]$ are the matrices below with the bias vector as one more column; the layer form below keeps $W^{{(l)}}$ and $b^{{(l)}}$ apart.",
@@ -119,8 +131,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "从输出向后，每个节点的梯度等于它所连接的后续节点的梯度乘以该边的局部梯度，再求和（链式法则）。",
     ),
     "gradient_words": (
-        "The gradient of each parameter follows from the error term of the node it feeds, and gradient descent with learning rate {rate} updates it:",
-        "每个参数的梯度由它所连接节点的误差项得到，学习率为 {rate} 的梯度下降按下式更新：",
+        "The gradient of each parameter follows from the error term of the node it feeds, and gradient descent with learning rate {rate} updates it; like every per-node equation, these are written for one example ($m = 1$):",
+        "每个参数的梯度由它所连接节点的误差项得到，学习率为 {rate} 的梯度下降按下式更新；与所有逐节点公式一样，这里写的是单个样本（$m = 1$）：",
     ),
     "matrix_check": (
         "Each matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed.",
@@ -353,8 +365,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"令 $\Delta W^{{(l)}} := 0$（零矩阵），$\Delta b^{{(l)}} := 0$（零向量）。",
     ),
     "batch_step_each": (
-        r"For $i = 1$ to $m$: compute $\nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)}} (a^{{(l)}})^T$ and $\nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)}}$ by backpropagation, then set $\Delta W^{{(l)}} := \Delta W^{{(l)}} + \nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$ and $\Delta b^{{(l)}} := \Delta b^{{(l)}} + \nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$. In train.py this loop is one matrix product per layer over the whole batch, whose sum over the examples is the accumulation.",
-        r"对 $i = 1$ 到 $m$：用反向传播计算 $\nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)}} (a^{{(l)}})^T$ 与 $\nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)}}$，再令 $\Delta W^{{(l)}} := \Delta W^{{(l)}} + \nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$，$\Delta b^{{(l)}} := \Delta b^{{(l)}} + \nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$。train.py 中这个循环是每层对整个批次的一次矩阵乘法，乘积中对样本的求和就是累加。",
+        r"For $i = 1$ to $m$: compute $\nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)(i)}} (a^{{(l)(i)}})^T$ and $\nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)(i)}}$ by backpropagation, then set $\Delta W^{{(l)}} := \Delta W^{{(l)}} + \nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$ and $\Delta b^{{(l)}} := \Delta b^{{(l)}} + \nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$. In train.py this loop is one matrix product per layer over the whole batch, whose sum over the examples is the accumulation.",
+        r"对 $i = 1$ 到 $m$：用反向传播计算 $\nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)(i)}} (a^{{(l)(i)}})^T$ 与 $\nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}}) = \delta^{{(l+1)(i)}}$，再令 $\Delta W^{{(l)}} := \Delta W^{{(l)}} + \nabla_{{W^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$，$\Delta b^{{(l)}} := \Delta b^{{(l)}} + \nabla_{{b^{{(l)}}}} J(W,b;x^{{(i)}},y^{{(i)}})$。train.py 中这个循环是每层对整个批次的一次矩阵乘法，乘积中对样本的求和就是累加。",
     ),
     "batch_step_update": (
         r"Update the parameters: $W^{{(l)}} := W^{{(l)}} - \alpha \left[\frac{{1}}{{m}} \Delta W^{{(l)}} + \lambda W^{{(l)}}\right]$ and $b^{{(l)}} := b^{{(l)}} - \alpha \left[\frac{{1}}{{m}} \Delta b^{{(l)}}\right]$, here with $\alpha = {rate}$ and $\lambda = {decay}$.",

@@ -6,7 +6,10 @@ subclasses add what the notation and the array API need, and fail loudly on anyt
 
 * :class:`NotationLatexPrinter` — symbols by their notation names (w_{41}, \\delta^{(2)}), the
   step as an Iverson bracket [net_4 > 0], and, in tensor equations, ``\\odot`` between factors
-  that are tensors (elementwise products).
+  that are tensors (elementwise products). Inside :meth:`~NotationLatexPrinter.one_example`
+  (a batch reduction prints its summand so, and an equation of one example is printed so) a
+  layer vector prints as one example's, with its index: x^{(i)}, \\delta^{(2)(i)}; a tensor
+  product divided by the batch size prints as the batch means do, \\frac{1}{m} W^T \\delta.
 * :class:`ArrayPrinter` — code for any array library of the array API standard: functions of
   the namespace ``xp`` (``xp.exp``), the registry's kernels as ``kernel(xp, ...)``, steps and
   piecewise functions as ``xp.where`` (a product with a step folded into it, so relu' costs a
@@ -15,7 +18,8 @@ subclasses add what the notation and the array API need, and fail loudly on anyt
 
 from __future__ import annotations
 
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
 import sympy
 from sympy.printing.latex import LatexPrinter
@@ -23,21 +27,39 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
 from symbackprop.core.latex_names import upright_base, with_upright_base
-from symbackprop.registry import Elementwise
+from symbackprop.registry import Elementwise, TensorFunction
 
 
 class NotationLatexPrinter(LatexPrinter):
     def __init__(
-        self, names: Mapping[sympy.Symbol, str], vectors: frozenset = frozenset(), leading: frozenset = frozenset()
+        self,
+        names: Mapping[sympy.Symbol, str],
+        vectors: frozenset = frozenset(),
+        leading: frozenset = frozenset(),
+        examples: Mapping[sympy.Symbol, str] | None = None,
     ):
         # order="none": keep SymPy's argument order, which writes y - t and 1 - y, not -t + y.
         super().__init__({"symbol_names": dict(names), "mul_symbol": None, "order": "none"})
         self._vectors = vectors
         self._leading = leading  # coefficients written first in a product: lambda W, not W lambda
+        self._examples = dict(examples or {})  # x -> x^{(i)}: the names of one example's vectors
+        self._one_example = False
+
+    @contextmanager
+    def one_example(self) -> Iterator[None]:
+        """Print what follows as one example's: inside a sum over the batch, or an equation of
+        one example i (per-example vectors with the index: x^{(i)}, a^{(2)(i)})."""
+        outer, self._one_example = self._one_example, True
+        try:
+            yield
+        finally:
+            self._one_example = outer
 
     def _print_Symbol(self, expr, style="plain"):
         """A multi-letter name that is not a Greek letter prints upright (\\mathrm{dot}), as a
         word in a formula should; one letter, or a Greek one, stays italic."""
+        if self._one_example and expr in self._examples:
+            return self._examples[expr]
         text = super()._print_Symbol(expr, style)
         if expr in self._settings["symbol_names"]:
             return text
@@ -68,6 +90,10 @@ class NotationLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr):
         """Elementwise products of vectors with odot; a thin space between factors where one is
         a word (\\mathrm{invq} \\, \\mathrm{num}, not invqnum)."""
+        reciprocal = [a for a in expr.args if a.is_Pow and a.exp == -1 and a.base.is_Symbol]
+        if len(reciprocal) == 1 and any(isinstance(a, TensorFunction) for a in expr.args):
+            rest = sympy.Mul(*(a for a in expr.args if a is not reciprocal[0]), evaluate=False)
+            return rf"\frac{{1}}{{{self._print(reciprocal[0].base)}}} {self._print(rest)}"
         words = [a for a in expr.args if isinstance(a, sympy.Symbol) and upright_base(a.name)]
         if words and len(expr.args) > 1 and self._settings["mul_symbol_latex"] == " ":
             self._settings["mul_symbol_latex"] = r" \, "

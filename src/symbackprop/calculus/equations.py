@@ -3,7 +3,8 @@
 An :class:`Equation` says what it is (``kind``: forward, loss, delta, gradient, update), what
 it defines (``target``: the node whose value or error term it is, or the leaf whose gradient or
 update), at which ``level`` (per ``unit``, a whole ``tensor``, or one ``representative`` unit of
-a wide layer in sigma notation) and in which ``layer``. Nothing is ever parsed back from a label.
+a wide layer in sigma notation) and in which ``layer``; a tensor equation about one example of
+the batch (the gradient with respect to an input, ``example``) names that example. Nothing is ever parsed back from a label.
 Numbering happens once, here, in document order: that keeps the ``(7)`` in a train.py comment
 and the (7) in derivation.tex the same equation.
 """
@@ -33,6 +34,7 @@ class Equation:
     layer: int | None = None
     position: Position = ""  # for the error terms of a layered network: output or hidden layer
     number: int = 0
+    example: bool = False  # about one example i of a batch, whose vectors carry i: dJ/dx^{(i)}
 
     @property
     def update(self) -> bool:

@@ -48,9 +48,10 @@ def tensor_equations(derivation: GraphDerivation, names) -> list[Equation]:
         eqs.append(Equation("delta", "tensor", node, d, derivation.deltas[node.name], layer(node), position))
     objective = graph.objective
     leaves = [*graph.parameters, *graph.inputs]
-    for leaf in leaves:
+    for leaf in leaves:  # an input's gradient is one example's: d(batch mean)/dx^{(i)} carries the 1/m
         rhs = derivation.gradients[leaf.name]
-        eqs.append(Equation("gradient", "tensor", leaf, names.gradient(objective, leaf), rhs, layer(leaf)))
+        lhs = names.gradient(objective, leaf)
+        eqs.append(Equation("gradient", "tensor", leaf, lhs, rhs, layer(leaf), example=leaf in graph.inputs))
     rate = graph.learning_rate_symbol
     for p in graph.trainable:
         eqs.append(Equation("update", "tensor", p, p, updated(p, rate, names.gradient(objective, p)), layer(p)))
@@ -77,7 +78,8 @@ def representative_equations(equations: list[Equation], names) -> list[Equation]
                 out.append(replace(eq, level="representative", target=target, lhs=target, rhs=rhs))
                 continue
             lhs = names.gradient(objective, target)
-        out.append(replace(eq, level="representative", target=target, lhs=lhs, rhs=units.representative(eq.rhs, 0, 0)))
+        rhs = units.representative(eq.rhs, 0, 0)  # one example (m = 1), as every per-unit equation
+        out.append(replace(eq, level="representative", target=target, lhs=lhs, rhs=rhs, example=False))
     return out
 
 

@@ -16,10 +16,18 @@ Indices of 10 or more are separated by a comma (w_{12,3}); identifiers use an un
 A layer vector or matrix symbol has a role (kind, layer); :meth:`Names.entry` names its
 components, :meth:`Names.shape` gives its shape, and the ``indexed_*`` methods give the
 sigma-notation names (w_{k,i}, a^{(2)}_i) of documents that show one representative unit.
+
+Inside a sum over the examples of a batch, a layer vector of one example carries the example's
+index (``examples``): UFLDL's x^{(i)}, y^{(i)}, and, after a layer superscript, a^{(2)(i)},
+delta^{(3)(i)} (Ng's a^{[l](i)} in UFLDL's parentheses); in d2l notation x^{(i)}, h^{(i)} and
+the gradient of example i's loss, d ell^{(i)} / d o^{(i)} (d2l's l^{(i)}, section 3.1: the
+objective's own dJ/do^{(i)} is 1/m of it, J being the batch mean).
+Parameters and the objective never carry it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sympy
@@ -42,6 +50,20 @@ class _PartialBase(sympy.IndexedBase):
         return _PartialIndexed(*item.args)
 
 
+EXAMPLE_INDEX = "i"  # the index of an example in a batch, as in \\sum_{i=1}^{m}
+
+
+def with_example(latex: str, index: str = EXAMPLE_INDEX) -> str:
+    """A layer vector's name for one example: x -> x^{(i)}, z^{(2)} -> z^{(2)(i)}."""
+    layer = re.fullmatch(r"(.*\^\{\([^{}]*\))\}", latex)
+    if layer:
+        return f"{layer.group(1)}({index})}}"
+    return f"{latex}^{{({index})}}"
+
+
+D2L_EXAMPLE_LOSS = with_example(r"\ell")  # d2l's l^{(i)}, the loss of example i, as the document's \ell
+
+
 def _pair(a: int, b: int, sep: str) -> str:
     return f"{a}{b}" if a < 10 and b < 10 else f"{a}{sep}{b}"
 
@@ -55,6 +77,7 @@ class Names:
     latex: dict[Symbol, str] = field(default_factory=dict)
     vectors: set[Symbol] = field(default_factory=set)  # layer vectors: products are elementwise
     roles: dict[Symbol, tuple[str, int]] = field(default_factory=dict)  # W2 -> ("matrix", 2), ...
+    examples: dict[Symbol, str] = field(default_factory=dict)  # x -> x^{(i)}: one example's, in a batch sum
 
     def _role(self, s: Symbol, kind: str, layer: int) -> Symbol:
         self.roles[s] = (kind, layer)
@@ -69,7 +92,16 @@ class Names:
         """A layer vector: products of such symbols are elementwise; its role says which layer."""
         s = self._sym(ident, latex)
         self.vectors.add(s)
+        self.examples[s] = self._example_latex(latex, kind, layer)
         return self._role(s, kind, layer)
+
+    def _example_latex(self, latex: str, kind: str, layer: int) -> str:
+        """The name of one example's layer vector; d2l's gradients with respect to a layer are
+        those of the example's loss (d2l's l^{(i)}, printed as the document's \\ell)."""
+        if self.d2l and kind == "delta":
+            wrt = with_example(self.d2l_letter("net", layer)[1])
+            return rf"\frac{{\partial {D2L_EXAMPLE_LOSS}}}{{\partial {wrt}}}"
+        return with_example(latex)
 
     @property
     def node(self) -> bool:
@@ -202,9 +234,11 @@ class Names:
     def gradient(self, of: Symbol, wrt: Symbol) -> Symbol:
         """The symbol d(of)/d(wrt), named grad_<wrt> in code."""
         wrt_latex = self.latex.get(wrt, wrt.name)
-        return self._sym(
-            f"grad_{wrt.name}", rf"\frac{{\partial {self.latex.get(of, of.name)}}}{{\partial {wrt_latex}}}"
-        )
+        of_latex = self.latex.get(of, of.name)
+        s = self._sym(f"grad_{wrt.name}", rf"\frac{{\partial {of_latex}}}{{\partial {wrt_latex}}}")
+        if wrt in self.examples:  # the batch objective's gradient with respect to one example's vector
+            self.examples[s] = rf"\frac{{\partial {of_latex}}}{{\partial {self.examples[wrt]}}}"
+        return s
 
     # --- tensors: shapes and components -----------------------------------------------
     def shape(self, s: Symbol) -> tuple[int, ...]:

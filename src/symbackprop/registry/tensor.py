@@ -15,11 +15,14 @@ class, every form the package needs:
 
 Batch semantics: the objective averages over a batch of m examples, so per-example quantities
 (activations, error terms) meet batch-level ones (parameters, the objective) only through the
-reductions here (``batch_reduces``): a weight gradient is (1/m) sum_i delta_i a_i^T.
+reductions here (``batch_reduces``): a weight gradient is (1/m) sum_i delta_i a_i^T. A reduction
+prints its summand as the i-th example's (a printer with ``one_example``, the documents', writes
+x^{(i)}, \\delta^{(2)(i)} there), so that no per-example quantity stands in a sum over i without i.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,6 +30,11 @@ import sympy
 from sympy import Function
 
 from symbackprop.registry.base import Lemma, Text
+
+
+def _one_example(printer):
+    """Print a batch reduction's summand as one example's, where the printer knows how."""
+    return getattr(printer, "one_example", nullcontext)()
 
 
 class TensorFunction(Function):
@@ -110,7 +118,8 @@ class BatchOuter(TensorFunction):
         return ctx.component(d, k) * ctx.component(a, j)
 
     def _latex(self, printer, exp=None):
-        d, a = (printer._print(x) for x in self.args)
+        with _one_example(printer):
+            d, a = (printer._print(x) for x in self.args)
         return r"\frac{1}{m} \sum_{i=1}^{m} %s \left(%s\right)^{\top}" % (d, a)
 
     def _sumcode(self, printer):
@@ -131,7 +140,8 @@ class BatchMean(TensorFunction):
         return ctx.component(self.args[0], k)
 
     def _latex(self, printer, exp=None):
-        return r"\frac{1}{m} \sum_{i=1}^{m} %s" % printer._print(self.args[0])
+        with _one_example(printer):
+            return r"\frac{1}{m} \sum_{i=1}^{m} %s" % printer._print(self.args[0])
 
     def _sumcode(self, printer):
         return "xp.sum(%s, axis=0)" % printer._print(self.args[0])
@@ -183,7 +193,8 @@ class LossMean(TensorFunction):
         return sympy.Sum(ctx.indexed(h, i), (i, *ctx.bounds(h)))
 
     def _latex(self, printer, exp=None):
-        return r"\frac{1}{m} \sum_{i=1}^{m} \sum_{k} %s" % printer.parenthesize(self.args[0], 50)
+        with _one_example(printer):
+            return r"\frac{1}{m} \sum_{i=1}^{m} \sum_{k} %s" % printer.parenthesize(self.args[0], 50)
 
     def _arraycode(self, printer):
         coeff, h = self.args[0].as_coeff_Mul()

@@ -44,10 +44,12 @@ from symbackprop.verify.lemma import LemmaBlock, judge_lemma_line
 from symbackprop.verify.resolve import (
     MAX_BINDINGS,
     Evaluator,
+    ExampleError,
     FrozenError,
     ResolveError,
     Transposed,
     binding_candidates,
+    example_scope,
     free_indices,
     walk,
 )
@@ -216,6 +218,7 @@ def _read(ctx: Context, eq: Equation, env: dict, exact: bool) -> tuple[Target, T
     left-hand side names, the right-hand sides)."""
     evaluator = Evaluator(ctx.table)
     evaluator.exact = exact
+    evaluator.examples, evaluator.batch_equation = example_scope(eq.lhs, eq.rhs, eq.target[0] if eq.target else None)
     asked = None
     if eq.target is not None:
         try:
@@ -307,7 +310,7 @@ def _general(ctx: Context, eq: Equation, free: set[str]) -> Verdict:
             env = dict(zip(names, values))
             try:
                 instances.append((env, _read(ctx, eq, env, exact)))
-            except TargetError:
+            except (TargetError, ExampleError):  # an example index is wrong whatever the binding
                 raise
             except ResolveError as err:
                 first_error = first_error or err
@@ -386,6 +389,7 @@ def _verify(spec: str, answer: str, target_text: str | None, notation: str | Non
         return _several_lines(spec, answer, notation)
     try:
         eq = _equation(answer, target_text)
+        example_scope(eq.lhs, eq.rhs, eq.target[0] if eq.target else None)  # refuses what it cannot judge
         free = free_indices((eq.lhs, *eq.rhs, eq.target[0] if eq.target else None))
         if free:
             return _general(ctx, eq, free)

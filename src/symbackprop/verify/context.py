@@ -34,6 +34,7 @@ from symbackprop.verify.resolve import (
     Table,
     build_table,
     derivative_of,
+    example_derivative,
     objective_term_derivative,
     update_of,
 )
@@ -114,6 +115,8 @@ def target_of(ctx: Context, lhs: Node, relation: str, evaluator: Evaluator, env:
     if lhs.kind == "derivative":
         top = evaluator.evaluate(lhs.parts[0], env)
         bottom = evaluator.evaluate(lhs.parts[1], env)
+        if lhs.parts[1].kind == "example" and isinstance(bottom, Symbol):  # dJ/dx^{(i)}: one example's
+            return _example_target(ctx, top, bottom)
         term = objective_term_derivative(table, top, bottom)
         if term is not None:  # d2l's dJ/dL = 1, ds/dW^(1) = lambda W^(1), dL/do
             return _term_target(ctx, top, bottom, term)
@@ -150,6 +153,17 @@ def target_of(ctx: Context, lhs: Node, relation: str, evaluator: Evaluator, env:
             "the left-hand side must name one quantity (\\delta_6, \\frac{\\partial E}{\\partial w_{64}}, w_{64})"
         )
     return _symbol_target(ctx, symbol, relation)
+
+
+def _example_target(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:
+    """d(top)/d(v^{(i)}) for a quantity v of example i: the per-example target (the gradient of
+    that example's own cost), scaled by 1/m where top is the objective, the mean over the batch."""
+    table = ctx.table
+    own = _derivative_target(ctx, table.objective, bottom)
+    reference = example_derivative(table, top, bottom)
+    if top == PER_EXAMPLE:
+        return replace(own, reference=reference)
+    return replace(own, name=f"d{top if isinstance(top, Symbol) else 'L'}/d{bottom}^(i)", reference=reference)
 
 
 def _derivative_target(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:

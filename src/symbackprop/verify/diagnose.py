@@ -14,7 +14,7 @@ import sympy
 
 from symbackprop.analysis.evaluate import evaluate_graph
 from symbackprop.analysis.numeric import evaluate_numpy
-from symbackprop.registry import BatchOuter, MatTVec, MatVec, activation, coupled_classes, real
+from symbackprop.registry import BatchMean, BatchOuter, LossMean, MatTVec, MatVec, activation, coupled_classes, real
 from symbackprop.verify.context import POINTS, Context, Target, _components, _scalar, _unfold
 from symbackprop.verify.judge import Decision
 from symbackprop.verify.resolve import ResolveError
@@ -82,6 +82,7 @@ def _activation_factors(ctx: Context, target: Target) -> list[tuple[sympy.Expr, 
 def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple[str, sympy.Expr, str]]:
     """The reference after each typical mistake: (code, expression, what it means)."""
     out: list[tuple[str, sympy.Expr, str]] = []
+    out += _batch_variants(ctx, target, reference)
     forms = [reference]
     if target.kind != "layer":
         unfolded = _unfold(ctx, reference)
@@ -127,6 +128,19 @@ def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple
             for term in add.args:
                 out.append(("missing_term", form.xreplace({add: add - term}), f"the term {term} is missing"))
     return out
+
+
+def _batch_variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple[str, sympy.Expr, str]]:
+    """The means over the batch (1/m sum_i) of a matrix-form reference without their 1/m, or
+    with it twice: beside a weight-decay term, not a factor of the whole answer."""
+    m = ctx.table.symbols.get(("m", (), None))
+    means = {a for a in sympy.preorder_traversal(reference) if isinstance(a, (BatchOuter, BatchMean, LossMean))}
+    if target.kind != "layer" or m is None or not means or reference in means:
+        return []
+    return [
+        ("factor", reference.xreplace({a: m * a for a in means}), "the 1/m of the mean over the batch is missing"),
+        ("factor", reference.xreplace({a: a / m for a in means}), "the mean over the batch divides by m twice"),
+    ]
 
 
 def _swapped_weights(ctx: Context) -> dict:

@@ -8,7 +8,9 @@ How it works:
    token is kept, because ``w x`` and ``wx`` are different things.
 2. **Tree.** Recursive descent with an explicit depth count builds :class:`Node` tuples:
    numbers, names (a base with subscript, superscript and primes, resolved later against the
-   network, since ``net_4`` or ``w_{k4}`` only mean something there), operators (implicit
+   network, since ``net_4`` or ``w_{k4}`` only mean something there; ``x^{(i)}``, ``a^{(2)(i)}``
+   wrap the name in an ``example`` node: the quantity of example i of a batch, which the
+   resolver tells from a power by the sum over the batch that binds i), operators (implicit
    multiplication included), ``\\frac``, derivatives ``\\partial E / \\partial net_k``, sums
    with a range or a set, function calls, transposes and relation chains ``a = b = c``.
 3. Limits: 10,000 characters, nesting depth 100, numbers of at most 30 digits.
@@ -98,6 +100,7 @@ OTHER = {
     "end",
     "hat",
     "widehat",
+    "ell",
 }
 ALLOWED = GREEK | FUNCTIONS | IGNORED | WRAPPERS | set(OPERATORS) | set(RELATIONS) | OTHER
 # The sets a sum may range over, in English and Chinese (simplified and traditional), to the
@@ -464,6 +467,8 @@ class Parser:
             return self.name(wrapped=self.word_in_braces())
         if name in ("hat", "widehat"):  # d2l's \hat{y}, the network's output: the name yhat
             return self.name(wrapped=self.word_in_braces() + "hat")
+        if name == "ell":  # \ell^{(i)}: the loss of example i, as d2l's l^{(i)}
+            return self.name(base="l")
         if name in GREEK:
             return self.name(base=name)
         if name in FUNCTIONS:
@@ -645,9 +650,9 @@ class Parser:
             base = self.letters()
         if base == "Delta" and self._starts_name(self.peek()):
             return Node("change", (self.primary(),))
-        subscript = superscript = None
+        subscript = superscript = example = None
         primes = 0
-        updated = False
+        updated = transposed = False
         if self.at("num") and not self.peek().space and wrapped is None and "." not in self.peek().text:
             subscript = self.take().text  # w0, x1: a graph's node names
         while True:
@@ -657,6 +662,8 @@ class Parser:
             elif self.at("sym", "^") and superscript is None and self._layer_superscript():
                 self.take()
                 superscript = self.layer_index()
+            elif self.at("sym", "^") and superscript is None and (found := self._example_superscript()):
+                superscript, example, transposed = found
             elif self.at("sym", "^") and not updated and self._update_marker():
                 updated = True
             elif self.at("sym", "'"):
@@ -665,6 +672,9 @@ class Parser:
             else:
                 break
         node = Node("name", (base, subscript, superscript, primes))
+        if example is not None:  # x^{(i)}, a^{(2)(i)}: example i's, or a power; the resolver decides
+            node = Node("example", (node, example))
+            return Node("transpose", (node,)) if transposed else node
         if updated:
             return Node("next", (node,))
         if base in COSTS and self.at("sym", "(") and not subscript and not primes:
@@ -764,6 +774,37 @@ class Parser:
             text += self.peek(k).text
             k += 1
         return self.peek(k).text == ")" and self.peek(k + 1).text == "}" and bool(LAYER.fullmatch(text))
+
+    def _example_superscript(self) -> tuple[int | str | None, str, bool] | None:
+        """^{(i)}, ^{(2)(i)}, ^{(l+1)(i)} (and Ng's ^{(i)T}): the index of an example of a batch,
+        after a layer if there is one; consumed. None (nothing consumed) for anything else."""
+        if self.peek(1).text != "{" or self.peek(2).text != "(":
+            return None
+        j, groups = 2, []
+        while self.peek(j).kind == "sym" and self.peek(j).text == "(" and len(groups) < 2:
+            j += 1
+            text = ""
+            while self.peek(j).kind != "end" and self.peek(j).text != ")" and len(text) < 12:
+                text += self.peek(j).text
+                j += 1
+            if self.peek(j).text != ")":
+                return None
+            groups.append(text.replace("{", "").replace("}", ""))
+            j += 1
+        transposed = self.peek(j).text in ("T", "top", "intercal")
+        j += transposed
+        if self.peek(j).text != "}" or not groups:
+            return None
+        *layer, letter = groups
+        if (
+            not re.fullmatch(r"[A-Za-z]", letter)
+            or LAYER.fullmatch(letter)
+            or (layer and not LAYER.fullmatch(layer[0]))
+        ):
+            return None
+        self.i += j + 1
+        value = (int(layer[0]) if layer[0].isdigit() else layer[0]) if layer else None
+        return value, letter, transposed
 
     def layer_index(self) -> int | str:
         """The layer: a number, or an expression in l, n_l or L kept as text (l+1, n_l)."""

@@ -8,6 +8,18 @@ the real weight and is recorded, so the checker can say "transposed index". Sums
 are expanded term by term (a range, a named set, or the values where every symbol exists).
 Derivatives name known quantities: dE/dnet_k is delta_k, dE/dw_kj the gradient, dy/dnet the
 activation's derivative.
+
+Examples of a batch. A sum whose upper end is m runs over the batch's examples; the checker
+models a batch as m alike examples, so it is m times one example's term. That is sound only
+for what it can see, so an equation that names examples is held to these rules (see
+:func:`example_scope`): x^{(i)}, a^{(2)(i)}, \\delta_k^{(i)} are example i's quantities only where
+i is the index of the sum over the batch around them, or free on the left-hand side too (an
+equation of one example: \\frac{\\partial J}{\\partial x^{(i)}}, which is 1/m of the gradient of
+that example's own cost, since J averages over the batch); once a sum's summand names its
+example, every per-example quantity in it must; an equation with a sum over the batch has no
+per-example quantity outside it; such a sum is not nested in another, nor under a function,
+a power or a denominator, nor multiplied by another (its value would depend on how the
+examples differ). x^{(1)} is never "the first example": a number in parentheses is a layer.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from symbackprop.verify.latex import Node, ParseError, short
 
 MAX_SUM_TERMS = 1000
 PER_EXAMPLE = real("J_example")  # J(W,b;x,y): one example's cost, without weight decay
+BATCH = "#batch"  # env key: (index, summand names its example) of the sum over the batch around
 MAX_EXPONENT = 100
 GREEK_BASES = {"delta", "eta", "alpha", "lambda", "sigma"}
 
@@ -46,6 +59,10 @@ class ResolveError(ParseError):
 
 class FrozenError(ResolveError):
     """A gradient or update asked of a parameter the network keeps fixed."""
+
+
+class ExampleError(ResolveError):
+    """An example index the checker cannot tell from a guess (whatever a free index is bound to)."""
 
 
 class Transposed(sympy.Function):
@@ -66,6 +83,7 @@ class Table:
     objective: Symbol = real("E")
     sizes: dict[int, int] = field(default_factory=dict)  # units per layer (s_l); n_l = L = len
     node_notation: bool = True  # \\Delta w is a weight's change; in layer notation a batch accumulator
+    per_example: set[Symbol] = field(default_factory=set)  # what differs between examples: x, z, a, delta, y
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
         self.symbols[(base, tuple(str(i) for i in indices), layer)] = symbol
@@ -152,6 +170,11 @@ def _layered_table(derivation) -> Table:
     table.roles = dict(names.roles)
     table.sizes = {layer: size for layer, size in enumerate(net.sizes, start=1)}
     table.node_notation = bool(node)
+    table.per_example = {
+        symbol
+        for symbol in table.symbols.values()
+        if isinstance(symbol, Symbol) and (symbol in names.vectors or _per_unit_example(symbol))
+    } | set(table.unit.delta_symbols.values())
     units = [[label(layer, k) for k in range(net.sizes[layer - 1])] for layer in range(1, len(net.sizes) + 1)]
     table.sets = {
         "inputs": units[0],
@@ -161,6 +184,11 @@ def _layered_table(derivation) -> Table:
         "hidden": [u for layer in units[1:-1] for u in layer],
     }
     return table
+
+
+def _per_unit_example(symbol: Symbol) -> bool:
+    """A unit's input, weighted input, output, error term or target: one example's value."""
+    return bool(re.fullmatch(r"(x|t|net|y|z|a|h|o|yhat|delta|grad_[a-z]+)\d*_\d+", symbol.name))
 
 
 _ELEMENT = re.compile(r"[A-Za-z](?:[+-]\d+)?|\d+")
@@ -196,6 +224,13 @@ def _bound(index: str, env: dict[str, int]):
         return env[m.group(1)] + int(m.group(2) or 0)
     if not m:
         raise ResolveError(f"cannot read the index '{short(index)}'")
+    batch = env.get(BATCH)
+    if batch and m.group(1) == batch[0]:
+        i = batch[0]
+        raise ExampleError(
+            f"{i} runs over the examples of the batch (\\sum_{{{i}=1}}^{{m}}), not over units: "
+            f"example {i}'s quantities are written x^{{({i})}}, \\delta^{{(2)({i})}}"
+        )
     raise ResolveError(f"the index {m.group(1)} is not bound by a sum; write it as a number or sum over it")
 
 
@@ -209,6 +244,9 @@ class Evaluator:
         self.exact = False  # a general equation's instance: names must exist as written
         self.transposed: list[str] = []  # names written with swapped indices
         self.denominators: list[sympy.Expr] = []  # what the answer divides by, before SymPy cancels it
+        self.examples: frozenset[str] = frozenset()  # example indices free on the left: an equation of example i
+        self.batch_equation = False  # it sums over the batch: no per-example quantity outside the sum
+        self._indexed = False  # resolving the name of an x^{(i)}
 
     def layer(self, layer: int | str | None, env: dict[str, int]) -> int | None:
         """A layer superscript's value: a number; l, l+1 bound like any index; n_l and L the last layer."""
@@ -284,6 +322,13 @@ class Evaluator:
             raise ResolveError(
                 f"'{written}' is ambiguous: for a product write {spaced} or {dotted}; a name is not known here"
             )
+        plain = self.table.symbols.get((base, tuple(str(i) for i in _index_candidates(sub, env)[0]), None))
+        if layer is not None and plain in self.table.per_example:
+            raise ResolveError(
+                f"'{written}^({layer})': a number in parentheses is a layer, and {written} has none here; "
+                f"for example i of a batch write {written}^{{(i)}}, with i the index of the sum over the batch "
+                "(\\sum_{i=1}^{m}) or named on the left as well; one particular example is not a quantity of this network"
+            )
         raise ResolveError(f"'{written}{'' if layer is None else f'^({layer})'}' is not a quantity of this network")
 
     def evaluate(self, node: Node, env: dict[str, int] | None = None) -> sympy.Expr:
@@ -316,7 +361,74 @@ class Evaluator:
             return sympy.E
         if self.free and not sub and layer is None:
             return real(f"free_{base}")
-        return self.lookup(base, sub, layer, env)
+        value = self.lookup(base, sub, layer, env)
+        if not self._indexed and value in self.table.per_example:
+            self._unindexed(_spelled(base, sub, layer), env)
+        return value
+
+    def _unindexed(self, written: str, env: dict) -> None:
+        """A per-example quantity written without an example index: read as the example's, as
+        the documents' per-example equations are, except where the equation names its examples
+        or sums over the batch (then it would have to be guessed which example it is)."""
+        batch = env.get(BATCH)
+        if batch is not None and batch[1]:
+            i = batch[0]
+            raise ExampleError(
+                f"{written} stands in the sum over the examples {i} without their index: "
+                f"write example {i}'s as {_spelled_example(written, i)}"
+            )
+        if batch is None and self.examples:
+            i = min(self.examples)
+            raise ExampleError(
+                f"this equation is about example {i} (named on the left); write its {written} as "
+                f"{_spelled_example(written, i)}"
+            )
+        if batch is None and self.batch_equation:
+            raise ExampleError(
+                f"{written} stands outside the sum over the batch's examples: which example's is it? "
+                "Write it inside the sum, with the example's index (\\sum_{i=1}^{m} ... x^{(i)})"
+            )
+
+    def _example(self, node, env):
+        """x^{(i)}, a^{(2)(i)}: example i's quantity, where i is the index of the sum over the
+        batch around it or names the example on the left; the checker's batch has m alike
+        examples, so it is the example's symbol. Anything else with a parenthesised letter
+        above it is a power, as it always was (e^{(x)}), unless that would hide a mistake."""
+        inner, letter = node.parts
+        power = Node("pow", (inner, Node("name", (letter, None, None, 0))))
+        if self.free:  # an identity of free variables (a lemma): a power
+            return self.evaluate(power, env)
+        base, sub, layer, primes = inner.parts
+        written = _spelled_example(_spelled(base, sub, layer), letter)
+        batch = env.get(BATCH)
+        bound = batch[0] == letter if batch is not None else letter in self.examples
+        if base == "l" and not sub and layer is None and not primes and self.table.roles:
+            value = PER_EXAMPLE  # l^{(i)} (or \\ell^{(i)}): d2l's loss of example i
+        else:
+            outer, self._indexed = self._indexed, True
+            try:
+                value = self.evaluate(inner, env)
+            finally:
+                self._indexed = outer
+        per_example = value == PER_EXAMPLE or value in self.table.per_example
+        if per_example and bound:
+            return value
+        if per_example and batch is not None:
+            i = batch[0]
+            raise ExampleError(
+                f"{written} stands in the sum over the examples {i}: write example {i}'s "
+                f"{_spelled(base, sub, layer)} as {_spelled_example(_spelled(base, sub, layer), i)}"
+            )
+        if per_example:
+            raise ExampleError(
+                f"the example index {letter} of {written} is not bound: sum over the batch "
+                f"(\\sum_{{{letter}=1}}^{{m}}) or name example {letter} on the left-hand side as well"
+            )
+        if bound or layer is not None or value in self.table.roles or value == self.table.objective:
+            raise ExampleError(
+                f"{written}: {_spelled(base, sub, layer)} is the same for every example; it takes no example index"
+            )
+        return self.evaluate(power, env)
 
     def _neg(self, node, env):
         return -self.evaluate(node.parts[0], env)
@@ -374,6 +486,8 @@ class Evaluator:
         if not isinstance(variable, Symbol):
             raise ResolveError("differentiate with respect to one variable: \\frac{d}{dx}")
         operand = self.evaluate(operand_node, env)
+        if variable_node.kind == "example" and not self.free:  # \\frac{\\partial}{\\partial x^{(i)}} J
+            return example_derivative(self.table, operand, variable)
         if isinstance(operand, Symbol) and (operand in (self.table.objective, PER_EXAMPLE) or not self.free):
             return derivative_of(self.table, operand, variable)  # \\frac{\\partial}{\\partial w} E
         value = sympy.diff(operand, variable)
@@ -428,6 +542,11 @@ class Evaluator:
             raise ResolveError("a written-out matrix times a layer's vector or matrix: write each entry")
         if scalar(left) or scalar(right):
             return left * right
+        if isinstance(left, sympy.Mul):  # \\frac{1}{m} (W)^T \\delta, \\lambda W a: the number, then the product
+            numbers = [f for f in left.args if scalar(f)]
+            rest = [f for f in left.args if not scalar(f)]
+            if numbers and len(rest) == 1:
+                return sympy.Mul(*numbers) * self.product(rest[0], right)
         if kind(left) == "matrix" and not isinstance(left, Transposed):
             return MatVec(left, right)
         if isinstance(left, Transposed) and kind(left) == "matrix":
@@ -574,7 +693,10 @@ class Evaluator:
         if isinstance(high, Node):
             high = self.extent(high, env)
             if high is None:  # a sum over the examples of a batch: m times one example's term
-                return self.lookup("m", None, None, env) * self.evaluate(body, env)
+                if env.get(BATCH) is not None:
+                    raise ExampleError("a sum over the batch inside another: the batch is summed over once")
+                inner = {**env, BATCH: (var, _names_example(body, var))}
+                return self.lookup("m", None, None, env) * self.evaluate(body, inner)
         if low is not None:
             if high < low:
                 raise ResolveError(f"the sum over {var} runs from {low} down to {high}; write the smaller end below")
@@ -598,6 +720,8 @@ class Evaluator:
             self.strict = inferred
             try:
                 terms.append(self.evaluate(body, {**env, var: v}))
+            except ExampleError:  # not a unit that does not exist: wrong for every unit
+                raise
             except ResolveError:
                 if not inferred:
                     raise
@@ -618,6 +742,8 @@ class Evaluator:
             return self.differentiate(den, num, env)
         top = self.evaluate(num, env)
         bottom = self.evaluate(den, env)
+        if den.kind == "example" and isinstance(bottom, Symbol):  # d/dx^{(i)}: example i's, see example_derivative
+            return example_derivative(self.table, top, bottom)
         term = objective_term_derivative(self.table, top, bottom)
         if term is not None:
             return term
@@ -627,6 +753,99 @@ class Evaluator:
 
     def _differential(self, node, env):
         raise ResolveError("a lone differential; write a derivative as \\frac{\\partial E}{\\partial w}")
+
+
+def _spelled(base: str, sub: str | None, layer) -> str:
+    """A name as a student would write it, for messages: \\delta^{(2)}_{1}."""
+    text = ("\\" + base) if base in GREEK_BASES else base
+    if layer is not None:
+        text += f"^{{({layer})}}"
+    return text + (f"_{{{sub}}}" if sub else "")
+
+
+def _spelled_example(written: str, index: str) -> str:
+    """x -> x^{(i)}, \\delta^{(2)}_{1} -> \\delta^{(2)(i)}_{1}."""
+    m = re.fullmatch(r"(.*?\^\{\([^{}]*\))\}(.*)", written)
+    if m:
+        return f"{m.group(1)}({index})}}{m.group(2)}"
+    base, _, sub = written.partition("_")
+    return f"{base}^{{({index})}}" + (f"_{sub}" if sub else "")
+
+
+def _names_example(node, var: str) -> bool:
+    """Does a sum's summand name its example (x^{(i)} with the sum's index i)?"""
+    return any(n.kind == "example" and n.parts[1] == var for n, _ in walk(node))
+
+
+def _batch_sum(node: Node) -> bool:
+    high = node.parts[2] if node.kind == "sum" else None
+    return isinstance(high, Node) and high.kind == "name" and high.parts == ("m", None, None, 0)
+
+
+_LINEAR = {"add", "sub", "neg", "transpose", "sum", "matrix"}  # a batch sum's value passes through linearly
+
+
+def example_scope(lhs, rhs, target=None) -> tuple[frozenset[str], bool]:
+    """The examples an equation names and how it sums over the batch: (the example indices free
+    on the left-hand side or the target, whether a sum over the batch occurs). Refuses what the
+    checker's batch of alike examples cannot judge: see the module's docstring."""
+    left = (lhs, target)
+    examples = frozenset(n.parts[1] for n, bound in walk(left) if n.kind == "example" and n.parts[1] not in bound)
+    trees = (lhs, *rhs, target)
+    if not any(n.kind == "sum" and _batch_sum(n) for n, _ in walk(trees)):
+        return examples, False
+    if examples:
+        i = min(examples)
+        raise ExampleError(
+            f"this equation is about one example {i} (named on the left), so it cannot sum over the batch's examples"
+        )
+    has = _holds_batch_sum(trees)
+    stack = [(t, True, False) for t in trees if t is not None]
+    while stack:
+        node, linear, inside = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend((p, linear, inside) for p in node)
+            continue
+        if not isinstance(node, Node):
+            continue
+        if node.kind == "sum" and _batch_sum(node):
+            if inside:
+                raise ExampleError("a sum over the batch inside another: the batch is summed over once")
+            if not linear:
+                raise ExampleError(
+                    "a sum over the batch's examples can be added, scaled or multiplied by a matrix "
+                    "(\\frac{1}{m} \\sum_{i=1}^{m} ...); under a function, a power or a fraction bar, "
+                    "or times another such sum, its value depends on how the examples differ"
+                )
+            stack.append((node.parts[4], True, True))
+        elif inside or node.kind in _LINEAR:
+            stack.extend((p, linear, inside) for p in node.parts if isinstance(p, (Node, tuple)))
+        elif node.kind in ("mul", "odot"):
+            both = all(has.get(id(p), False) for p in node.parts)
+            stack.extend((p, linear and not both, inside) for p in node.parts)
+        elif node.kind == "div":
+            numerator, denominator = node.parts
+            stack.append((numerator, linear and not has.get(id(denominator), False), inside))
+            stack.append((denominator, False, inside))
+        else:
+            stack.extend((p, False, inside) for p in node.parts if isinstance(p, (Node, tuple)))
+    return examples, True
+
+
+def _holds_batch_sum(trees) -> dict[int, bool]:
+    """id(node) -> whether a sum over the batch is in it, computed without recursion."""
+    order, stack = [], [trees]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        parts = node if isinstance(node, tuple) else node.parts if isinstance(node, Node) else ()
+        stack.extend(p for p in parts if isinstance(p, (Node, tuple)))
+    has: dict[int, bool] = {}
+    for node in reversed(order):
+        parts = node if isinstance(node, tuple) else node.parts if isinstance(node, Node) else ()
+        own = isinstance(node, Node) and node.kind == "sum" and _batch_sum(node)
+        has[id(node)] = own or any(has.get(id(p), False) for p in parts if isinstance(p, (Node, tuple)))
+    return has
 
 
 def _uses_index(node, var: str) -> bool:
@@ -690,6 +909,18 @@ def derivative_of(table: Table, top: sympy.Expr, bottom: sympy.Expr) -> sympy.Ex
     elif top in unit.partials and bottom in unit.partials[top]:
         return unit.partials[top][bottom]
     raise ResolveError(f"d{top}/d{bottom} is not a derivative this derivation names")
+
+
+def example_derivative(table: Table, top: sympy.Expr, bottom: Symbol) -> sympy.Expr:
+    """d(top)/d(v^{(i)}) for a quantity v of example i: of that example's own cost (J(W,b;x,y),
+    d2l's l^{(i)}) as the per-example equations give it (m = 1); of the objective J or its data
+    term L, which average over the batch, 1/m of that."""
+    m = table.symbols.get(("m", (), None))
+    averaged = (table.objective, table.symbols.get(("L", (), None)))
+    if m is not None and (top == PER_EXAMPLE or top in averaged):
+        own = derivative_of(table, PER_EXAMPLE, bottom).subs(m, 1)
+        return own if top == PER_EXAMPLE else own / m
+    return derivative_of(table, top, bottom)
 
 
 def update_of(table: Table, parameter: Symbol) -> sympy.Expr:
