@@ -260,7 +260,7 @@ def test_brief_handout_in_d2l_notation_verifies_line_by_line():
     from symbackprop.verify.check import verify_document
 
     text = derive(load_spec("d2l-mlp"), brief=True).to_latex()
-    assert r"\frac{\partial J}{\partial o_{i}}" in text
+    assert r"\frac{\partial J}{\partial o_{j}}" in text
     verdicts = verify_document("d2l-mlp", text, None)
     assert verdicts and all(v.verdict == "correct" for v in verdicts), [
         v.message for v in verdicts if v.verdict != "correct"

@@ -226,8 +226,8 @@ def test_large_network_shows_one_representative_node_per_layer_in_index_form():
     d = derive(load_spec_text(spec))
     tex = d.to_latex()
     assert tex.count(r"\tag{") < 60 and "unit_derivation" not in d.inner.__dict__
-    assert r"\delta_{65} &= \left[\mathrm{net}_{65} > 0\right] \sum_{i=97}^{106} {\delta}_{i} {w}_{i,65}" in tex
-    assert r"\mathrm{net}_{65} &= b_{65} + \sum_{i=1}^{64} {x}_{i} {w}_{65,i}" in tex
+    assert r"\delta_{65} &= \left[\mathrm{net}_{65} > 0\right] \sum_{j=97}^{106} {\delta}_{j} {w}_{j,65}" in tex
+    assert r"\mathrm{net}_{65} &= b_{65} + \sum_{j=1}^{64} {x}_{j} {w}_{65,j}" in tex
     assert "matrix equation below was checked" in tex
 
 

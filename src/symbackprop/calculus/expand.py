@@ -61,7 +61,7 @@ class Units:
             return expr.units(self, k, j)
         return expr.func(*(self.component(a, k, j) for a in expr.args))
 
-    def running_index(self, name: str = "i") -> Symbol:
+    def running_index(self, name: str = "j") -> Symbol:
         return Symbol(name, integer=True)
 
     def indexed(self, expr: sympy.Expr, index: Symbol) -> sympy.Expr:
