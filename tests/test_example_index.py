@@ -175,7 +175,7 @@ def test_the_objective_of_one_example_stands_before_its_equation_and_the_batch_a
 def test_the_forward_matrix_form_sums_over_no_batch_and_says_less():
     text = _document("ufldl-3-3-1", "layer")
     forward = text[text.index(r"\section{Forward pass}") : text.index(r"\section{The objective}")]
-    assert "In matrix form, each layer's values a column vector of one example:" in forward
+    assert "In matrix form, with each layer's values as a column vector of one example:" in forward
     assert r"\sum_{i=1}^{m}" not in forward
     assert r"($x^{(i)}$, $a^{(2)(i)}$, $\delta^{(2)(i)}$)" in text  # the names, in the matrix form's words
 

@@ -57,11 +57,11 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "按顺序由前面的值计算每个节点，并保存每个值供反向传播使用。",
     ),
     "matrix_words": (
-        r"In matrix form, each layer's values a column vector of one example; where a formula averages over a batch, $\sum_{{i=1}}^{{m}}$ runs over its $m$ examples and each quantity of example $i$ inside the sum carries the index ({examples}), the parameters none:",
+        r"In matrix form, with each layer's values as a column vector of one example; where a formula averages over a batch, $\sum_{{i=1}}^{{m}}$ runs over its $m$ examples, and each quantity of example $i$ inside the sum carries its index ({examples}) while the parameters carry none:",
         r"矩阵形式，每层的值写成单个样本的列向量；对批量求平均的公式中，$\sum_{{i=1}}^{{m}}$ 遍历批量中的 $m$ 个样本，求和式中样本 $i$ 的量都带上它的序号（{examples}），参数则不带：",
     ),
     "matrix_words_forward": (
-        "In matrix form, each layer's values a column vector of one example:",
+        "In matrix form, with each layer's values as a column vector of one example:",
         "矩阵形式，每层的值写成单个样本的列向量：",
     ),
     "d2l_example_loss": (
