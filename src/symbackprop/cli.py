@@ -285,6 +285,8 @@ def _report(verdicts, as_json: bool, summary: tuple | None = None) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade a class: a folder of answer files or a CSV (student, question, answer)."""
+    import functools
+
     from symbackprop.core.spec import load_spec
     from symbackprop.verify.grade import grade, load_submissions, print_progress
 
@@ -295,6 +297,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     load_spec(args.spec)  # a bad spec is one line, not one invalid verdict per answer
+    from symbackprop.web.report import report_html
+
     try:
         summary = grade(
             args.spec,
@@ -305,6 +309,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             force=args.force,
             progress=print_progress,
             scheduler=args.scheduler,
+            report=functools.partial(report_html, lang=args.lang),
         )
     except (ValueError, ImportError) as err:
         raise InputError(str(err)) from None
@@ -428,6 +433,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
     g.add_argument("--time-limit", type=seconds, default=5.0, help="seconds per answer (default 5)")
     g.add_argument("--force", action="store_true", help="grade again answers already graded")
+    g.add_argument("--lang", choices=languages, metavar="LANG", default="en", help="the report's language: %(choices)s")
     g.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",

@@ -495,7 +495,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "web_correct_value": ("correct value", "正确值"),
     "web_marked": ("The reader stopped here:", "读到此处无法继续："),
     "web_as_answer": ("As the answer to the question:", "作为本题的答案："),
-    "web_busy": ("The server is busy; your answer will be checked again in a moment.", "服务器繁忙，稍后会再次检查你的答案。"),
+    "web_busy": (
+        "The server is busy; your answer will be checked again in a moment.",
+        "服务器繁忙，稍后会再次检查你的答案。",
+    ),
     "web_failed": ("The answer could not be checked:", "无法检查答案："),
     "web_not_stored": ("Nothing you type is stored.", "你输入的内容不会被保存。"),
     "web_logged": ("This server keeps a log of the answers checked.", "本服务器会记录所检查的答案。"),
@@ -511,7 +514,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "web_diagnosis_missing_term": ("a term is missing", "缺少一项"),
     "web_diagnosis_extra_term": ("an extra term", "多了一项"),
     "web_diagnosis_missing_regularization": ("the weight decay is missing", "缺少权重衰减项"),
-    "web_diagnosis_wrong_learning_rate_sign": ("the update goes uphill (the learning rate's sign)", "更新方向错误（学习率的符号）"),
+    "web_diagnosis_wrong_learning_rate_sign": (
+        "the update goes uphill (the learning rate's sign)",
+        "更新方向错误（学习率的符号）",
+    ),
     "web_diagnosis_wrong_target": ("an equation for another quantity", "这是另一个量的等式"),
     "web_diagnosis_other": ("the value is wrong", "数值不对"),
     "web_downloads": ("Downloads", "下载"),

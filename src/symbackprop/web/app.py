@@ -40,6 +40,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -204,6 +205,14 @@ def _words(lang: str) -> dict:
     return words
 
 
+def _script_json(data: dict) -> Markup:
+    """JSON to put inside <script type="application/json">: HTML entities are not decoded there,
+    so nothing is entity-escaped; instead <, > and & are written as JSON escapes, so that no
+    string (a target from the URL) can end the element."""
+    text = json.dumps(data, ensure_ascii=True)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
 async def _json_body(request: Request) -> dict:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -270,7 +279,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             table=table,
             target=target,
             question=target_latex(target) if target else None,
-            config=json.dumps({"spec": name, "target": target, "words": _words(lang)}, ensure_ascii=True),
+            config=_script_json({"spec": name, "target": target, "words": _words(lang)}),
             logged=settings_.log is not None,
         )
 
