@@ -130,8 +130,9 @@ def test_check_page_shows_the_diagnosis_then_correct(server, browser, shots):
     _wait(browser, lambda d: "incorrect" in d.find_element(By.CSS_SELECTOR, "#lines .verdict").get_attribute("class"))
     verdict = browser.find_element(By.CSS_SELECTOR, "#lines .verdict")
     assert "the sign is wrong" in verdict.text
-    cells = [td.text for td in verdict.find_elements(By.CSS_SELECTOR, ".counterexample td")]
-    assert "y_6" in cells and "t_6" in cells  # the counterexample's values, as a table
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#lines .counterexample td.name math")) == 2)
+    names = [td.text.replace("\n", "") for td in verdict.find_elements(By.CSS_SELECTOR, ".counterexample td.name")]
+    assert sorted(names) == ["t6", "y6"]  # the counterexample's values, as a table, the names as maths
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#lines .preview math"))  # the live preview
     _full_page(browser, shots / "check-wrong.png")
 
@@ -182,7 +183,9 @@ def test_derivation_page(server, browser, shots, lang):
     assert heading == ("The network" if lang == "en" else "网络结构")
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".tools a")}
     assert any("/download/ufldl-3-3-1/ipynb" in (href or "") for href in links.values())
-    _full_page(browser, shots / f"derivation-{lang}.png")
+    browser.save_screenshot(str(shots / f"derivation-{lang}.png"))  # the top: title, picture, switches
+    browser.execute_script("document.querySelectorAll('article.document h2')[4].scrollIntoView()")
+    browser.save_screenshot(str(shots / f"derivation-{lang}-hidden.png"))  # the step-by-step error terms
 
 
 def test_report_page(server, browser, shots):

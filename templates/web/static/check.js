@@ -84,7 +84,7 @@
     const values = example.values || {};
     for (const name of Object.keys(values)) {
       const tr = el("tr");
-      tr.append(el("td", "", name), el("td", "", number(values[name])));
+      tr.append(el("td", "name", name), el("td", "", number(values[name])));
       table.append(tr);
     }
     for (const [key, label] of [["answer", words.your_value], ["correct", words.correct_value]]) {
@@ -116,11 +116,38 @@
     if (codes.length) head.append(document.createTextNode(": " + codes.join("; ")));
     slot.append(head);
     if (v.follows_from) slot.append(el("p", "follows", words.follows.replace("{line}", v.follows_from)));
-    if (v.message) slot.append(el("p", "message", v.message));
+    // The verifier's own words, without what the page shows otherwise: the line's text (beside
+    // it) and "follows from line N" (above).
+    const message = (v.message || "").replace(/^Follows from line \d+, which is wrong\. /, "").replace(/ In: [\s\S]*$/, "");
+    if (message) slot.append(el("p", "message", message));
     if (v.verdict === "invalid" && typeof v.column === "number" && text !== undefined) {
       slot.append(el("p", "", words.marked), marked(text, v.column));
     }
-    if (v.counterexample && v.verdict === "incorrect") slot.append(counterexample(v.counterexample));
+    if (v.counterexample && v.verdict === "incorrect" && !v.follows_from) {
+      slot.append(counterexample(v.counterexample));
+      names(slot);
+    }
+  }
+
+  // A counterexample's names (delta_6, w_64, net_4) set as maths, as the rest of the page.
+  const GREEK = /^(delta|eta|alpha|lambda|sigma|phi)$/;
+  function latexName(name) {
+    const m = /^([A-Za-z]+?)_?(\d*)$/.exec(name) || /^([A-Za-z]+)_(\w+)$/.exec(name);
+    if (!m) return null;
+    const base = GREEK.test(m[1]) ? "\\" + m[1] : m[1].length > 1 ? "\\mathrm{" + m[1] + "}" : m[1];
+    return m[2] ? base + "_{" + m[2] + "}" : base;
+  }
+  async function names(slot) {
+    const cells = Array.from(slot.querySelectorAll(".counterexample td.name"));
+    const latex = cells.map((c) => latexName(c.textContent));
+    const wanted = latex.filter((x) => x);
+    if (!wanted.length) return;
+    const { status, data } = await post("/api/render", { lines: wanted });
+    if (status !== 200) return;
+    let k = 0;
+    cells.forEach((cell, i) => {
+      if (latex[i]) cell.innerHTML = data.lines[k++]; // MathML the server rebuilt from a whitelist
+    });
   }
 
   async function verify(mine) {
