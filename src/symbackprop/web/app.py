@@ -112,6 +112,12 @@ class Server:
         s = self.settings
         self.pool = CheckerPool(CHECKER, s.jobs, s.time_limit, s.memory_mb)
 
+    def warm(self) -> None:
+        """Load the checker in every worker now rather than on the first answers; a worker that
+        fails to start (or a server stopped meanwhile) is dealt with by the first check."""
+        with contextlib.suppress(Exception):
+            self.pool.warm()
+
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.close()
@@ -378,7 +384,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app):
         server.start()
-        warm = threading.Thread(target=server.pool.warm, daemon=True)
+        warm = threading.Thread(target=server.warm, daemon=True)
         warm.start()
         try:
             yield
