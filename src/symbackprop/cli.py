@@ -356,7 +356,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {len(app.state.server.site.offered)} networks on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
+    count = len(app.state.server.site.offered)
+    print(f"serving {count} network{'s' * (count != 1)} on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     server.run(sockets=[sock])
     return EXIT_OK

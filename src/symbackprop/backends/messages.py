@@ -494,6 +494,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "web_your_value": ("your answer", "你的答案"),
     "web_correct_value": ("correct value", "正确值"),
     "web_marked": ("The reader stopped here:", "读到此处无法继续："),
+    "web_more": ("{n} more", "其余 {n} 个"),
+    "web_instances": ("Each instance:", "每个实例："),
     "web_as_answer": ("As the answer to the question:", "作为本题的答案："),
     "web_busy": (
         "The server is busy; your answer will be checked again in a moment.",

@@ -52,7 +52,7 @@ from symbackprop.backends.messages import LANGUAGES, catalogue
 from symbackprop.verify.grade import MAX_TARGET_CHARS, VERDICTS, json_safe, read_bounded
 from symbackprop.verify.pool import Busy, CheckerPool
 from symbackprop.verify.verdict import DIAGNOSES
-from symbackprop.web.mathml import to_mathml
+from symbackprop.web.mathml import to_mathml, with_maths
 from symbackprop.web.site import DOWNLOADS, Site, offered_specs, target_latex
 
 MAX_ANSWER_CHARS = 10_000
@@ -189,6 +189,11 @@ class Server:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def plain_title(text: str) -> str:
+    """A title for the browser's tab: its $...$ maths as plain text."""
+    return text.replace("$", "")
+
+
 def _lang(request: Request) -> str:
     lang = request.query_params.get("lang", "en")
     return lang if lang in LANGUAGES else "en"
@@ -204,7 +209,7 @@ def _words(lang: str) -> dict:
     msg = catalogue(lang)
     words = {key: getattr(msg, f"web_{key}") for key in (
         "checking", "line", "follows", "counterexample", "col_quantity", "your_value", "correct_value",
-        "marked", "as_answer", "busy", "failed",
+        "marked", "as_answer", "busy", "failed", "more", "instances",
     )}  # fmt: skip
     words["verdicts"] = {v: getattr(msg, f"web_verdict_{v}") for v in VERDICTS}
     words["diagnoses"] = {d: getattr(msg, f"web_diagnosis_{d}") for d in DIAGNOSES}
@@ -262,7 +267,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     def index(request: Request) -> Response:
         lang = _lang(request)
-        items = [(o, o.title_in(lang)) for o in site.offered.values()]
+        items = [(o, with_maths(o.title_in(lang))) for o in site.offered.values()]
         return _page("index.html.j2", msg=catalogue(lang), lang=lang, items=items, report=bool(settings_.report))
 
     def check_page(request: Request) -> Response:
@@ -279,7 +284,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             msg=catalogue(lang),
             lang=lang,
             item=item,
-            title=item.title_in(lang),
+            title=plain_title(item.title_in(lang)),
+            heading=with_maths(item.title_in(lang)),
             picture=site.picture(name, lang),
             words=words,
             table=table,
@@ -302,7 +308,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             msg=catalogue(lang),
             lang=lang,
             item=item,
-            title=item.title_in(lang),
+            title=plain_title(item.title_in(lang)),
             notation=notation,
             document=site.document(name, lang, notation),
             pdf=site.pdf_possible(lang),

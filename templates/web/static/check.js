@@ -82,9 +82,27 @@
     head.append(el("th", "", words.col_quantity), el("th", "", ""));
     table.append(head);
     const values = example.values || {};
-    for (const name of Object.keys(values)) {
+    const keys = Object.keys(values);
+    const SHOWN = 8; // a matrix equation's counterexample names every entry: the rest on request
+    keys.forEach((name, i) => {
       const tr = el("tr");
       tr.append(el("td", "name", name), el("td", "", number(values[name])));
+      if (i >= SHOWN) tr.className = "more";
+      tr.hidden = i >= SHOWN;
+      table.append(tr);
+    });
+    if (keys.length > SHOWN) {
+      const tr = el("tr");
+      const cell = el("td");
+      cell.colSpan = 2;
+      const button = el("button", "more", words.more.replace("{n}", keys.length - SHOWN));
+      button.type = "button";
+      button.addEventListener("click", () => {
+        table.querySelectorAll("tr.more").forEach((row) => (row.hidden = false));
+        tr.remove();
+      });
+      cell.append(button);
+      tr.append(cell);
       table.append(tr);
     }
     for (const [key, label] of [["answer", words.your_value], ["correct", words.correct_value]]) {
@@ -120,6 +138,16 @@
     // it) and "follows from line N" (above).
     const message = (v.message || "").replace(/^Follows from line \d+, which is wrong\. /, "").replace(/ In: [\s\S]*$/, "");
     if (message) slot.append(el("p", "message", message));
+    if (v.instances && v.instances.length > 1) {
+      const list = el("p", "instances", words.instances + " ");
+      v.instances.forEach((instance, i) => {
+        const bindings = Object.entries(instance.bindings).map(([k, x]) => k + " = " + x).join(", ");
+        const item = el("span", "instance " + instance.verdict, bindings + ": " + (words.verdicts[instance.verdict] || instance.verdict));
+        if (i) list.append(document.createTextNode(" · "));
+        list.append(item);
+      });
+      slot.append(list);
+    }
     if (v.verdict === "invalid" && typeof v.column === "number" && text !== undefined) {
       slot.append(el("p", "", words.marked), marked(text, v.column));
     }
@@ -132,6 +160,8 @@
   // A counterexample's names (delta_6, w_64, net_4) set as maths, as the rest of the page.
   const GREEK = /^(delta|eta|alpha|lambda|sigma|phi)$/;
   function latexName(name) {
+    const layered = /^([A-Za-z])(\d+)_(\d+)(?:_(\d+))?$/.exec(name); // W1_2_3: W^{(1)}_{23}, b1_2: b^{(1)}_{2}
+    if (layered) return layered[1] + "^{(" + layered[2] + ")}_{" + layered[3] + (layered[4] || "") + "}";
     const m = /^([A-Za-z]+?)_?(\d*)$/.exec(name) || /^([A-Za-z]+)_(\w+)$/.exec(name);
     if (!m) return null;
     const base = GREEK.test(m[1]) ? "\\" + m[1] : m[1].length > 1 ? "\\mathrm{" + m[1] + "}" : m[1];
