@@ -149,6 +149,22 @@ def test_answers_are_logged_only_with_a_log_file(client, tmp_path):
     assert not folder.exists()  # the temporary folder goes with the server
 
 
+def test_without_tex_the_pages_say_so(monkeypatch):
+    from symbackprop.backends import svg
+    from symbackprop.web.site import Site
+
+    def missing(lang="en"):
+        raise svg.MissingTool("Markdown figures: pdflatex is not installed")
+
+    monkeypatch.setattr(svg, "require_tools", missing)
+    monkeypatch.setattr(Site, "pdf_possible", staticmethod(lambda lang: False))
+    with TestClient(create_app(Settings(specs=("cs231n-circuit",)))) as c:
+        page = c.get("/derivation/cs231n-circuit").text
+        assert "pictures need TeX Live" in page and "/figure/" not in page and "no TeX Live to compile" in page
+        assert 'class="diagram"' not in c.get("/check/cs231n-circuit").text
+        assert c.get("/download/cs231n-circuit/md").status_code == 200  # without its pictures
+
+
 def test_the_report_is_served(tmp_path):
     (tmp_path / "index.html").write_text("<html><body>report of the class</body></html>", encoding="utf-8")
     with TestClient(create_app(Settings(specs=("fc-3-2-2",), report=str(tmp_path)))) as c:

@@ -116,8 +116,15 @@
     return wrap;
   }
 
-  function marked(text, column) {
+  function marked(text, column, number) {
     const source = el("div", "source");
+    source.title = words.marked;
+    source.addEventListener("click", () => {
+      // the same place in the box: its line's offset plus the column
+      const before = box.value.split("\n").slice(0, number - 1).join("\n").length + (number > 1 ? 1 : 0);
+      box.focus();
+      box.setSelectionRange(before + column, before + column + 1);
+    });
     const at = Math.min(column, text.length);
     source.append(document.createTextNode(text.slice(0, at)));
     source.append(el("mark", "", text.slice(at, at + 1) || " "));
@@ -149,7 +156,7 @@
       slot.append(list);
     }
     if (v.verdict === "invalid" && typeof v.column === "number" && text !== undefined) {
-      slot.append(el("p", "", words.marked), marked(text, v.column));
+      slot.append(el("p", "", words.marked), marked(text, v.column, v.line));
     }
     if (v.counterexample && v.verdict === "incorrect" && !v.follows_from) {
       slot.append(counterexample(v.counterexample));
@@ -211,6 +218,9 @@
       return;
     }
     const verdicts = data.lines || [Object.assign({}, data, { line: lines[0].number })];
+    verdicts.forEach((v) => {
+      if (v.line === undefined || v.line === null) v.line = lines[0].number;
+    });
     for (const v of verdicts) {
       const slot = rows.get(v.line);
       if (slot) fill(slot.verdict, v, slot.text);
