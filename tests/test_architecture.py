@@ -1,7 +1,7 @@
 """The shape of the code: one-way layers, no import cycles, one registry, no eval.
 
 * The layers contract in pyproject.toml (import-linter): registry -> core -> calculus ->
-  analysis -> backends | verify -> api -> cli, lazy imports included.
+  analysis -> backends | verify -> api -> web -> cli, lazy imports included.
 * No cycle between any two modules, inside a layer too.
 * Outside the registry, no module names an activation or a loss in its code: everything about
   an op is read from the registry.

@@ -12,8 +12,8 @@ y_4*(1 - y_4)*(delta_6*w_64 + delta_7*w_74)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Mapping
 
 import sympy
 
@@ -134,3 +134,48 @@ def derive(network: GraphNetwork | LayeredNetwork, brief: bool = False) -> Deriv
     if isinstance(network, LayeredNetwork):
         return Derivation(LayeredDerivation(network, brief=brief))
     return Derivation(derive_graph(network))
+
+
+def document_name(lang: str, suffix: str) -> str:
+    """derivation.tex / derivation.zh.tex and so on: English keeps the plain name."""
+    return f"derivation.{suffix}" if lang == "en" else f"derivation.{lang}.{suffix}"
+
+
+def render_outputs(
+    derivation,
+    langs=("en",),
+    formats=("tex",),
+    pdf: bool = False,
+    target: str = "numpy",
+    figures: bool = True,
+    linked_notebook: bool = False,
+) -> dict[str, bytes]:
+    """Every file of a derivation, rendered in memory (nothing is written here). The Markdown
+    document links to its pictures as SVG files beside it, the notebook holds them as attachments
+    (``linked_notebook``: links to the Markdown's SVG files instead, whether written or not);
+    ``figures=False`` leaves them out (no TeX needed)."""
+    files = {"train.py": derivation.to_numpy(target).encode()}
+    for lang in langs:
+        stem = document_name(lang, "md").removesuffix(".md")
+        if "tex" in formats:
+            tex = derivation.to_latex(lang, target)
+            files[document_name(lang, "tex")] = tex.encode()
+            if pdf:
+                from symbackprop.backends.pdf import compile_pdf
+
+                files[document_name(lang, "pdf")] = compile_pdf(tex, lang).pdf
+        if "md" in formats:
+            markdown = derivation.to_markdown_document(lang, target, stem)
+            files[document_name(lang, "md")] = markdown.text.encode()
+            if figures:
+                from symbackprop.backends.svg import tikz_to_svg
+
+                files.update(zip(markdown.figures, tikz_to_svg(list(markdown.figures.values()), lang)))
+        if "ipynb" in formats:
+            notebook = (
+                derivation.to_notebook(lang, target, linked=stem)
+                if linked_notebook
+                else derivation.to_notebook(lang, target, figures=figures)
+            )
+            files[document_name(lang, "ipynb")] = notebook.encode()
+    return files

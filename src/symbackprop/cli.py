@@ -1,4 +1,4 @@
-"""Command line: ``symbackprop examples | derive | check | verify | grade | regenerate``.
+"""Command line: ``symbackprop examples | derive | check | verify | grade | serve | regenerate``.
 
 Thin on purpose: parse arguments, call the library, write files atomically (every output is
 rendered first, then each file is written to a temporary name and renamed), and turn bad
@@ -132,11 +132,6 @@ def write_all(folder: Path, files: dict[str, bytes]) -> None:
         os.replace(tmp, path)
 
 
-def document_name(lang: str, suffix: str) -> str:
-    """derivation.tex / derivation.zh.tex and so on: English keeps the plain name."""
-    return f"derivation.{suffix}" if lang == "en" else f"derivation.{lang}.{suffix}"
-
-
 def load_network(spec: str, notation: str | None = None):
     from dataclasses import replace
 
@@ -151,44 +146,18 @@ def load_network(spec: str, notation: str | None = None):
     return network
 
 
-def render_outputs(
-    derivation,
-    langs=("en",),
-    formats=("tex",),
-    pdf: bool = False,
-    target: str = "numpy",
-    figures: bool = True,
-    linked_notebook: bool = False,
-) -> dict[str, bytes]:
-    """Every file of a derivation, rendered in memory (nothing is written here). The Markdown
-    document links to its pictures as SVG files beside it, the notebook holds them as attachments
-    (``linked_notebook``: links to the Markdown's SVG files instead, whether written or not);
-    ``figures=False`` leaves them out (no TeX needed)."""
-    files = {"train.py": derivation.to_numpy(target).encode()}
-    for lang in langs:
-        stem = document_name(lang, "md").removesuffix(".md")
-        if "tex" in formats:
-            tex = derivation.to_latex(lang, target)
-            files[document_name(lang, "tex")] = tex.encode()
-            if pdf:
-                from symbackprop.backends.pdf import compile_pdf
+def render_outputs(derivation, *args, **kwargs) -> dict[str, bytes]:
+    """Every file of a derivation, rendered in memory: see :func:`symbackprop.api.render_outputs`."""
+    from symbackprop.api import render_outputs as render
 
-                files[document_name(lang, "pdf")] = compile_pdf(tex, lang).pdf
-        if "md" in formats:
-            markdown = derivation.to_markdown_document(lang, target, stem)
-            files[document_name(lang, "md")] = markdown.text.encode()
-            if figures:
-                from symbackprop.backends.svg import tikz_to_svg
+    return render(derivation, *args, **kwargs)
 
-                files.update(zip(markdown.figures, tikz_to_svg(list(markdown.figures.values()), lang)))
-        if "ipynb" in formats:
-            notebook = (
-                derivation.to_notebook(lang, target, linked=stem)
-                if linked_notebook
-                else derivation.to_notebook(lang, target, figures=figures)
-            )
-            files[document_name(lang, "ipynb")] = notebook.encode()
-    return files
+
+def document_name(lang: str, suffix: str) -> str:
+    """derivation.tex / derivation.zh.tex and so on: see :func:`symbackprop.api.document_name`."""
+    from symbackprop.api import document_name as name
+
+    return name(lang, suffix)
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
@@ -247,7 +216,12 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
 
     rendered = {
         name: render_outputs(
-            derive(load_spec(name)), LANGUAGES, ("tex", "md", "ipynb"), pdf=args.pdf, figures=args.pdf, linked_notebook=True
+            derive(load_spec(name)),
+            LANGUAGES,
+            ("tex", "md", "ipynb"),
+            pdf=args.pdf,
+            figures=args.pdf,
+            linked_notebook=True,
         )
         for name in example_names()
     }
@@ -291,13 +265,12 @@ def _report(verdicts, as_json: bool, summary: tuple | None = None) -> None:
 
         from symbackprop.verify.grade import json_safe
 
-        objects = [v.to_json() for v in verdicts]
         if summary is not None:  # a document: the first line that is not right decides, every line listed
-            overall, counts = summary
-            data = {**overall.to_json(), "lines": objects, "lines_judged": counts["lines"], "right": counts["right"]}
-            data["first_wrong_line"] = counts["first_wrong_line"]
+            from symbackprop.verify.check import document_json
+
+            data = document_json(verdicts)
         else:
-            data = objects[0]
+            data = verdicts[0].to_json()
         print(json.dumps(json_safe(data), sort_keys=True, allow_nan=False))
         return
     for v in verdicts:
@@ -312,6 +285,8 @@ def _report(verdicts, as_json: bool, summary: tuple | None = None) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade a class: a folder of answer files or a CSV (student, question, answer)."""
+    import functools
+
     from symbackprop.core.spec import load_spec
     from symbackprop.verify.grade import grade, load_submissions, print_progress
 
@@ -322,6 +297,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputError(str(err)) from None
     load_spec(args.spec)  # a bad spec is one line, not one invalid verdict per answer
+    from symbackprop.web.report import report_html
+
     try:
         summary = grade(
             args.spec,
@@ -332,6 +309,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             force=args.force,
             progress=print_progress,
             scheduler=args.scheduler,
+            report=functools.partial(report_html, lang=args.lang),
         )
     except (ValueError, ImportError) as err:
         raise InputError(str(err)) from None
@@ -340,6 +318,48 @@ def cmd_grade(args: argparse.Namespace) -> int:
         f"{summary['correct']} correct, {summary['incorrect']} incorrect, {summary['invalid']} invalid, "
         f"{summary['undecided']} undecided; report in {args.output}"
     )
+    return EXIT_OK
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The classroom's web pages and JSON API (symbackprop.web), until Ctrl-C."""
+    import socket
+
+    if args.jobs < 1:
+        raise InputError("serve: --jobs: must be at least 1")
+    if args.report is not None and not Path(args.report, "index.html").is_file():
+        raise InputError(f"{args.report}: --report: no index.html in it (write one with symbackprop grade)")
+    if args.log is not None and Path(args.log).is_dir():
+        raise InputError(f"{args.log}: --log: a folder, not a file")
+    from symbackprop.web.app import Settings, create_app
+
+    settings = Settings(tuple(args.specs), args.report, args.log, args.jobs, args.time_limit)
+    app = create_app(settings)  # every spec is parsed here: a bad one is one line, before anything listens
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+    except (OSError, OverflowError) as err:
+        sock.close()
+        raise InputError(
+            f"serve: --host {args.host} --port {args.port}: {getattr(err, 'strerror', None) or err}"
+        ) from None
+    import uvicorn
+
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    count = len(app.state.server.site.offered)
+    print(f"serving {count} network{'s' * (count != 1)} on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server.run(sockets=[sock])
     return EXIT_OK
 
 
@@ -414,12 +434,26 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
     g.add_argument("--time-limit", type=seconds, default=5.0, help="seconds per answer (default 5)")
     g.add_argument("--force", action="store_true", help="grade again answers already graded")
+    g.add_argument("--lang", choices=languages, metavar="LANG", default="en", help="the report's language: %(choices)s")
     g.add_argument(
         "--scheduler",
         metavar="tcp://HOST:PORT",
         help="run the answers on this Dask cluster (needs dask.distributed) instead of local processes",
     )
     g.set_defaults(run=cmd_grade)
+    s = sub.add_parser(
+        "serve",
+        help="the classroom's web pages: check a derivation as you type it, read derivations, a grading report",
+        description="Serve the check, derivation and report pages and the JSON API (POST /api/verify).",
+    )
+    s.add_argument("specs", nargs="*", help="built-in names or .toml specs to offer (default: every built-in example)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=port_number, default=8000, help="port (default 8000; 0: any free port)")
+    s.add_argument("--report", metavar="DIR", help="a report folder written by grade: shown at /report")
+    s.add_argument("--log", metavar="FILE", help="append every answer checked to FILE (JSON lines); else none is kept")
+    s.add_argument("--jobs", type=int, default=2, help="checker processes (default 2)")
+    s.add_argument("--time-limit", type=seconds, default=5.0, help="seconds per answer (default 5)")
+    s.set_defaults(run=cmd_serve)
     r = sub.add_parser("regenerate", help="regenerate the outputs of every built-in example")
     r.add_argument("directory", nargs="?", default="outputs", help="target folder (default: outputs)")
     r.add_argument(

@@ -1,7 +1,9 @@
 """The Jinja environment: templates from the package (installed) or the source tree.
 
 LaTeX templates use LaTeX-safe delimiters (``\\VAR{...}``, ``\\BLOCK{...}``, ``%#``) so that
-braces in TeX never clash with Jinja; every other template uses Jinja's defaults. Undefined
+braces in TeX never clash with Jinja; every other template uses Jinja's defaults. The web
+pages' templates (``templates/web/``, :func:`html_environment`) escape every value for HTML
+unless it is ``Markup`` already (the server's MathML, rebuilt from a whitelist). Undefined
 names fail loudly (``StrictUndefined``). Templates receive strings made by the printers and
 hold no mathematics of their own.
 """
@@ -136,6 +138,19 @@ def environment(latex: bool) -> jinja2.Environment:
     env.filters["title_tex"] = title_tex
     env.filters["title_md"] = title_md
     return env
+
+
+@lru_cache(maxsize=None)
+def html_environment() -> jinja2.Environment:
+    """The web pages' templates: Jinja's default delimiters with autoescape on, so that every
+    string a user typed or a spec holds reaches the page escaped."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=True,
+    )
 
 
 def render(template: str, **context: object) -> str:

@@ -515,3 +515,12 @@ def summarize(verdicts: list[Verdict]) -> tuple[Verdict, dict]:
     where = f"line {first.line}" if first.line is not None else "a line"
     message = f"{right} of {len(verdicts)} lines right; the first that is not is {where}: {first.message}"
     return replace(first, message=message), counts
+
+
+def document_json(verdicts: list[Verdict]) -> dict:
+    """The JSON of ``verify --file --json``: the verdict of the whole derivation (that of its
+    first line that is not right), every line's own verdict under "lines", and the counts."""
+    overall, counts = summarize(verdicts)
+    data = {**overall.to_json(), "lines": [v.to_json() for v in verdicts], "lines_judged": counts["lines"]}
+    data["right"], data["first_wrong_line"] = counts["right"], counts["first_wrong_line"]
+    return data

@@ -746,6 +746,7 @@ def grade(
     progress: Callable[[int, int], None] | None = None,
     checker: str = "symbackprop.verify.check:verify_answer",
     scheduler: str | None = None,
+    report: Callable[[str, list[dict], dict], str] | None = None,
 ) -> dict:
     """Grade every answer in ``submissions`` against ``spec``; write reports to ``out_dir``; return a summary.
 
@@ -753,7 +754,8 @@ def grade(
     worker process (0: none). ``scheduler`` (``tcp://host:port``) runs the answers on that Dask
     cluster instead of ``jobs`` local processes. Raises ValueError for malformed input or a
     scheduler that cannot be reached, ImportError if the workers cannot import ``checker``.
-    ``progress(done, total)`` is called once per answer, skipped ones too.
+    ``progress(done, total)`` is called once per answer, skipped ones too. ``report(spec, rows,
+    per_question)`` makes index.html (default: a bare table); its rows also hold each "answer".
     """
     if jobs < 1 or not time_limit > 0 or not math.isfinite(time_limit) or memory_mb < 0:
         raise ValueError("jobs must be >= 1, time_limit a finite number > 0 and memory_mb >= 0")
@@ -763,7 +765,7 @@ def grade(
     client = connect(scheduler) if scheduler else None
     try:
         return _grade(
-            spec, answers, Path(out_dir), start, force, progress, client, checker, jobs, time_limit, memory_mb
+            spec, answers, Path(out_dir), start, force, progress, client, checker, jobs, time_limit, memory_mb, report
         )
     finally:
         if client is not None:
@@ -782,7 +784,9 @@ def _done_before(log_path: Path) -> dict:
     return done
 
 
-def _grade(spec, answers, out, start, force, progress, client, checker, jobs, time_limit, memory_mb) -> dict:
+def _grade(
+    spec, answers, out, start, force, progress, client, checker, jobs, time_limit, memory_mb, report=None
+) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / ".progress.jsonl"
     done = _done_before(log_path) if log_path.exists() and not force else {}
@@ -847,7 +851,8 @@ def _grade(spec, answers, out, start, force, progress, client, checker, jobs, ti
     _write_atomically(
         out / "results.json", json.dumps(json_safe(rows), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     )
-    _write_atomically(out / "index.html", _html(spec, rows, per_question))
+    with_answers = [{**r, "answer": a.answer} for r, a in zip(rows, answers)]
+    _write_atomically(out / "index.html", (report or _html)(spec, with_answers, per_question))
     verdicts = Counter(r["verdict"] for r in rows)
     return {
         "total": total,
