@@ -498,3 +498,43 @@ def test_bad_layer_specs_are_one_line_naming_the_field(tmp_path, capsys, spec, f
     assert re.search(problem, err.split(f"{field}: ", 1)[1]), err
     assert not out.exists()
 
+
+# --- the document -----------------------------------------------------------------------------------
+NEEDS_TEX = {
+    "en": pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed"),
+    "zh": pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex not installed"),
+}
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_document_prints_the_tensor_form_with_the_ops_own_latex(name):
+    d = derivation(name)
+    tex = d.to_latex()
+    tagged = {int(n) for n in re.findall(r"\\tag\{(\d+)\}", tex)}
+    assert tagged == {eq.number for eq in d.equations}
+    cited = {int(n) for n in re.findall(r"# eq\. \((\d+)\)", d.to_numpy())}
+    assert cited <= tagged
+    for section in ("Forward pass", "The objective", "Backward pass", "Gradients and update rules"):
+        assert f"\\section{{{section}}}" in tex
+    assert d.to_markdown() and d.to_latex("zh")
+
+
+def test_lenet_tinys_document_writes_conv_rot180_maxpool_and_vec():
+    tex = derivation("lenet-tiny").to_latex()
+    assert r"\operatorname{conv}\left(x, W^{(1)}\right) + b^{(1)}" in tex
+    assert (
+        r"\operatorname{conv}_{\mathrm{full}}\left(\delta^{(1)}, \operatorname{rot180}\left(W^{(1)}\right)\right)"
+        in tex
+    )
+    assert r"\operatorname{maxpool}_{2}\left(a^{(1)}\right)" in tex
+    assert r"\left[z^{(1)} > 0\right] \odot \operatorname{route}_{\max}" in tex
+    assert r"\operatorname{vec}^{-1}_{2 \times 2 \times 2}" in tex
+    bn = derivation("bn-mlp").to_latex()
+    assert r"\operatorname{mean}_{B}" in bn and r"\hat{x}^{(2)}" in bn
+
+
+@pytest.mark.parametrize("lang", [pytest.param(lang, marks=mark) for lang, mark in NEEDS_TEX.items()])
+def test_the_documents_compile(lang, tmp_path):
+    assert main(["derive", "lenet-tiny", "-o", str(tmp_path), "--pdf", "--lang", lang]) == 0
+    name = "derivation.pdf" if lang == "en" else "derivation.zh.pdf"
+    assert (tmp_path / name).read_bytes().startswith(b"%PDF")
