@@ -67,6 +67,7 @@ class _Function:
 
     name: str
     printed: list[tuple[list[str], tuple[int, ...]]] = field(default_factory=list)
+    defined: set[str] = field(default_factory=set)  # prerequisites computed so far
 
     def emit(self, target: str, code: str, numbers: Iterable[int] = (), indent: str = INDENT) -> None:
         """``target = code``, laid out as ruff does, citing the equations it computes."""
@@ -154,6 +155,21 @@ class _Builder:
     def code(self, expr: sympy.Expr) -> str:
         return self.printer.doprint(expr)
 
+    def emit(self, fn: _Function, target: str, code, numbers: tuple[int, ...], indent: str = INDENT) -> None:
+        """``target = code()``, after the prerequisites the code names that ``fn`` has not
+        computed yet (each cites the equations of the line that first needs it)."""
+        self.printer.prerequisites = {}
+        try:
+            text = code()
+            needed = self.printer.prerequisites
+        finally:
+            self.printer.prerequisites = None
+        for name, prerequisite in needed.items():
+            if name not in fn.defined:
+                fn.emit(name, prerequisite, numbers, indent=indent)
+                fn.defined.add(name)
+        fn.emit(target, text, numbers, indent=indent)
+
     def reads(self, fn: _Function, used: set[str]) -> None:
         for leaf in self.leaves:
             if leaf in used:
@@ -162,7 +178,7 @@ class _Builder:
     def statements(self, fn: _Function, lines: list[_Line]) -> None:
         for line in lines:
             for name, expr in _short(line.name, line.expr, self.code):
-                fn.emit(name, _bare(self.code(expr)), (line.number,))
+                self.emit(fn, name, lambda e=expr: _bare(self.code(e)), (line.number,))
 
 
 def _locations(text: str, functions: list[_Function]) -> dict[int, list[tuple[str, int]]]:
@@ -290,7 +306,7 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
     bwd.raw(f"{INDENT}}}")
     bwd.raw(f"{INDENT}if inputs:")
     for eq in input_gradients:
-        bwd.emit(f'grads["{eq.target.name}"]', build.code(eq.rhs), (eq.number,), indent=INDENT * 2)
+        build.emit(bwd, f'grads["{eq.target.name}"]', lambda e=eq.rhs: build.code(e), (eq.number,), INDENT * 2)
     bwd.raw(f"{INDENT}return grads")
 
     # step(values, lr=None): one forward pass, sums, folded updates
@@ -302,7 +318,7 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
         batch = [t for t in sympy.Add.make_args(eq.rhs) if isinstance(t, TensorFunction) and t.batch_reduces]
         direct = sympy.Add(*(t for t in sympy.Add.make_args(eq.rhs) if t not in batch))
         sum_name = f"sum_{leaf.name}"
-        sums.append((sum_name, " + ".join(t._sumcode(printer) for t in batch), eq.number))
+        sums.append((sum_name, lambda batch=batch: " + ".join(t._sumcode(printer) for t in batch), eq.number))
         update_code.append((leaf, sum_name, direct, updates[leaf].number))
     body = forward + loss_lines + deltas
     build.reads(stp, set().union(*(line.reads for line in body), {leaf.name for leaf in updates}))
@@ -311,7 +327,7 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
     stp.raw(f"{INDENT}m = x.shape[0]")
     build.statements(stp, body)
     for name, code, number in sums:
-        stp.emit(name, code, (number,))
+        build.emit(stp, name, code, (number,))
     stp.raw(f"{INDENT}new = dict(values)")
     for leaf, sum_name, direct, number in update_code:
         # p - lr (sum/m + c p) = (1 - lr c) p - (lr/m) sum, computed in the sum's own array

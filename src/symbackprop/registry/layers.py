@@ -13,7 +13,10 @@ that the batch mean's 1/m reaches the parameters through the batch reductions (`
   *full* convolution of delta (spread out by the stride) with the kernel rotated by 180 degrees
   and its two channel axes swapped (:class:`Conv2dInput`); its kernel's gradient is the batch
   sum of the cross-correlation of the (padded) input with delta (:class:`Conv2dWeight`). The
-  kernel is im2col: the k*k shifted slices of the padded input stacked, then one matrix product.
+  kernels are im2col: the k*k shifted slices of the padded input stacked (``im2col``), then a
+  matrix product per example; the input's error term is im2col transposed (the channels
+  contracted first, then each window offset's share added into place), which is that full
+  convolution. The forward conv and the kernel gradient share the stacked columns in train.py.
 * :class:`ChannelBias` — a per-channel vector (a conv bias, batch norm's gamma and beta on feature
   maps) broadcast over the positions; its gradient sums over the batch and the positions.
 * :class:`MaxPool2d`, :class:`AvgPool2d` — pooling over size x size windows with a stride. Max
@@ -32,10 +35,10 @@ that the batch mean's 1/m reaches the parameters through the batch reductions (`
 * dropout — no op of its own: a^(l) = r^(l) a^(l-1) / (1 - p), the mask r^(l) an input of the
   step, so the elementwise product rule applies (:data:`DROPOUT` records it for the documents).
 
-Kernels take the array namespace first and use only the array API standard (slicing, concat,
-stack, reshape, permute_dims, matmul, where): a Python loop runs over the k*k offsets of a
-window, never over pixels, units or examples. Scatter-adds are written as sums of zero-padded,
-stride-dilated copies (``place2d``), since not every array library can assign into a slice.
+Kernels take the array namespace first and use only the array API standard (slicing, stack,
+reshape, matmul, where, and assignment into a strided slice): a Python loop runs over the k*k
+offsets of a window, never over pixels, units or examples. A scatter-add (``add2d``) adds into
+a slice in place, or through ``.at[].add`` on JAX's immutable arrays.
 """
 
 from __future__ import annotations
@@ -51,46 +54,29 @@ from symbackprop.registry.tensor import LayerOp, TensorFunction
 # --- kernels ---------------------------------------------------------------------------------------
 
 
+def add2d(xp, out, part, row, column, stride):
+    """out (m, C, H, W) with part (m, C, ho, wo) added at rows row + stride i and columns
+    column + stride j: a scatter-add, in place (JAX's immutable arrays: ``.at[].add``)."""
+    rows = slice(row, row + stride * (part.shape[2] - 1) + 1, stride)
+    columns = slice(column, column + stride * (part.shape[3] - 1) + 1, stride)
+    if hasattr(out, "at"):
+        return out.at[:, :, rows, columns].add(part)
+    out[:, :, rows, columns] += part
+    return out
+
+
 def pad2d(xp, x, top, bottom, left, right):
     """x (m, C, H, W) with rows and columns of zeros added on each side; a negative amount crops."""
     rows = slice(max(-top, 0), x.shape[2] - max(-bottom, 0))
     columns = slice(max(-left, 0), x.shape[3] - max(-right, 0))
     x = x[:, :, rows, columns]
-    m, c, h, w = x.shape
     top, bottom = max(top, 0), max(bottom, 0)
     left, right = max(left, 0), max(right, 0)
-    if top or bottom:
-        above = xp.zeros((m, c, top, w), dtype=x.dtype, device=x.device)
-        below = xp.zeros((m, c, bottom, w), dtype=x.dtype, device=x.device)
-        x = xp.concat([above, x, below], axis=2)
-        h = h + top + bottom
-    if left or right:
-        before = xp.zeros((m, c, h, left), dtype=x.dtype, device=x.device)
-        after = xp.zeros((m, c, h, right), dtype=x.dtype, device=x.device)
-        x = xp.concat([before, x, after], axis=3)
-    return x
-
-
-def dilate2d(xp, x, stride):
-    """x (m, C, H, W) with stride - 1 rows and columns of zeros between its rows and columns."""
-    if stride == 1:
+    if not (top or bottom or left or right):
         return x
     m, c, h, w = x.shape
-    gap = xp.zeros((m, c, h, stride - 1, w), dtype=x.dtype, device=x.device)
-    x = xp.concat([xp.expand_dims(x, axis=3), gap], axis=3)
-    x = xp.reshape(x, (m, c, h * stride, w))
-    gap = xp.zeros((m, c, h * stride, w, stride - 1), dtype=x.dtype, device=x.device)
-    x = xp.concat([xp.expand_dims(x, axis=4), gap], axis=4)
-    x = xp.reshape(x, (m, c, h * stride, w * stride))
-    return x[:, :, : (h - 1) * stride + 1, : (w - 1) * stride + 1]
-
-
-def place2d(xp, d, stride, row, column, height, width):
-    """An (m, C, ho, wo) map whose entry (i, j) moves to (row + stride i, column + stride j) of an
-    (m, C, height, width) map of zeros: the scatter of a window offset, without assignment."""
-    d = dilate2d(xp, d, stride)
-    bottom, right = height - row - d.shape[2], width - column - d.shape[3]
-    return pad2d(xp, d, row, bottom, column, right)
+    shape = (m, c, h + top + bottom, w + left + right)
+    return add2d(xp, xp.zeros(shape, dtype=x.dtype, device=x.device), x, top, left, 1)
 
 
 def window2d(xp, x, row, column, stride, ho, wo):
@@ -100,44 +86,63 @@ def window2d(xp, x, row, column, stride, ho, wo):
     return x[:, :, rows, columns]
 
 
-def conv2d(xp, x, w, stride, padding):
-    """Cross-correlation of x (m, C, H, W) with kernels w (F, C, k, k), as PyTorch's conv2d: the
-    k*k shifted windows stacked (im2col), then one matrix product; (m, F, ho, wo)."""
+def im2col(xp, x, k, stride, padding):
+    """The k*k windows of the padded x (m, C, H, W) stacked: (m, C k k, ho wo), channels major
+    and offsets minor, as the kernels (F, C, k, k) flatten to (F, C k k)."""
     x = pad2d(xp, x, padding, padding, padding, padding)
-    m, c, h, wd = x.shape
-    f, k = w.shape[0], w.shape[2]
-    ho, wo = (h - k) // stride + 1, (wd - k) // stride + 1
+    m, c, h, w = x.shape
+    ho, wo = (h - k) // stride + 1, (w - k) // stride + 1
     offsets = [(u, v) for u in range(k) for v in range(k)]
     windows = [window2d(xp, x, u, v, stride, ho, wo) for u, v in offsets]
-    columns = xp.reshape(xp.stack(windows, axis=2), (m, c * k * k, ho * wo))
-    out = xp.reshape(w, (f, c * k * k)) @ columns
-    return xp.reshape(out, (m, f, ho, wo))
+    return xp.reshape(xp.stack(windows, axis=2), (m, c * k * k, ho * wo))
+
+
+def conv2d_columns(xp, columns, w, ho, wo):
+    """The convolution from its input's im2col columns: a matrix product per example."""
+    f = w.shape[0]
+    out = xp.reshape(w, (f, columns.shape[1])) @ columns
+    return xp.reshape(out, (columns.shape[0], f, ho, wo))
+
+
+def conv2d(xp, x, w, stride, padding):
+    """Cross-correlation of x (m, C, H, W) with kernels w (F, C, k, k), as PyTorch's conv2d: the
+    k*k shifted windows side by side (im2col), then one matrix product; (m, F, ho, wo)."""
+    k = w.shape[2]
+    ho = (x.shape[2] + 2 * padding - k) // stride + 1
+    wo = (x.shape[3] + 2 * padding - k) // stride + 1
+    return conv2d_columns(xp, im2col(xp, x, k, stride, padding), w, ho, wo)
+
+
+def conv2d_weight_columns(xp, columns, d, k):
+    """The kernels' gradient times m from the input's im2col columns and the error term d
+    (m, F, ho, wo): d_i columns_i^T for every example, summed over the batch."""
+    m, f = d.shape[0], d.shape[1]
+    d = xp.reshape(d, (m, f, columns.shape[2]))
+    total = xp.sum(d @ xp.matrix_transpose(columns), axis=0)
+    return xp.reshape(total, (f, columns.shape[1] // (k * k), k, k))
 
 
 def conv2d_weight_sum(xp, x, d, k, stride, padding):
     """sum over the batch of the cross-correlation of the padded input x (m, C, H, W) with the
     error term d (m, F, ho, wo): the gradient of the kernels (F, C, k, k), times m."""
-    x = pad2d(xp, x, padding, padding, padding, padding)
-    m, c = x.shape[0], x.shape[1]
-    f, ho, wo = d.shape[1], d.shape[2], d.shape[3]
-    offsets = [(u, v) for u in range(k) for v in range(k)]
-    windows = [window2d(xp, x, u, v, stride, ho, wo) for u, v in offsets]
-    columns = xp.reshape(xp.stack(windows, axis=2), (m, c * k * k, ho * wo))
-    d = xp.reshape(d, (m, f, ho * wo))
-    total = xp.tensordot(d, columns, axes=([0, 2], [0, 2]))
-    return xp.reshape(total, (f, c, k, k))
+    return conv2d_weight_columns(xp, im2col(xp, x, k, stride, padding), d, k)
 
 
 def conv2d_input(xp, d, w, stride, padding, height, width):
     """The error term of a convolution's input (m, C, height, width): the full convolution of d
     (m, F, ho, wo), spread out by the stride, with the kernel rotated by 180 degrees and its
-    channel axes swapped; the rows and columns of the padding cropped."""
-    k = w.shape[2]
-    d = pad2d(xp, dilate2d(xp, d, stride), k - 1, k - 1, k - 1, k - 1)
-    rotated = xp.permute_dims(xp.flip(w, axis=(2, 3)), (1, 0, 2, 3))
-    g = conv2d(xp, d, rotated, 1, 0)  # the padded input's rows up to the last window's
-    rows, columns = height + 2 * padding - g.shape[2], width + 2 * padding - g.shape[3]
-    return pad2d(xp, g, -padding, rows - padding, -padding, columns - padding)
+    channel axes swapped. Computed as im2col transposed: the channels contracted first (W^T d
+    for every window offset), then each offset's share added into place; the padding cropped."""
+    m, f, ho, wo = d.shape
+    c, k = w.shape[1], w.shape[2]
+    columns = xp.reshape(w, (f, c * k * k)).T @ xp.reshape(d, (m, f, ho * wo))
+    columns = xp.reshape(columns, (m, c, k, k, ho, wo))
+    shape = (m, c, height + 2 * padding, width + 2 * padding)
+    out = xp.zeros(shape, dtype=d.dtype, device=d.device)
+    for u in range(k):
+        for v in range(k):
+            out = add2d(xp, out, columns[:, :, u, v, :, :], u, v, stride)
+    return out[:, :, padding : padding + height, padding : padding + width]
 
 
 def maxpool2d(xp, x, size, stride):
@@ -156,7 +161,7 @@ def maxpool2d_input(xp, x, y, d, size, stride):
     maximum in row-major order where entries tie, as PyTorch does."""
     ho, wo = y.shape[2], y.shape[3]
     taken = None
-    total = None
+    out = xp.zeros(x.shape, dtype=d.dtype, device=d.device)
     for u in range(size):
         for v in range(size):
             hit = window2d(xp, x, u, v, stride, ho, wo) == y
@@ -165,10 +170,8 @@ def maxpool2d_input(xp, x, y, d, size, stride):
             else:
                 hit = xp.logical_and(hit, xp.logical_not(taken))
                 taken = xp.logical_or(taken, hit)
-            routed = d * xp.astype(hit, d.dtype)
-            part = place2d(xp, routed, stride, u, v, x.shape[2], x.shape[3])
-            total = part if total is None else total + part
-    return total
+            out = add2d(xp, out, d * xp.astype(hit, d.dtype), u, v, stride)
+    return out
 
 
 def maxpool2d_tie_gap(xp, x, size, stride):
@@ -198,12 +201,12 @@ def avgpool2d(xp, x, size, stride):
 def avgpool2d_input(xp, d, size, stride, height, width):
     """d (m, C, ho, wo) spread evenly over each window: 1/size^2 of it to every entry."""
     d = d / (size * size)
-    total = None
+    shape = (d.shape[0], d.shape[1], height, width)
+    out = xp.zeros(shape, dtype=d.dtype, device=d.device)
     for u in range(size):
         for v in range(size):
-            part = place2d(xp, d, stride, u, v, height, width)
-            total = part if total is None else total + part
-    return total
+            out = add2d(xp, out, d, u, v, stride)
+    return out
 
 
 def normalise(xp, x, axes, eps):
@@ -255,6 +258,16 @@ def _geometry(stride: int, padding: int) -> str:
     return "_{%s}" % r",\,".join(parts) if parts else ""
 
 
+def _columns(printer, a, k: int, stride: int, padding: int) -> str:
+    """im2col of a conv's input, as code: a named value the forward conv and the kernel gradient
+    share where the printer collects such prerequisites (the code generator does), else inline."""
+    code = "im2col(xp, %s, %d, %d, %d)" % (printer._print(a), k, stride, padding)
+    share = getattr(printer, "prerequisite", None)
+    if share is None or not a.is_Symbol:
+        return code
+    return share(f"columns_{a.name}", code)
+
+
 class Conv2d(TensorFunction):
     """conv(a, W): kernels W (F, C, k, k) cross-correlated with one example's map a (C, H, W).
 
@@ -262,7 +275,7 @@ class Conv2d(TensorFunction):
     backward rule crops to)."""
 
     nargs = 7
-    kernel = staticmethod(conv2d)
+    kernel = staticmethod(conv2d)  # its source brings im2col and conv2d_columns, which the code calls
 
     def vjp(self, argindex, ct):
         W, a, k, s, p, h, w = self.args
@@ -279,8 +292,10 @@ class Conv2d(TensorFunction):
         )
 
     def _arraycode(self, printer):
-        W, a, _, s, p, _, _ = self.args
-        return "conv2d(xp, %s, %s, %d, %d)" % (printer._print(a), printer._print(W), int(s), int(p))
+        W, a, k, s, p, h, w = self.args
+        columns = _columns(printer, a, int(k), int(s), int(p))
+        ho, wo = (int(h) + 2 * int(p) - int(k)) // int(s) + 1, (int(w) + 2 * int(p) - int(k)) // int(s) + 1
+        return "conv2d_columns(xp, %s, %s, %d, %d)" % (columns, printer._print(W), ho, wo)
 
 
 class Conv2dInput(TensorFunction):
@@ -316,7 +331,7 @@ class Conv2dWeight(TensorFunction):
 
     nargs = 5
     batch_reduces = True
-    kernel = staticmethod(conv2d_weight_sum)
+    kernel = staticmethod(conv2d_weight_sum)  # brings im2col and conv2d_weight_columns
 
     def _latex(self, printer, exp=None):
         d, a, _, s, p = self.args
@@ -328,13 +343,8 @@ class Conv2dWeight(TensorFunction):
 
     def _sumcode(self, printer):
         d, a, k, s, p = self.args
-        return "conv2d_weight_sum(xp, %s, %s, %d, %d, %d)" % (
-            printer._print(a),
-            printer._print(d),
-            int(k),
-            int(s),
-            int(p),
-        )
+        columns = _columns(printer, a, int(k), int(s), int(p))
+        return "conv2d_weight_columns(xp, %s, %s, %d)" % (columns, printer._print(d), int(k))
 
     def _arraycode(self, printer):
         return "%s / m" % self._sumcode(printer)
@@ -573,7 +583,16 @@ LAYER_CLASSES = (
     LayerNormInput,
 )
 # kernels that the op kernels call (train.py copies them with the ops')
-HELPER_KERNELS = (pad2d, dilate2d, place2d, window2d, normalise, normalise_input)
+HELPER_KERNELS = (
+    add2d,
+    pad2d,
+    window2d,
+    im2col,
+    conv2d_columns,
+    conv2d_weight_columns,
+    normalise,
+    normalise_input,
+)
 
 
 def kernel_samples(xp, x) -> dict[str, tuple]:
@@ -589,9 +608,11 @@ def kernel_samples(xp, x) -> dict[str, tuple]:
     axes = (0, 2, 3)
     return {
         "pad2d": (x, 1, -1, 2, 0),
-        "dilate2d": (x, 2),
-        "place2d": (x, 2, 1, 0, 2 * h, 2 * wd),
+        "add2d": (xp.zeros((x.shape[0], c, 2 * h, 2 * wd), dtype=x.dtype), x, 1, 0, 2),
         "window2d": (x, 0, 1, 1, h - 1, wd - 1),
+        "im2col": (x, 3, 2, 1),
+        "conv2d_columns": (im2col(xp, x, 3, 1, 1), w, h, wd),
+        "conv2d_weight_columns": (im2col(xp, x, 3, 1, 1), y, 3),
         "conv2d": (x, w, 1, 1),
         "conv2d_weight_sum": (x, y, 3, 1, 1),
         "conv2d_input": (y, w, 1, 1, h, wd),
