@@ -538,3 +538,32 @@ def test_the_documents_compile(lang, tmp_path):
     assert main(["derive", "lenet-tiny", "-o", str(tmp_path), "--pdf", "--lang", lang]) == 0
     name = "derivation.pdf" if lang == "en" else "derivation.zh.pdf"
     assert (tmp_path / name).read_bytes().startswith(b"%PDF")
+
+
+JAX_SCRIPT = """
+import jax
+import numpy as np
+jax.config.update("jax_enable_x64", True)
+from symbackprop import derive, load_spec
+from symbackprop.analysis.gradcheck import import_source, random_values
+
+for name in ("lenet-tiny", "bn-mlp", "dropout-mlp", "resnet-block"):
+    net = load_spec(name)
+    d = derive(net)
+    reference = import_source(d.to_numpy(), name="ref_" + name.replace("-", "_"))
+    jitted = import_source(d.to_numpy("jax"), name="jax_" + name.replace("-", "_"))
+    values = random_values(net, np.random.default_rng(0), batch=3)
+    want = reference.step(values)
+    for _ in range(2):  # the second call runs the compiled step
+        got = jitted.step({k: jax.numpy.asarray(v) for k, v in values.items()})
+    for key in want:
+        np.testing.assert_allclose(np.asarray(got[key]), want[key], rtol=1e-12, atol=1e-13, err_msg=name + key)
+print("agree")
+"""
+
+
+def test_the_jax_target_jit_compiles_the_layer_steps_and_agrees():
+    """In a process of its own (JAX starts threads); JAX's immutable arrays take .at[].add."""
+    pytest.importorskip("jax", reason="the jax target is tested where JAX is installed")
+    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "agree", result.stderr[-2000:]

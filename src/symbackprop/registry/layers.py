@@ -32,6 +32,10 @@ that the batch mean's 1/m reaches the parameters through the batch reductions (`
   delta_x = (delta - mean(delta) - x-hat mean(delta x-hat)) / sqrt(sigma^2 + eps). That formula
   is linear and homogeneous in delta, so it holds as it stands for the engine's per-example error
   terms (each m times the true gradient). The affine part gamma x-hat + beta is elementwise.
+  BN is not a batch reduction (``batch_reduces`` stays False): its value is one per example, so
+  the engine's ``per_example`` counts x-hat per example and gamma's and beta's gradients get the
+  usual (1/m) sum_i (``BatchMean``); the coupling of the examples lives in its kernel and its vjp
+  alone. Checked against PyTorch's ``batch_norm(training=True)``, biased variance as there.
 * dropout — no op of its own: a^(l) = r^(l) a^(l-1) / (1 - p), the mask r^(l) an input of the
   step, so the elementwise product rule applies (:data:`DROPOUT` records it for the documents).
 
@@ -52,6 +56,15 @@ from symbackprop.registry.base import Lemma, Text
 from symbackprop.registry.tensor import LayerOp, TensorFunction
 
 # --- kernels ---------------------------------------------------------------------------------------
+
+
+def zeros_like_shape(xp, shape, like):
+    """Zeros of a shape in like's dtype, on like's device where it has one (a JAX array traced
+    by jit has none)."""
+    device = getattr(like, "device", None)
+    if device is None or callable(device):
+        return xp.zeros(shape, dtype=like.dtype)
+    return xp.zeros(shape, dtype=like.dtype, device=device)
 
 
 def add2d(xp, out, part, row, column, stride):
@@ -76,7 +89,7 @@ def pad2d(xp, x, top, bottom, left, right):
         return x
     m, c, h, w = x.shape
     shape = (m, c, h + top + bottom, w + left + right)
-    return add2d(xp, xp.zeros(shape, dtype=x.dtype, device=x.device), x, top, left, 1)
+    return add2d(xp, zeros_like_shape(xp, shape, x), x, top, left, 1)
 
 
 def window2d(xp, x, row, column, stride, ho, wo):
@@ -138,7 +151,7 @@ def conv2d_input(xp, d, w, stride, padding, height, width):
     columns = xp.reshape(w, (f, c * k * k)).T @ xp.reshape(d, (m, f, ho * wo))
     columns = xp.reshape(columns, (m, c, k, k, ho, wo))
     shape = (m, c, height + 2 * padding, width + 2 * padding)
-    out = xp.zeros(shape, dtype=d.dtype, device=d.device)
+    out = zeros_like_shape(xp, shape, d)
     for u in range(k):
         for v in range(k):
             out = add2d(xp, out, columns[:, :, u, v, :, :], u, v, stride)
@@ -161,7 +174,7 @@ def maxpool2d_input(xp, x, y, d, size, stride):
     maximum in row-major order where entries tie, as PyTorch does."""
     ho, wo = y.shape[2], y.shape[3]
     taken = None
-    out = xp.zeros(x.shape, dtype=d.dtype, device=d.device)
+    out = zeros_like_shape(xp, x.shape, d)
     for u in range(size):
         for v in range(size):
             hit = window2d(xp, x, u, v, stride, ho, wo) == y
@@ -202,7 +215,7 @@ def avgpool2d_input(xp, d, size, stride, height, width):
     """d (m, C, ho, wo) spread evenly over each window: 1/size^2 of it to every entry."""
     d = d / (size * size)
     shape = (d.shape[0], d.shape[1], height, width)
-    out = xp.zeros(shape, dtype=d.dtype, device=d.device)
+    out = zeros_like_shape(xp, shape, d)
     for u in range(size):
         for v in range(size):
             out = add2d(xp, out, d, u, v, stride)
@@ -584,6 +597,7 @@ LAYER_CLASSES = (
 )
 # kernels that the op kernels call (train.py copies them with the ops')
 HELPER_KERNELS = (
+    zeros_like_shape,
     add2d,
     pad2d,
     window2d,
@@ -608,6 +622,7 @@ def kernel_samples(xp, x) -> dict[str, tuple]:
     axes = (0, 2, 3)
     return {
         "pad2d": (x, 1, -1, 2, 0),
+        "zeros_like_shape": ((2, 3), x),
         "add2d": (xp.zeros((x.shape[0], c, 2 * h, 2 * wd), dtype=x.dtype), x, 1, 0, 2),
         "window2d": (x, 0, 1, 1, h - 1, wd - 1),
         "im2col": (x, 3, 2, 1),
