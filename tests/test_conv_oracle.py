@@ -33,7 +33,7 @@ from symbackprop.core.sequential import Layer, LayerError, SequentialNetwork
 
 TOLERANCE = 1e-7  # as the finite-difference check: batch norm's backward cancels (delta - mean delta - ...)
 TINY = 1e-12
-ZERO = 1e-5  # an exactly-0 gradient (a conv bias before batch norm) is rounding on both sides: 1e-14 absolute
+FLOOR = 1e-3  # as gradcheck's
 
 ACTIVATIONS = {
     "identity": lambda z: z,
@@ -115,16 +115,16 @@ def _module(net: SequentialNetwork):
     return import_source(derive(net).to_numpy(), name=f"gen_conv_oracle_{next(_ids)}")
 
 
-def relative_error(a, o) -> float:
+def relative_error(a, o, scale: float = 0.0) -> float:
     """|a - o| / max(|a|, |o|), an entry judged at no less than 1/1000 of its gradient's largest
-    (as gradcheck does: an entry that cancels to 1e-10 beside entries of 1 is rounding), and
-    never below ZERO (both sides of a gradient that is 0 are rounding)."""
+    (as gradcheck does: an entry that cancels to 1e-10 beside entries of 1 is rounding) nor of
+    ``scale``, the largest entry of all the gradients: a gradient that is exactly 0 (a conv bias
+    before a normalisation that removes it) is rounding on both sides, amplified by the norm's
+    1/sigma."""
     a, o = np.asarray(a, dtype=float), np.asarray(o, dtype=float)
-    floor = max(1e-3 * float(np.max(np.abs(o))) if o.size else 0.0, ZERO)
+    floor = max(FLOOR * float(np.max(np.abs(o))) if o.size else 0.0, FLOOR * scale, TINY)
     scale = np.maximum(np.maximum(np.abs(a), np.abs(o)), floor)
-    both_tiny = scale < TINY
-    err = np.where(both_tiny, 0.0, np.abs(a - o) / np.where(both_tiny, 1.0, scale))
-    return float(np.max(err)) if err.size else 0.0
+    return float(np.max(np.abs(a - o) / scale)) if a.size else 0.0
 
 
 def assert_matches_torch(net: SequentialNetwork, values: dict) -> None:
@@ -133,9 +133,10 @@ def assert_matches_torch(net: SequentialNetwork, values: dict) -> None:
     assert module.loss(values) == pytest.approx(want_value, rel=1e-11, abs=1e-13), net
     got = module.backward(values, inputs=True)
     assert set(want) == {*module.INPUTS, *module.PARAMETERS}
+    largest = max(float(np.max(np.abs(g))) for g in want.values() if g.size)
     for leaf, grad in want.items():
         assert np.shape(got[leaf]) == grad.shape, (leaf, np.shape(got[leaf]), grad.shape)
-        err = relative_error(got[leaf], grad)
+        err = relative_error(got[leaf], grad, largest)
         assert err < TOLERANCE, f"{net}: d/d{leaf} relative error {err:.3e}\n{got[leaf]}\n{grad}"
 
 
