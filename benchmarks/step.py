@@ -1,6 +1,6 @@
 """Training-step speed: the generated train.py against hand-written NumPy, PyTorch and JAX.
 
-Usage: python benchmarks/step.py [--rounds N] [--quick]
+Usage: python benchmarks/step.py [--rounds N] [--quick] [--lenet]
 
 One network family (tanh hidden layers, softmax + cross-entropy output, weight decay), four sizes
 and batch sizes, float32 and float64. Every variant does the same work: one forward pass with
@@ -18,6 +18,17 @@ Timing: one BLAS/XLA thread, variants interleaved round by round, the best of th
 (each round times enough calls to take ~50 ms). It prints the times, the ratios gen/hand,
 gen-pt/torch and gen-jax/jax, and for the largest float32 network the step's matrix-multiply
 rate against this machine's single-thread SGEMM rate, a 1024^3 product timed in the same rounds.
+
+Then (with PyTorch installed; ``--lenet`` for this part alone) a LeNet-5-sized network of layers
+on 28 x 28 inputs, batch 64: conv 6 5x5 (padding 2), relu, max pool 2, conv 16 5x5, relu, max
+pool 2, flatten, dense 120 and 84 (relu), dense 10 softmax, cross-entropy, weight decay. The
+generated step (on NumPy, and on PyTorch tensors: gen-pt) against the same step in PyTorch eager
+(torch.nn.functional forward, torch.autograd.grad backward, the update under no_grad), after
+checking that both give the same objective and new parameters. It runs twice: with the C
+library's default allocator, and with glibc told to keep freed memory (``mallopt``: trim and
+mmap thresholds of 32 MB). NumPy takes each step's multi-megabyte temporaries (im2col's
+columns) from malloc, and glibc by default gives such blocks back to the system and faults them
+in again on the next step; the second row shows what that costs. train.py never changes it.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import numpy as np  # noqa: E402
 
 from symbackprop import LayeredNetwork, derive  # noqa: E402
 from symbackprop.analysis.gradcheck import import_source  # noqa: E402
+from symbackprop.core.sequential import Layer, SequentialNetwork  # noqa: E402
 
 SIZES = [((4, 8, 3), 1), ((64, 32, 10), 32), ((784, 128, 64, 10), 256), ((784, 512, 512, 10), 256)]
 DECAY, RATE = 1e-4, 0.1
@@ -222,11 +234,117 @@ def bench(sizes, batch: int, dtype, rounds: int, libraries: set[str], sgemm: boo
     return {v.name: v.best for v in variants}
 
 
+# --- a LeNet-5-sized network of layers against PyTorch eager ----------------------------------------
+LENET_BATCH = 64
+
+
+def lenet5() -> SequentialNetwork:
+    layers = (
+        Layer("conv2d", channels=6, kernel=5, padding=2, activation="relu"),
+        Layer("maxpool2d", size=2),
+        Layer("conv2d", channels=16, kernel=5, activation="relu"),
+        Layer("maxpool2d", size=2),
+        Layer("flatten"),
+        Layer("dense", units=120, activation="relu"),
+        Layer("dense", units=84, activation="relu"),
+        Layer("dense", units=10, activation="softmax"),
+    )
+    return SequentialNetwork("lenet5", (1, 28, 28), layers, "cross_entropy", weight_decay=DECAY, learning_rate=RATE)
+
+
+def torch_lenet_step(net: SequentialNetwork):
+    """The same training step in PyTorch eager: functional forward, autograd backward, SGD update."""
+    import torch
+    import torch.nn.functional as F
+
+    weights = net.weights()
+
+    def step(values, lr=RATE):
+        x, t = values["x"], values["t"]
+        a = F.max_pool2d(F.relu(F.conv2d(x, values["W1"], values["b1"], padding=2)), 2)
+        a = torch.flatten(F.max_pool2d(F.relu(F.conv2d(a, values["W3"], values["b3"])), 2), 1)
+        a = F.relu(F.linear(a, values["W6"], values["b6"]))
+        a = F.relu(F.linear(a, values["W7"], values["b7"]))
+        logp = torch.log_softmax(F.linear(a, values["W8"], values["b8"]), dim=1)
+        objective = -(t * logp).sum() / x.shape[0] + DECAY / 2 * sum((values[w] ** 2).sum() for w in weights)
+        names = list(net.parameter_names)
+        grads = torch.autograd.grad(objective, [values[n] for n in names])
+        new = dict(values)
+        with torch.no_grad():
+            for name, g in zip(names, grads):
+                new[name] = values[name] - lr * g
+        new["J"] = objective.detach()
+        return new
+
+    return step
+
+
+def keep_freed_memory() -> bool:
+    """glibc: keep freed blocks of up to 32 MB for reuse instead of returning them to the system."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return bool(libc.mallopt(-1, 2**25)) and bool(libc.mallopt(-3, 2**25))  # M_TRIM_ and M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+def bench_lenet(rounds: int) -> None:
+    bench_lenet_rows(rounds, "default malloc")
+    if keep_freed_memory():
+        bench_lenet_rows(rounds, "malloc keeps")
+
+
+def bench_lenet_rows(rounds: int, allocator: str) -> None:
+    import torch
+
+    net = lenet5()
+    generated = import_source(derive(net).to_numpy(), name="bench_gen_lenet5")
+    rng = np.random.default_rng(0)
+    print(
+        f"\nLeNet-5 (28 x 28, batch {LENET_BATCH}), {allocator}: the generated step against PyTorch eager, one thread"
+    )
+    print(f"{'dtype':<8} {'gen us':>9} {'torch us':>9} {'gen/torch':>9} {'gen-pt us':>10} {'gen-pt/torch':>12}")
+    for dtype in (np.float32, np.float64):
+        values = dict(net.initial_parameters())
+        values["x"] = rng.normal(0, 1, (LENET_BATCH, *net.input_shape))
+        values["t"] = np.eye(10)[rng.integers(0, 10, LENET_BATCH)]
+        values = {k: v.astype(dtype) for k, v in values.items()}
+        tv = {k: torch.from_numpy(v) for k, v in values.items()}
+        leaves = {k: v.clone().requires_grad_(k in net.parameter_names) for k, v in tv.items()}
+        torch_step = torch_lenet_step(net)
+        agree(generated.step(values), {k: v.detach().numpy() for k, v in torch_step(leaves).items()}, dtype)
+        variants = [
+            Variant("gen", lambda: generated.step(values)),
+            Variant("torch", lambda: torch_step(leaves)),
+            Variant("gen-pt", lambda: generated.step(tv)),
+        ]
+        counts = {v.name: calls_for(v.call, budget=0.2) for v in variants}
+        for _ in range(rounds):
+            for v in variants:
+                v.best = min(v.best, timed(v.call, counts[v.name]))
+        t = {v.name: v.best for v in variants}
+        print(
+            f"{dtype.__name__:<8} {1e6 * t['gen']:>9.0f} {1e6 * t['torch']:>9.0f} {t['gen'] / t['torch']:>9.3f}"
+            f" {1e6 * t['gen-pt']:>10.0f} {t['gen-pt'] / t['torch']:>12.3f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="3 rounds, NumPy only")
+    parser.add_argument("--lenet", action="store_true", help="only the LeNet-5 network against PyTorch eager")
     args = parser.parse_args()
+    if args.lenet:
+        import torch
+
+        torch.set_num_threads(1)
+        bench_lenet(args.rounds)
+        return
     libraries = set()
     if not args.quick:
         for lib in ("torch", "jax"):
@@ -272,6 +390,8 @@ def main() -> None:
         f"{'-'.join(map(str, SIZES[-1][0]))} B={SIZES[-1][1]} float32: the generated step's products run at "
         f"{achieved / 1e9:.1f} GFLOP/s, {100 * achieved / rate:.0f}% of that ({1e3 * seconds:.2f} ms a step)"
     )
+    if "torch" in libraries:
+        bench_lenet(rounds)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from symbackprop.registry import (
     Softmax,
     code_form,
     elementary,
+    kernel_samples,
     kernel_source,
     numpy_kernels,
     real,
@@ -144,10 +145,15 @@ def test_kernel_matches_the_definition(name):
 def test_kernels_are_finite_and_keep_the_dtype_at_huge_inputs(name, dtype):
     kernel = numpy_kernels()[name]
     big = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]], dtype=dtype)
+    maps = np.stack([np.roll(big, k, axis=1) for k in range(5)], axis=1)[None].repeat(2, axis=0)  # (2, 1, 5, 5)
+    samples = kernel_samples(np, maps)  # the layer ops' kernels take maps and their geometry
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-            out = kernel(0, *big[0]) if name == "softmax_component" else kernel(big)
+            if name in samples:
+                out = kernel(*samples[name])
+            else:
+                out = kernel(0, *big[0]) if name == "softmax_component" else kernel(big)
     assert np.all(np.isfinite(out)), name
     assert np.asarray(out).dtype == dtype, name
 

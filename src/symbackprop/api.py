@@ -30,7 +30,9 @@ from symbackprop.backends.notebook import notebook_json
 from symbackprop.calculus.derive import GraphDerivation, derive_graph
 from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.network import GraphNetwork, LayeredNetwork
+from symbackprop.core.sequential import SequentialNetwork
 
 
 class Derivation:
@@ -41,11 +43,11 @@ class Derivation:
     gradient or update in inputs and parameters only. ``inner`` is the calculus-layer derivation.
     """
 
-    def __init__(self, inner: GraphDerivation | LayeredDerivation):
+    def __init__(self, inner: GraphDerivation | LayeredDerivation | SequentialDerivation):
         self.inner = inner
 
     @property
-    def network(self) -> GraphNetwork | LayeredNetwork:
+    def network(self) -> GraphNetwork | LayeredNetwork | SequentialNetwork:
         return self.inner.network
 
     @property
@@ -127,12 +129,14 @@ class Derivation:
         return summary_latex(self.analysis)
 
 
-def derive(network: GraphNetwork | LayeredNetwork, brief: bool = False) -> Derivation:
+def derive(network: GraphNetwork | LayeredNetwork | SequentialNetwork, brief: bool = False) -> Derivation:
     """Derive error terms, gradients and updates of a network (see :mod:`symbackprop.calculus`).
     ``brief``: a layered network's documents write one representative unit per layer in index
     form (beside the matrix form, the lemmas and the worked example) instead of every unit."""
     if isinstance(network, LayeredNetwork):
         return Derivation(LayeredDerivation(network, brief=brief))
+    if isinstance(network, SequentialNetwork):
+        return Derivation(SequentialDerivation(network))
     return Derivation(derive_graph(network))
 
 

@@ -18,6 +18,7 @@ from symbackprop.analysis.evaluate import evaluate_edges, evaluate_graph
 from symbackprop.calculus.derive import GraphDerivation
 from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.calculus.sequential import SequentialDerivation
 
 if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evaluate, not these
     from symbackprop.analysis.collapse import Collapse
@@ -76,7 +77,7 @@ class LayerRows:
 class Analysis:
     """A derivation and what its documents need, all computed."""
 
-    derivation: GraphDerivation | LayeredDerivation
+    derivation: GraphDerivation | LayeredDerivation | SequentialDerivation
     equations: list[Equation]
     unit: GraphDerivation | None  # the per-unit derivation the document writes out, if any
     steps: dict[str, list[Line]]  # equation label -> the steps that lead to it
@@ -91,9 +92,13 @@ class Analysis:
     memory: MemoryUse | None = None  # d2l notation: what training keeps in memory that prediction does not
 
 
-def analyse(derivation: GraphDerivation | LayeredDerivation) -> Analysis:
-    """Number, explain, check and evaluate a derivation for its documents."""
+def analyse(derivation: GraphDerivation | LayeredDerivation | SequentialDerivation) -> Analysis:
+    """Number, explain, check and evaluate a derivation for its documents. A network of layers
+    has its tensor equations only: no per-unit steps, consistency check or worked example yet."""
     from symbackprop.analysis.consistency import check_consistency
+
+    if isinstance(derivation, SequentialDerivation):
+        return Analysis(derivation, derivation.equations, None, {}, {}, None, None)
 
     layered = isinstance(derivation, LayeredDerivation)
     unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation

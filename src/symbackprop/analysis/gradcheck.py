@@ -14,8 +14,11 @@ never below what the finite differences can resolve (their resolution / TOLERANC
 ``FLOOR`` times the largest entry of that gradient: an entry a thousand times smaller than its
 neighbours is judged at their scale, so rounding in a saturated softmax is not a failure, while a
 wrong gradient still is. Points near a kink (relu at 0, max at a tie) are skipped: there the
-derivative jumps and no difference quotient converges. Large parameters are sampled (the largest
-entries and random ones), and the whole check stops at a time limit.
+derivative jumps and no difference quotient converges; for max pooling that is where two entries
+of a window come close to a tie (exact ties are relu's zeros, where no derivative flows, and do
+not count). Large parameters are sampled (the largest entries and random ones), and the whole
+check stops at a time limit. Networks of layers (:class:`SequentialNetwork`) are checked against
+finite differences only, their dropout masks drawn as the step draws them (1 - p of the entries 1).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ import sympy
 from symbackprop.analysis.evaluate import evaluate_graph
 from symbackprop.analysis.numeric import lambdify_numpy
 from symbackprop.calculus.layered import PER_UNIT_LIMIT, LayeredDerivation
+from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.network import GraphNetwork, LayeredNetwork
-from symbackprop.registry import kinks_of, loss
+from symbackprop.core.sequential import SequentialNetwork
+from symbackprop.registry import TensorFunction, kinks_of, loss
 
 TOLERANCE = 1e-7
 FLOOR = 1e-3
@@ -73,8 +78,17 @@ def import_source(source: str, name: str = "generated_train") -> ModuleType:
     return module
 
 
-def random_values(net: GraphNetwork | LayeredNetwork, rng: np.random.Generator, batch: int = 3) -> dict:
+def random_values(
+    net: GraphNetwork | LayeredNetwork | SequentialNetwork, rng: np.random.Generator, batch: int = 3
+) -> dict:
     """A random point for the checks: targets the loss accepts, values near the example."""
+    if isinstance(net, SequentialNetwork):
+        values = {name: rng.normal(0.0, 0.7, shape) for name, shape in net.parameter_shapes().items()}
+        values["x"] = rng.normal(0.0, 1.0, (batch, *net.input_shape))
+        values["t"] = random_targets(loss(net.loss).targets, rng, batch, net.output_shape[0])
+        for name, (shape, rate) in net.masks().items():
+            values[name] = (rng.random((batch, *shape)) >= rate).astype(float)
+        return values
     if isinstance(net, LayeredNetwork):
         values = {name: rng.normal(0.0, 0.7, shape) for name, shape in net.parameter_shapes().items()}
         values["x"] = rng.normal(0.0, 1.0, (batch, net.sizes[0]))
@@ -162,11 +176,21 @@ def _symbolic_layered(derivation: LayeredDerivation, values: dict) -> dict[str, 
 
 def symbolic_gradients(derivation, values: dict) -> dict[str, np.ndarray] | None:
     """The per-unit equations evaluated at ``values``; None if the network is too large for that."""
+    if isinstance(derivation, SequentialDerivation):
+        return None  # no per-unit equations for networks of layers yet
     if isinstance(derivation, LayeredDerivation):
         if derivation.network.unit_count > PER_UNIT_LIMIT * 4:
             return None
         return _symbolic_layered(derivation, values)
     return evaluate_graph(derivation, dict(values))[2]
+
+
+def _tie_gap(sub: TensorFunction, env: dict) -> float:
+    """How near a tie an op's input is (max pooling's windows), from its arguments' values."""
+    args = [env.get(a.name) if a.is_Symbol else int(a) for a in sub.args]
+    if any(a is None for a in args):
+        return np.inf
+    return float(type(sub).tie_gap(np, *args[: len(args) - 2]))
 
 
 def has_kinks(graph: GraphNetwork) -> bool:
@@ -183,6 +207,9 @@ def kink_distance(graph: GraphNetwork, forward: dict, values: dict) -> float:
         for sub in sympy.preorder_traversal(expr):
             kinks = kinks_of(type(sub))
             if not kinks or not isinstance(sub, sympy.Basic) or not sub.args:
+                continue
+            if isinstance(sub, TensorFunction):
+                nearest = min(nearest, _tie_gap(sub, env))
                 continue
             gaps = (
                 [a - b for i, a in enumerate(sub.args) for b in sub.args[i + 1 :]]
@@ -247,7 +274,7 @@ def check_derivation(
     """Compare the module's backward with finite differences and with the symbolic gradients."""
     start = time.monotonic()
     net = derivation.network
-    graph = derivation.graph if isinstance(derivation, LayeredDerivation) else net
+    graph = derivation.graph if isinstance(derivation, (LayeredDerivation, SequentialDerivation)) else net
     rng = np.random.default_rng(seed)
     step = KINKED_STEP if has_kinks(graph) else STEP
     worst: dict[str, list[float]] = {}
@@ -284,7 +311,12 @@ def check_derivation(
         for leaf, errs in worst.items()
     ]
     if not ran_symbolic:
-        notes.append("symbolic comparison skipped: too many units for per-unit evaluation")
+        why = (
+            "no per-unit equations for a network of layers yet"
+            if isinstance(derivation, SequentialDerivation)
+            else "too many units for per-unit evaluation"
+        )
+        notes.append(f"symbolic comparison skipped: {why}")
     return CheckReport(net.name, done, rows, "\n".join(notes))
 
 

@@ -21,6 +21,7 @@ log first and the output as its exp, which is no more work and serves both (regi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -32,7 +33,8 @@ from symbackprop.backends.printers import ArrayPrinter
 from symbackprop.backends.pyformat import LINE_LENGTH, assignment
 from symbackprop.backends.runtime import helper_source
 from symbackprop.calculus.layered import LayeredDerivation
-from symbackprop.registry import ACTIVATIONS, TensorFunction, code_form, kernel_source
+from symbackprop.calculus.sequential import SequentialDerivation
+from symbackprop.registry import ACTIVATIONS, TensorFunction, code_form, kernel_source, loss, real
 
 INDENT = "    "
 TARGETS = ("numpy", "jax")
@@ -65,6 +67,7 @@ class _Function:
 
     name: str
     printed: list[tuple[list[str], tuple[int, ...]]] = field(default_factory=list)
+    defined: set[str] = field(default_factory=set)  # prerequisites computed so far
 
     def emit(self, target: str, code: str, numbers: Iterable[int] = (), indent: str = INDENT) -> None:
         """``target = code``, laid out as ruff does, citing the equations it computes."""
@@ -79,6 +82,19 @@ class _Function:
     @property
     def lines(self) -> list[str]:
         return [line for lines, _ in self.printed for line in lines]
+
+
+def _bare(code: str) -> str:
+    """A right-hand side without parentheses around all of it (``(delta @ W)`` alone, which an
+    op prints so for the products it is usually part of)."""
+    if not (code.startswith("(") and code.endswith(")")):
+        return code
+    depth = 0
+    for i, char in enumerate(code):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and i < len(code) - 1:
+            return code  # the first parenthesis closes before the end: (a) * (b)
+    return code[1:-1]
 
 
 def _kernels_used(exprs: Iterable[sympy.Expr]) -> set[str]:
@@ -139,6 +155,21 @@ class _Builder:
     def code(self, expr: sympy.Expr) -> str:
         return self.printer.doprint(expr)
 
+    def emit(self, fn: _Function, target: str, code, numbers: tuple[int, ...], indent: str = INDENT) -> None:
+        """``target = code()``, after the prerequisites the code names that ``fn`` has not
+        computed yet (each cites the equations of the line that first needs it)."""
+        self.printer.prerequisites = {}
+        try:
+            text = code()
+            needed = self.printer.prerequisites
+        finally:
+            self.printer.prerequisites = None
+        for name, prerequisite in needed.items():
+            if name not in fn.defined:
+                fn.emit(name, prerequisite, numbers, indent=indent)
+                fn.defined.add(name)
+        fn.emit(target, text, numbers, indent=indent)
+
     def reads(self, fn: _Function, used: set[str]) -> None:
         for leaf in self.leaves:
             if leaf in used:
@@ -147,7 +178,7 @@ class _Builder:
     def statements(self, fn: _Function, lines: list[_Line]) -> None:
         for line in lines:
             for name, expr in _short(line.name, line.expr, self.code):
-                fn.emit(name, self.code(expr), (line.number,))
+                self.emit(fn, name, lambda e=expr: _bare(self.code(e)), (line.number,))
 
 
 def _locations(text: str, functions: list[_Function]) -> dict[int, list[tuple[str, int]]]:
@@ -177,7 +208,9 @@ def generate(derivation, target: str = "numpy") -> GeneratedModule:
     if target not in TARGETS:
         raise ValueError(f"no code target {target!r}; known: {', '.join(TARGETS)}")
     if isinstance(derivation, LayeredDerivation):
-        context, functions = _tensor_module(derivation)
+        context, functions = _tensor_module(_layered_plan(derivation))
+    elif isinstance(derivation, SequentialDerivation):
+        context, functions = _tensor_module(_sequential_plan(derivation))
     else:
         context, functions = _graph_module(derivation)
     context["jax"] = target == "jax"
@@ -187,18 +220,34 @@ def generate(derivation, target: str = "numpy") -> GeneratedModule:
     return GeneratedModule(text, _locations(text, functions))
 
 
-# --- layered (tensor) networks -------------------------------------------------------------------
+# --- batched (tensor) networks: fully connected, or a list of layers ----------------------------
+
+LAYERED_LAYOUT = """arrays (x: (m, inputs), t: (m, outputs),
+W<l>: (units of l+1, units of l), b<l>: (units of l+1,))."""
+SEQUENTIAL_LAYOUT = """arrays in PyTorch's layouts (x: (m, *input), t: (m, outputs),
+mask<l>: like layer l's input, 1 keeps an entry; W<l>: (out, in) or (out_channels,
+in_channels, k, k), b<l>, gamma<l>, beta<l>: (out,), (channels,) or layer norm's input)."""
 
 
-def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
-    net, names, graph = d.network, d.names, d.graph
-    equations = [eq for eq in d.equations if eq.level == "tensor"]
+@dataclass
+class _TensorPlan:
+    """What a batched module needs beyond its equations: leaves, constants, initial values."""
+
+    equations: list  # the tensor-level equations, numbered
+    decay: Symbol  # lambda, printed WEIGHT_DECAY
+    batch: Symbol  # m
+    inputs: tuple[Symbol, ...]  # x first; dropout masks after it
+    parameters: tuple[str, ...]
+    objective: str
+    context: dict  # the template's: name, title, constants, initial lines, ...
+
+
+def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
+    equations = plan.equations
     by_kind = {k: [eq for eq in equations if eq.kind == k] for k in ("forward", "loss", "delta", "gradient", "update")}
-    printer = ArrayPrinter(
-        {names.weight_decay(): "WEIGHT_DECAY", names.batch_size(): "m"}, leading=frozenset({names.weight_decay()})
-    )
-    params = net.parameter_names
-    build = _Builder(printer, ("x", "t", *params))
+    printer = ArrayPrinter({plan.decay: "WEIGHT_DECAY", plan.batch: "m"}, leading=frozenset({plan.decay}))
+    params = plan.parameters
+    build = _Builder(printer, (*(s.name for s in plan.inputs[:1]), "t", *(s.name for s in plan.inputs[1:]), *params))
 
     # forward lines; a loss that takes log(a) of an output computed "from its log" reads log_a
     objective_terms = [eq.rhs for eq in by_kind["loss"]]
@@ -220,9 +269,8 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
         forward.append(_Line(a.name, expr, eq.number))
     loss_lines = [_Line(eq.target.name, eq.rhs.xreplace(logs), eq.number) for eq in by_kind["loss"]]
     deltas = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in by_kind["delta"]]
-    x = names.out_vec(1)
     gradients = {eq.target: eq for eq in by_kind["gradient"]}
-    input_gradient = gradients.pop(x)
+    input_gradients = [gradients.pop(x) for x in plan.inputs]
     grad_lines = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in gradients.values()]
     updates = {eq.target: eq for eq in by_kind["update"]}
 
@@ -241,7 +289,8 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
     # backward(values, inputs=False)
     bwd = _Function("backward")
     wanted = set().union(
-        *(line.reads for line in deltas + grad_lines), {s.name for s in input_gradient.rhs.free_symbols}
+        *(line.reads for line in deltas + grad_lines),
+        *({s.name for s in eq.rhs.free_symbols} for eq in input_gradients),
     )
     needed = _needed(forward, set(wanted))
     body = needed + deltas + grad_lines
@@ -256,8 +305,8 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
         bwd.raw(f'{INDENT * 2}"delta_{eq.target.name}": {line.name},')
     bwd.raw(f"{INDENT}}}")
     bwd.raw(f"{INDENT}if inputs:")
-    code = build.code(input_gradient.rhs)
-    bwd.emit('grads["x"]', code, (input_gradient.number,), indent=INDENT * 2)
+    for eq in input_gradients:
+        build.emit(bwd, f'grads["{eq.target.name}"]', lambda e=eq.rhs: build.code(e), (eq.number,), INDENT * 2)
     bwd.raw(f"{INDENT}return grads")
 
     # step(values, lr=None): one forward pass, sums, folded updates
@@ -269,7 +318,7 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
         batch = [t for t in sympy.Add.make_args(eq.rhs) if isinstance(t, TensorFunction) and t.batch_reduces]
         direct = sympy.Add(*(t for t in sympy.Add.make_args(eq.rhs) if t not in batch))
         sum_name = f"sum_{leaf.name}"
-        sums.append((sum_name, " + ".join(t._sumcode(printer) for t in batch), eq.number))
+        sums.append((sum_name, lambda batch=batch: " + ".join(t._sumcode(printer) for t in batch), eq.number))
         update_code.append((leaf, sum_name, direct, updates[leaf].number))
     body = forward + loss_lines + deltas
     build.reads(stp, set().union(*(line.reads for line in body), {leaf.name for leaf in updates}))
@@ -278,7 +327,7 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
     stp.raw(f"{INDENT}m = x.shape[0]")
     build.statements(stp, body)
     for name, code, number in sums:
-        stp.emit(name, code, (number,))
+        build.emit(stp, name, code, (number,))
     stp.raw(f"{INDENT}new = dict(values)")
     for leaf, sum_name, direct, number in update_code:
         # p - lr (sum/m + c p) = (1 - lr c) p - (lr/m) sum, computed in the sum's own array
@@ -287,17 +336,29 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
         stp.raw(f"{INDENT}{sum_name} *= -lr / m  # eq. ({number})", (number,))
         stp.raw(f"{INDENT}{sum_name} += {f'{kept} * {p}' if kept else p}  # eq. ({number})")
         stp.raw(f'{INDENT}new["{p}"] = {sum_name}')
-    objective = graph.objective.name
+    objective = plan.objective
     stp.raw(f'{INDENT}new["{objective}"] = {objective}')
     stp.raw(f"{INDENT}return new")
 
-    exprs = [line.expr for line in forward + loss_lines + deltas + grad_lines] + [input_gradient.rhs]
+    exprs = [line.expr for line in forward + loss_lines + deltas + grad_lines] + [eq.rhs for eq in input_gradients]
+    context = {
+        "batched": True,
+        "objective": objective,
+        "name_lines": _name_lines(params, params, tuple(s.name for s in plan.inputs), ("t",)),
+        "helpers": helper_source({"array_namespace"}).rstrip(),
+        "kernels": kernel_source(_kernels_used(exprs)).rstrip(),
+        "masks": [],
+        **plan.context,
+    }
+    return context, [fwd, bwd, stp]
+
+
+def _layered_plan(d: LayeredDerivation) -> _TensorPlan:
+    net, names = d.network, d.names
     context = {
         "name": net.name,
         "title": net.title,
-        "batched": True,
-        "objective": objective,
-        "name_lines": _name_lines(params, params, ("x",), ("t",)),
+        "layout": LAYERED_LAYOUT,
         "learning_rate": repr(float(net.learning_rate)),
         "epochs": net.epochs,
         "constants": [
@@ -305,11 +366,46 @@ def _tensor_module(d: LayeredDerivation) -> tuple[dict, list[_Function]]:
             ("SEED", str(net.seed)),
             ("INIT_SCALE", repr(float(net.init_scale))),
         ],
-        "helpers": helper_source({"array_namespace"}).rstrip(),
-        "kernels": kernel_source(_kernels_used(exprs)).rstrip(),
         "initial_lines": _layered_initial_lines(net),
     }
-    return context, [fwd, bwd, stp]
+    equations = [eq for eq in d.equations if eq.level == "tensor"]
+    return _TensorPlan(
+        equations,
+        names.weight_decay(),
+        names.batch_size(),
+        (names.out_vec(1),),
+        net.parameter_names,
+        d.graph.objective.name,
+        context,
+    )
+
+
+def _sequential_plan(d: SequentialDerivation) -> _TensorPlan:
+    net, graph = d.network, d.graph
+    masks = net.masks()
+    context = {
+        "name": net.name,
+        "title": net.title,
+        "layout": SEQUENTIAL_LAYOUT,
+        "learning_rate": repr(float(net.learning_rate)),
+        "epochs": net.epochs,
+        "constants": [
+            ("WEIGHT_DECAY", repr(float(net.weight_decay))),
+            ("SEED", str(net.seed)),
+            ("INIT_SCALE", repr(float(net.init_scale))),
+        ],
+        "initial_lines": _sequential_initial_lines(net),
+        "masks": [(name, shape, repr(float(rate))) for name, (shape, rate) in masks.items()],
+    }
+    return _TensorPlan(
+        d.equations,
+        real("lambda"),
+        real("m"),
+        graph.inputs,
+        net.parameter_names,
+        graph.objective.name,
+        context,
+    )
 
 
 def _activation_of(expr: sympy.Expr):
@@ -350,8 +446,6 @@ def _array_lines(target: str, rows: list[list[float]]) -> list[str]:
 
 
 def _layered_initial_lines(net) -> list[str]:
-    from symbackprop.registry import loss
-
     lines = [f"{INDENT}rng = np.random.default_rng(SEED)", f"{INDENT}values = {{}}"]
     for name, shape in net.parameter_shapes().items():
         lines += assignment(INDENT, f'values["{name}"]', f"rng.normal(0.0, INIT_SCALE, {shape!r})")
@@ -368,6 +462,51 @@ def _layered_initial_lines(net) -> list[str]:
             lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, (8, {n_out}))")
         else:
             lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, (8, {n_out}))")
+    return lines + [f"{INDENT}return values"]
+
+
+def _nested_lines(depth: int, value: list, last: str = "") -> list[str]:
+    """A nested list of numbers laid out as ruff lays it out: on one line where it fits, else one
+    item a line with trailing commas (an example of shape (m, C, H, W) keeps its shape)."""
+    text = lambda v: "[" + ", ".join(text(i) for i in v) + "]" if isinstance(v, list) else repr(float(v))  # noqa: E731
+    one = f"{INDENT * depth}{text(value)}{last}"
+    if len(one) <= LINE_LENGTH or not isinstance(value, list):
+        return [one]
+    inner = [line for item in value for line in _nested_lines(depth + 1, item, ",")]
+    return [f"{INDENT * depth}[", *inner, f"{INDENT * depth}]{last}"]
+
+
+def _sequential_initial_lines(net) -> list[str]:
+    """Parameters drawn as the network's initial_parameters draws them; the example (reshaped to
+    (m, *input)) or random data; fresh dropout masks."""
+    lines = [f"{INDENT}rng = np.random.default_rng(SEED)", f"{INDENT}values = {{}}"]
+    for name, shape in net.parameter_shapes().items():
+        scale = net.initial_scale(name)
+        if scale is not None:
+            fan_in = math.prod(shape[1:])
+            code = f"rng.normal(0.0, INIT_SCALE / {math.sqrt(fan_in)!r}, {shape!r})"
+        else:
+            code = f"np.{'ones' if name.startswith('gamma') else 'zeros'}({shape!r})"
+        lines += assignment(INDENT, f'values["{name}"]', code)
+    if net.example:
+        for key in ("x", "t"):
+            one = _nested_lines(0, net.example[key])
+            if len(one) == 1 and len(f'{INDENT}values["{key}"] = np.array({one[0]})') <= LINE_LENGTH:
+                lines.append(f'{INDENT}values["{key}"] = np.array({one[0]})')
+            else:
+                lines += [f'{INDENT}values["{key}"] = np.array(', *_nested_lines(2, net.example[key]), f"{INDENT})"]
+    else:
+        n_out = net.output_shape[0]
+        lines += assignment(INDENT, 'values["x"]', f"rng.normal(0.0, 1.0, {(8, *net.input_shape)!r})")
+        kind = loss(net.loss).targets
+        if kind == "one-hot":
+            lines += assignment(INDENT, 'values["t"]', f"np.eye({n_out})[rng.integers(0, {n_out}, 8)]")
+        elif kind == "unit":
+            lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, (8, {n_out}))")
+        else:
+            lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, (8, {n_out}))")
+    if net.masks():
+        lines.append(f'{INDENT}values.update(dropout_masks(values["x"], rng))')
     return lines + [f"{INDENT}return values"]
 
 
@@ -455,6 +594,7 @@ def _graph_module(d) -> tuple[dict, list[_Function]]:
         "name": net.name,
         "title": net.title,
         "batched": False,
+        "masks": [],
         "objective": objective,
         "name_lines": _name_lines(
             [s.name for s in net.parameters],

@@ -11,6 +11,10 @@ A document has parts in the order of the numbered equations (``Equation.part``);
 equation is a block, preceded by its steps where there are some. Then the lemmas of the
 registry entries the network uses, the worked example, and an appendix that maps every equation
 number to the lines of train.py that compute it.
+
+A network of layers (:class:`SequentialDerivation`) has its equations in tensor form only, each
+op printed by its own ``_latex`` (conv, rot180, maxpool, vec, BN): forward pass, objective,
+backward pass, gradients, the lemmas of its ops; no per-unit steps, picture or worked example yet.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from symbackprop.backends.messages import catalogue
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
-from symbackprop.registry import ACTIVATIONS, LOSSES, Lemma, elementwise_activations
+from symbackprop.registry import ACTIVATIONS, CONV_LAYER_OPS, LAYER_OPS, LOSSES, Lemma, elementwise_activations
 
+ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual")  # the layer types with an f
 LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
 
 
@@ -89,13 +95,17 @@ class _Builder:
         self.a = analysis
         self.d = analysis.derivation
         self.layered = isinstance(self.d, LayeredDerivation)
+        self.sequential = isinstance(self.d, SequentialDerivation)
         self.net = self.d.network
         self.msg = catalogue(lang)
         self.lang = lang
         self.locations = locations
         self.brief = getattr(self.d, "brief", False)  # a handout (graph derivations have no brief form)
         vectors = frozenset(self.d.names.vectors) if self.layered else frozenset()
-        graph = self.d.graph if self.layered else self.net
+        if self.sequential:
+            vectors = self.d.vectors
+        graph = self.d.graph if self.layered or self.sequential else self.net
+        self.graph = graph
         leading = frozenset((*graph.constants, graph.learning_rate_symbol))
         examples = self.d.names.examples if self.layered else {}  # x^{(i)}: one example's, in a batch sum
         self.printer = NotationLatexPrinter(dict(self.d.latex_names), vectors, leading, examples)
@@ -140,6 +150,8 @@ class _Builder:
         parts: dict[str, Part] = {}
         for eq in self.a.equations:
             key = eq.part
+            if self.sequential and key == "matrix":  # all is tensor form: the backward pass, then gradients
+                key = "delta" if eq.kind == "delta" else "gradient"
             if key not in parts:
                 parts[key] = Part(key, getattr(self.msg, key.replace("-", "_")))
             target = parts[key].matrix_blocks if eq.level == "tensor" else parts[key].blocks
@@ -149,7 +161,7 @@ class _Builder:
 
     def _words(self, parts: dict[str, Part]) -> None:
         m = self.msg
-        rate_symbol = self.d.names.learning_rate() if self.layered else self.net.learning_rate_symbol
+        rate_symbol = self.d.names.learning_rate() if self.layered else self.graph.learning_rate_symbol
         rate = f"${self.p(rate_symbol)} = {self.net.learning_rate:g}$"
         text = {
             "forward": [m.forward_words],
@@ -159,9 +171,15 @@ class _Builder:
             "delta": [m.backward_words],
             "gradient": [m.gradient_words.format(rate=rate)],
         }
-        if not self.layered and self.net.trainable:  # a graph with a loss to train: gradients, then updates
+        if self.sequential:
+            decay = m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
+            text["loss"] = [m.loss_words, decay if self.net.weight_decay else m.batch_words]
+            text["delta"] = [m.layers_backward_words]
+            text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
+        graph = not self.layered and not self.sequential
+        if graph and self.net.trainable:  # a graph with a loss to train: gradients, then updates
             text["gradient"] = [m.graph_gradient_words, m.graph_update_words.format(rate=rate)]
-        if not self.layered and not self.net.trainable:  # a graph that only computes gradients
+        if graph and not self.net.trainable:  # a graph that only computes gradients
             text["gradient"] = ([] if self.net.targets else [m.no_training_words]) + [m.graph_gradient_words]
             if "gradient" in parts:
                 parts["gradient"].heading = m.graph_gradient_parameters if self.net.parameters else m.graph_gradient
@@ -277,8 +295,14 @@ class _Builder:
         return [m.general_words + " " + m.general_hidden_node + " " + m.general_sum_words]
 
     def _uses_ties(self) -> bool:
-        return not self.layered and any(
-            isinstance(e, (sympy.Max, sympy.Min)) for x in self.net.nodes.values() for e in sympy.preorder_traversal(x)
+        return (
+            not self.layered
+            and not self.sequential
+            and any(
+                isinstance(e, (sympy.Max, sympy.Min))
+                for x in self.net.nodes.values()
+                for e in sympy.preorder_traversal(x)
+            )
         )
 
     # --- lemmas ---------------------------------------------------------------------------
@@ -289,9 +313,12 @@ class _Builder:
             lemma = ACTIVATIONS[name].lemma
             if lemma is not None:
                 found.append(lemma)
-        if self.layered:
+        if self.sequential:
+            found += [op.lemma for op in self._layer_ops() if op.lemma is not None]
+        if self.layered or self.sequential:
             loss = LOSSES[self.net.loss]
-            pair = (loss.pair_lemmas or {}).get(self.net.activations[-1])
+            output = self.net.activations[-1] if self.layered else self.net.output_activation
+            pair = (loss.pair_lemmas or {}).get(output)
             found.append(pair if pair is not None else loss.lemma)
         return [
             (
@@ -307,7 +334,7 @@ class _Builder:
     def _lemma_names(self) -> dict[str, str]:
         """The lemmas' generic variables (x the argument of an activation, y an output, t a
         target, z a pre-activation, E the loss) in the body's notation."""
-        if not self.layered:
+        if not self.layered and not self.sequential:
             return {}
         if self.net.notation == "node":
             return {"x": r"\mathrm{net}", "z": r"\mathrm{net}"}
@@ -349,11 +376,25 @@ class _Builder:
 
         return re.sub(r"\$[^$]*\$", maths, latex)
 
+    def _layer_ops(self) -> list:
+        """The registry records of the layer types a network of layers uses, in order (dense: W a)."""
+        kinds = [layer.type for top in self.net.layers for layer in (*top.body, top)]
+        records = {**CONV_LAYER_OPS, "dense": LAYER_OPS["linear"]}
+        return [records[k] for k in dict.fromkeys(kinds)]
+
     def _activations_used(self) -> list[str]:
         if self.layered:
             return list(dict.fromkeys(self.net.activations))
         classes = elementwise_activations()
         found = []
+        if self.sequential:  # the layers that have an activation (not pooling, flatten, dropout)
+            used = [
+                layer.activation
+                for top in self.net.layers
+                for layer in (*top.body, top)
+                if layer.type in ACTIVATED_LAYERS
+            ]
+            return list(dict.fromkeys(used))
         for expr in self.net.nodes.values():
             for node in sympy.preorder_traversal(expr):
                 act = classes.get(type(node))
@@ -363,8 +404,10 @@ class _Builder:
 
     # --- worked example -------------------------------------------------------------------
     def example(self) -> dict | None:
+        if self.sequential:  # feature maps have no tables yet: train.py computes every value
+            return {"too_large": True, "words": self.msg.layers_example}
         if self.a.example_too_large:
-            return {"too_large": True}
+            return {"too_large": True, "words": self.msg.example_too_large}
         ex = self.a.example
         if ex is None:
             return None
@@ -520,6 +563,8 @@ class _Builder:
 
     def intro(self) -> list[str]:
         m = self.msg
+        if self.sequential:
+            return [self._layers_intro(), m.layers_notation]
         if self.layered:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
@@ -529,6 +574,31 @@ class _Builder:
             notation = {"node": m.node_notation, "d2l": d2l}.get(self.net.notation, m.layer_notation)
             return [m.layered_intro.format(sizes=sizes, activations=tex_escape(acts), loss=tex_escape(loss)), notation]
         return [m.graph_intro, m.graph_notation]
+
+    def _layers_intro(self) -> str:
+        """The layers one by one (type, size, activation), the input's shape and the loss."""
+        m, lang = self.msg, self.lang
+        records = {**CONV_LAYER_OPS, "dense": LAYER_OPS["linear"]}
+
+        def one(layer) -> str:
+            name = records[layer.type].description[lang]
+            size = {
+                "dense": f"{layer.units}",
+                "conv2d": f"{layer.channels} x {layer.kernel} x {layer.kernel}, s = {layer.step}, p = {layer.padding}",
+                "maxpool2d": f"{layer.size} x {layer.size}, s = {layer.step}",
+                "avgpool2d": f"{layer.size} x {layer.size}, s = {layer.step}",
+                "dropout": f"p = {layer.rate:g}",
+            }.get(layer.type, "")
+            if layer.type == "residual":
+                size = m.list_separator.join(one(part) for part in layer.body)
+            act = layer.activation if layer.type in ACTIVATED_LAYERS else ""
+            extra = [x for x in (size, ACTIVATIONS[act].description[lang] if act and act != "identity" else "") if x]
+            return name + (f" ({'; '.join(extra)})" if extra else "")
+
+        layers = m.list_separator.join(one(layer) for layer in self.net.layers)
+        shape = " x ".join(map(str, self.net.input_shape))
+        loss = LOSSES[self.net.loss].title[lang]
+        return m.layers_intro.format(layers=tex_escape(layers), shape=shape, loss=tex_escape(loss))
 
 
 _GATES = {
@@ -565,10 +635,10 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
     """Everything the templates need, printed."""
     b = _Builder(analysis, locations, lang)
     net = b.net
-    graph_only = not b.layered and not net.trainable  # nothing trained: gradients, no updates
+    graph_only = not b.layered and not b.graph.trainable  # nothing trained: gradients, no updates
     return {
-        "network_heading": b.msg.network if b.layered else b.msg.graph_heading,
-        "teaching": None if b.layered else graph_teaching(analysis, b.p, number_latex, b.msg),
+        "network_heading": b.msg.network if b.layered or b.sequential else b.msg.graph_heading,
+        "teaching": None if b.layered or b.sequential else graph_teaching(analysis, b.p, number_latex, b.msg),
         "trained": not graph_only,
         "backward_values": b.msg.graph_backward_values if not b.layered else b.msg.backward_values,
         "lang": lang,
@@ -584,12 +654,12 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "parts": b.parts(),
         "lemmas": b.lemmas(),
         "example": b.example(),
-        "gates": not b.layered,
+        "gates": not b.layered and not b.sequential,
         "appendix": b.appendix(),
         "batch": b.batch_algorithm(),
         "d2l": b.d2l(),
         "brief": b.brief,
-        "large": b.msg.large_words.format(units=net.unit_count) if analysis.unit is None else "",
+        "large": b.msg.large_words.format(units=net.unit_count) if analysis.unit is None and b.layered else "",
     }
 
 

@@ -13,7 +13,9 @@ subclasses add what the notation and the array API need, and fail loudly on anyt
 * :class:`ArrayPrinter` — code for any array library of the array API standard: functions of
   the namespace ``xp`` (``xp.exp``), the registry's kernels as ``kernel(xp, ...)``, steps and
   piecewise functions as ``xp.where`` (a product with a step folded into it, so relu' costs a
-  comparison and a select), and symbols by their code names.
+  comparison and a select), and symbols by their code names. An op may name a value its code
+  needs (``prerequisite``: a conv input's im2col, which the kernel gradient reuses); the code
+  generator collects those and computes each once per function.
 """
 
 from __future__ import annotations
@@ -168,6 +170,15 @@ class ArrayPrinter(KernelPrinter):
         self._names = dict(names or {})
         self._leading = leading  # constants written first in a product: WEIGHT_DECAY * W1
         self._scalars = scalars  # symbols that hold plain numbers at run time (a constant gradient)
+        self.prerequisites: dict[str, str] | None = None  # collected when the code generator asks
+
+    def prerequisite(self, name: str, code: str) -> str:
+        """A value an op's code needs and other lines may share (a conv input's im2col): its name
+        when the caller collects prerequisites (``prerequisites`` a dict), else the code inline."""
+        if self.prerequisites is None:
+            return code
+        self.prerequisites.setdefault(name, code)
+        return name
 
     def _print_Mul(self, expr):
         first = [f for f in expr.args if f in self._leading]

@@ -1,12 +1,17 @@
 """TOML specs (or a built-in example's name) -> a validated network.
 
-Two forms map to the two models of :mod:`symbackprop.network`:
+Three forms map to the models of :mod:`symbackprop.core.network` and
+:mod:`symbackprop.core.sequential`:
 
 * expression form — ``inputs``, ``targets``, ``[parameters]``, ``frozen``, ``[nodes]``
   (order kept), ``loss`` or ``output``, ``[example]``; expressions are parsed by the
   whitelisting parser of :mod:`symbackprop.expr`, never evaluated;
 * layered form — an ``[mlp]`` table with ``sizes``, ``activations``, ``loss``, ``bias``,
-  ``weight_decay``, ``notation``.
+  ``weight_decay``, ``notation``;
+* layers form — a ``[network]`` table (``input`` shape of one example, ``loss``, ``weight_decay``,
+  ``seed``, ``init_scale``, ``notation``) and a ``[[layers]]`` list, each layer a ``type`` and that
+  type's fields (:data:`~symbackprop.core.sequential.LAYER_FIELDS`); errors name the layer by its
+  place in the list (``layers[1].kernel``) and by its number and type (``layer 2 (conv2d)``).
 
 Every problem raises :class:`SpecError`, whose one-line message names the file and the field.
 """
@@ -17,16 +22,18 @@ import keyword
 import math
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import sympy
 from sympy import Symbol
 
-from symbackprop.core.examples import example_names, example_text
+from symbackprop.core.examples import example_names, example_text, staged_example_names
 from symbackprop.core.expr import ExprError, parse_expression
 from symbackprop.core.limits import time_limit
 from symbackprop.core.network import D2L_SHAPE, RESERVED_NAMES, GraphNetwork, LayeredNetwork, NetworkError
+from symbackprop.core.sequential import DEFAULT_EPS, LAYER_FIELDS, LAYER_TYPES, Layer, LayerError, SequentialNetwork
 from symbackprop.registry import ACTIVATIONS, LOSSES, expression_functions, real
 
 MAX_SPEC_BYTES = 1_000_000
@@ -39,6 +46,9 @@ TARGET_SUM_TOLERANCE = 1e-9
 COMMON_KEYS = {"name", "title", "title_zh", "learning_rate", "example", "epochs"}
 EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}
 MLP_KEYS = {"sizes", "activations", "loss", "bias", "weight_decay", "notation", "seed", "init_scale"}
+NETWORK_KEYS = {"input", "loss", "weight_decay", "notation", "seed", "init_scale"}
+MAX_SIDE = 100_000  # units, channels, a side of an input
+MAX_ENTRIES = 10_000_000  # entries of one example's input or of one layer's output
 
 
 class SpecError(ValueError):
@@ -49,10 +59,11 @@ class SpecError(ValueError):
         super().__init__(f"{source}: {field}: {problem}")
 
 
-def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
+def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork | SequentialNetwork:
     """Load a built-in example by name, or a ``.toml`` spec from a path."""
     path = Path(name_or_path)
-    if str(name_or_path) in example_names() and not path.is_file():  # a folder of that name (derive -o NAME) is no spec
+    builtin = str(name_or_path) in example_names() or str(name_or_path) in staged_example_names()
+    if builtin and not path.is_file():  # a folder of that name (derive -o NAME) is no spec
         return load_spec_text(
             example_text(str(name_or_path)), source=f"{name_or_path} (built-in)", default_name=str(name_or_path)
         )
@@ -70,7 +81,9 @@ def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork:
     return load_spec_text(text, source=str(path), default_name=path.stem)
 
 
-def load_spec_text(text: str, source: str = "<spec>", default_name: str = "network") -> GraphNetwork | LayeredNetwork:
+def load_spec_text(
+    text: str, source: str = "<spec>", default_name: str = "network"
+) -> GraphNetwork | LayeredNetwork | SequentialNetwork:
     """Parse TOML text into a network; ``source`` names it in error messages."""
     text = text.removeprefix("\ufeff")
     try:
@@ -83,7 +96,11 @@ def load_spec_text(text: str, source: str = "<spec>", default_name: str = "netwo
     try:
         if "mlp" in data:
             return reader.layered(default_name)
+        if "layers" in data or "network" in data:
+            return reader.sequential(default_name)
         return reader.expression(default_name)
+    except LayerError as err:
+        raise SpecError(source, err.field, err.problem) from None
     except NetworkError as err:
         raise SpecError(source, "network", str(err)) from None
 
@@ -270,15 +287,7 @@ class _Reader:
         loss = self.get(mlp, "mlp.loss", "loss", str, required=True)
         if loss not in LOSSES:
             raise self.fail("mlp.loss", f"unknown loss {loss!r}; known: {', '.join(sorted(LOSSES))}")
-        out = ACTIVATIONS[acts[-1]]
-        if LOSSES[loss].needs_unit_interval and out.output_interval is None:
-            fitting = ", ".join(sorted(n for n, a in ACTIVATIONS.items() if a.output_interval))
-            raise self.fail("mlp.loss", f"{loss} needs outputs in (0, 1): use a {fitting} output layer, not {acts[-1]}")
-        if LOSSES[loss].targets == "unit" and out.vector:
-            couple = [n for n, lo in LOSSES.items() if lo.targets_sum_to_one]
-            raise self.fail(
-                "mlp.loss", f"{loss} treats each output on its own; with {acts[-1]} use {', '.join(couple)}"
-            )
+        self.loss_fits("mlp.loss", loss, acts[-1])
         notation = self.get(mlp, "mlp.notation", "notation", str, "layer")
         if notation not in ("node", "layer", "d2l"):
             raise self.fail("mlp.notation", f'expected "node", "layer" or "d2l", got {notation!r}')
@@ -314,11 +323,171 @@ class _Reader:
             example=example,
         )
 
-    def seed(self, mlp: dict) -> int:
-        seed = self.get(mlp, "mlp.seed", "seed", int, 0)
+    def seed(self, mlp: dict, table: str = "mlp") -> int:
+        seed = self.get(mlp, f"{table}.seed", "seed", int, 0)
         if not 0 <= seed < 2**63:
-            raise self.fail("mlp.seed", "expected a whole number from 0 to 2**63 - 1")
+            raise self.fail(f"{table}.seed", "expected a whole number from 0 to 2**63 - 1")
         return seed
+
+    def loss_fits(self, field: str, loss: str, output_activation: str) -> None:
+        """The loss takes what the output activation gives (outputs in (0, 1), units on their own)."""
+        out = ACTIVATIONS[output_activation]
+        if LOSSES[loss].needs_unit_interval and out.output_interval is None:
+            fitting = ", ".join(sorted(n for n, a in ACTIVATIONS.items() if a.output_interval))
+            raise self.fail(
+                field, f"{loss} needs outputs in (0, 1): use a {fitting} output layer, not {output_activation}"
+            )
+        if LOSSES[loss].targets == "unit" and out.vector:
+            couple = [n for n, lo in LOSSES.items() if lo.targets_sum_to_one]
+            raise self.fail(
+                field, f"{loss} treats each output on its own; with {output_activation} use {', '.join(couple)}"
+            )
+
+    # --- layers form ------------------------------------------------------------------
+    def sequential(self, default_name: str) -> SequentialNetwork:
+        d = self.data
+        self.unknown_keys(d, COMMON_KEYS | {"network", "layers"}, "")
+        common = self.common(default_name)
+        table = self.get(d, "network", "network", dict, required=True)
+        self.unknown_keys(table, NETWORK_KEYS, "network.")
+        shape = self.get(table, "network.input", "input", list, required=True)
+        if not 1 <= len(shape) <= 3 or len(shape) == 2 or any(not self.whole(v, 1, MAX_SIDE) for v in shape):
+            raise self.fail(
+                "network.input", "expected one example's shape: [channels, height, width] or [features], whole numbers"
+            )
+        if math.prod(shape) > MAX_ENTRIES:
+            raise self.fail("network.input", f"more than {MAX_ENTRIES} entries per example")
+        loss = self.get(table, "network.loss", "loss", str, required=True)
+        if loss not in LOSSES:
+            raise self.fail("network.loss", f"unknown loss {loss!r}; known: {', '.join(sorted(LOSSES))}")
+        notation = self.get(table, "network.notation", "notation", str, "layer")
+        if notation != "layer":
+            raise self.fail(
+                "network.notation", f'a list of layers is written in layer notation ("layer"), not {notation!r}'
+            )
+        decay = self.number("network.weight_decay", table.get("weight_decay", 0.0))
+        if decay < 0:
+            raise self.fail("network.weight_decay", "must not be negative")
+        raw = self.get(d, "layers", "layers", list, required=True)
+        if not raw:
+            raise self.fail("layers", "no layers: give at least one [[layers]] table")
+        layers = tuple(self.layer(f"layers[{i}]", f"layer {i + 1}", spec, body=True) for i, spec in enumerate(raw))
+        net = SequentialNetwork(
+            name=common["name"],
+            title=common["title"],
+            title_zh=common["title_zh"],
+            input_shape=tuple(shape),
+            layers=layers,
+            loss=loss,
+            weight_decay=decay,
+            learning_rate=common["learning_rate"],
+            epochs=common["epochs"],
+            seed=self.seed(table, "network"),
+            init_scale=self.positive("network.init_scale", table.get("init_scale", 1.0)),
+        )
+        for i, out in enumerate(net.shapes):
+            if math.prod(out) > MAX_ENTRIES:
+                raise self.fail(f"layers[{i}]", f"layer {i + 1}: more than {MAX_ENTRIES} entries per example")
+        self.loss_fits("network.loss", loss, net.output_activation)
+        example = self.sequential_example(net)
+        return replace(net, example=example) if example else net
+
+    def whole(self, value: Any, low: int, high: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    def layer(self, field: str, where: str, spec: Any, body: bool) -> Layer:
+        """One [[layers]] table (or a residual body's inline table), field by field."""
+        if not isinstance(spec, dict):
+            raise self.fail(field, f"{where}: expected a table with a type")
+        kind = spec.get("type")
+        if kind is None:
+            raise self.fail(f"{field}.type", f"{where}: missing (known types: {', '.join(LAYER_TYPES)})")
+        if kind not in LAYER_TYPES:
+            raise self.fail(f"{field}.type", f"{where}: unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
+        where = f"{where} ({kind})"
+        required, optional = LAYER_FIELDS[kind]
+        for key in spec:
+            if key != "type" and key not in required + optional:
+                known = ", ".join(("type", *required, *optional))
+                raise self.fail(f"{field}.{key}", f"{where}: unknown field (known: {known})")
+        for key in required:
+            if key not in spec:
+                raise self.fail(f"{field}.{key}", f"{where}: missing")
+        fields: dict[str, Any] = {}
+        for key, (low, high) in (("units", (1, MAX_SIDE)), ("channels", (1, MAX_SIDE)), ("kernel", (1, 1000))):
+            if key in spec:
+                if not self.whole(spec[key], low, high):
+                    raise self.fail(f"{field}.{key}", f"{where}: expected a whole number from {low} to {high}")
+                fields[key] = spec[key]
+        for key, (low, high) in (("size", (1, 1000)), ("stride", (1, 1000)), ("padding", (0, 1000))):
+            if key in spec:
+                if not self.whole(spec[key], low, high):
+                    raise self.fail(f"{field}.{key}", f"{where}: expected a whole number from {low} to {high}")
+                fields[key] = spec[key]
+        if "activation" in spec:
+            act = spec["activation"]
+            if not isinstance(act, str) or act not in ACTIVATIONS:
+                known = ", ".join(sorted(ACTIVATIONS))
+                raise self.fail(f"{field}.activation", f"{where}: unknown activation {act!r}; known: {known}")
+            fields["activation"] = act
+        if "bias" in spec:
+            if not isinstance(spec["bias"], bool):
+                raise self.fail(f"{field}.bias", f"{where}: expected true or false")
+            fields["bias"] = spec["bias"]
+        if "rate" in spec:
+            rate = self.number(f"{field}.rate", spec["rate"])
+            if not 0 <= rate < 1:
+                raise self.fail(f"{field}.rate", f"{where}: the drop rate p lies in [0, 1)")
+            fields["rate"] = rate
+        if "eps" in spec:
+            eps = self.number(f"{field}.eps", spec.get("eps", DEFAULT_EPS))
+            if not 0 < eps <= 1:
+                raise self.fail(f"{field}.eps", f"{where}: epsilon lies in (0, 1]")
+            fields["eps"] = eps
+        if kind == "residual":
+            parts = spec["body"]
+            if not body:
+                raise self.fail(f"{field}.body", f"{where}: a residual body holds plain layers")
+            if not isinstance(parts, list) or not parts:
+                raise self.fail(f"{field}.body", f"{where}: expected a list of layer tables, [ {{type = ...}}, ... ]")
+            fields["body"] = tuple(
+                self.layer(f"{field}.body[{j}]", f"{where}, body layer {j + 1}", part, body=False)
+                for j, part in enumerate(parts)
+            )
+        return Layer(kind, **fields)
+
+    def sequential_example(self, net: SequentialNetwork) -> dict[str, list]:
+        """[example] x: (m, *input), t: (m, outputs); the targets of the loss; at least two rows
+        under batch norm (one example's batch statistics normalise it to zero)."""
+        table = self.get(self.data, "example", "example", dict, {})
+        example = {}
+        for key, value in table.items():
+            if key not in ("x", "t"):
+                raise self.fail(f"example.{key}", "a list of layers' example has x and t")
+            shape = net.input_shape if key == "x" else net.output_shape
+            example[key] = self.tensor_rows(f"example.{key}", value, shape)
+        if set(example) not in (set(), {"x", "t"}) or (example and len(example["x"]) != len(example["t"])):
+            raise self.fail("example", "give both x and t, with one entry per example each")
+        if example:
+            self.targets(LOSSES[net.loss].targets, example["t"])
+            if net.batch_norm and len(example["x"]) < 2:
+                raise self.fail("example.x", "batch norm needs at least two examples (one example normalises to zero)")
+        return example
+
+    def tensor_rows(self, field: str, value: Any, shape: tuple[int, ...]) -> list:
+        """A list of examples, each a nested list of the given shape of finite numbers."""
+        described = " x ".join(map(str, shape))
+
+        def check(item: Any, dims: tuple[int, ...], where: str) -> Any:
+            if not dims:
+                return self.number(where, item)
+            if not isinstance(item, list) or len(item) != dims[0]:
+                raise self.fail(field, f"expected one {described} array per example ({where} does not fit)")
+            return [check(v, dims[1:], f"{where}[{i}]") for i, v in enumerate(item)]
+
+        if not isinstance(value, list) or not value:
+            raise self.fail(field, f"expected a list of examples, each {described}")
+        return [check(row, shape, f"{field}[{i}]") for i, row in enumerate(value)]
 
     def positive(self, field: str, value: Any) -> float:
         number = self.number(field, value)

@@ -9,7 +9,9 @@ Everything else reads these tables; no other module names an activation or a los
 * :func:`code_form` — how generated code computes a SymPy function (an ``xp.`` name or a kernel);
 * :func:`kernel_source` — the source of the kernels a module needs, dependencies first;
 * :func:`numpy_kernels` — the kernels bound to NumPy, for evaluating equations;
-* :func:`register_activation` — a new activation from one SymPy expression, at run time.
+* :func:`register_activation` — a new activation from one SymPy expression, at run time;
+* ``layers`` — the ops of convolutional networks (convolution, pooling, flatten, batch and layer
+  norm), one class each, with their records in ``CONV_LAYER_OPS``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ from symbackprop.registry.base import (
     real,
 )
 from symbackprop.registry.functions import FUNCTIONS
+from symbackprop.registry.layers import (
+    CONV_LAYER_OPS,
+    HELPER_KERNELS,
+    LAYER_CLASSES,
+    AvgPool2d,
+    BatchNorm,
+    ChannelBias,
+    Conv2d,
+    Flatten,
+    LayerNorm,
+    MaxPool2d,
+    kernel_samples,
+)
 from symbackprop.registry.losses import LOSSES
 from symbackprop.registry.tensor import (
     LAYER_OPS,
@@ -50,16 +65,23 @@ from symbackprop.registry.tensor import (
 
 __all__ = [
     "ACTIVATIONS",
+    "CONV_LAYER_OPS",
     "FUNCTIONS",
     "LANGUAGES",
     "LAYER_OPS",
     "LOSSES",
     "Activation",
+    "AvgPool2d",
     "BatchMean",
+    "BatchNorm",
     "BatchOuter",
+    "ChannelBias",
+    "Conv2d",
     "Domain",
     "Elementwise",
+    "Flatten",
     "FrobSq",
+    "LayerNorm",
     "Lemma",
     "LogSoftmax",
     "Loss",
@@ -67,6 +89,7 @@ __all__ = [
     "MatTVec",
     "MatVec",
     "MathFunction",
+    "MaxPool2d",
     "Sigmoid",
     "Softmax",
     "SoftmaxVector",
@@ -78,6 +101,7 @@ __all__ = [
     "coupled_classes",
     "elementary",
     "expression_functions",
+    "kernel_samples",
     "kernel_source",
     "kernels",
     "kinks_of",
@@ -164,6 +188,8 @@ def kinks_of(cls: type) -> tuple[float, ...]:
     for f in FUNCTIONS.values():
         if f.sympy_class is cls and f.sympy_class is not sympy.Pow:
             return f.domain.kinks
+    if isinstance(cls, type) and issubclass(cls, TensorFunction):
+        return getattr(cls, "kinks", ())  # max pooling: where entries of a window tie
     return (0.0,) if cls is sympy.Heaviside else ()
 
 
@@ -174,11 +200,13 @@ def kernels() -> dict[str, Callable]:
         if callable(f.code):
             found[f.code.__name__] = f.code
     classes = [a.function for a in ACTIVATIONS.values() if isinstance(a.function, type)]
-    classes += [Softmax, LogSoftmax, FrobSq]
+    classes += [Softmax, LogSoftmax, FrobSq, *LAYER_CLASSES]
     for cls in classes:
         kernel = getattr(cls, "kernel", None)
         if kernel is not None:
             found[kernel.__name__] = kernel
+    for kernel in HELPER_KERNELS:
+        found[kernel.__name__] = kernel
     return found
 
 
