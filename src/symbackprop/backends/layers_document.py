@@ -1,0 +1,235 @@
+"""The document parts of a network of layers that are not equations: its worked example, printed
+(:func:`layers_example`), and its pictures (:func:`layer_stack`, the layers with their shapes;
+the convolution's grids inside the example).
+
+The numbers come finished from :mod:`symbackprop.analysis.sequential_example`; here they are
+only formatted (``number_latex``, 4 significant digits) and arranged: a vector as a row, a
+matrix as a matrix, a feature map (C, H, W) as one matrix per channel side by side, a kernel
+(F, C, k, k) as one matrix per filter and channel. A layer's value and its error term share a
+display line, and so do a parameter, its gradient and its updated value, when their estimated
+width fits the line (LINE_PT); otherwise each gets a line of its own, and a map too wide for one
+line continues on the next, channel by channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbackprop.backends.diagram_text import text_box
+from symbackprop.backends.layer_diagram import StackItem, conv_layout, stack_layout
+from symbackprop.registry import ACTIVATIONS, LOSSES
+
+LINE_PT = 430.0  # of the 472 pt of the text width (A4, 2.2 cm margins), the rest for the gaps
+FONT_PT = 10.0  # the example is set \small (10 pt in an 11 pt document)
+COLSEP_PT = 2.5  # \arraycolsep in the example's matrices
+GAP_PT = 20.0  # \qquad between two items of a line
+VECTOR_ROW = 10  # a longer vector is printed in rows of this many entries
+ACTIVATED = ("dense", "conv2d", "batchnorm", "layernorm", "residual")
+
+
+@dataclass(frozen=True)
+class _Piece:
+    latex: str
+    width: float
+
+
+def _width(latex: str) -> float:
+    return text_box(f"${latex}$", FONT_PT).width
+
+
+def _matrix(rows: list[list[str]], label: str = "") -> _Piece:
+    """A bmatrix of formatted numbers, an index label under it when given; its width estimated."""
+    columns = list(zip(*rows))
+    width = sum(max(_width(v) for v in col) for col in columns) + 2 * COLSEP_PT * (len(columns) - 1) + 10.0
+    body = r" \\ ".join(" & ".join(row) for row in rows)
+    latex = r"\begin{bmatrix} %s \end{bmatrix}" % body
+    if label:
+        latex = r"\underset{%s}{%s}" % (label, latex)
+    return _Piece(latex, width)
+
+
+def tensor_pieces(value: np.ndarray, fmt: Callable[[float], str]) -> list[_Piece]:
+    """A tensor as matrices: a vector a row (rows of VECTOR_ROW when longer), a matrix as it is,
+    a map one matrix per channel, a kernel one per filter and channel (labelled when several)."""
+    value = np.asarray(value, dtype=float)
+    if value.ndim == 0:
+        return [_Piece(fmt(float(value)), _width(fmt(float(value))))]
+    if value.ndim == 1:
+        entries = [fmt(float(v)) for v in value]
+        rows = [entries[i : i + VECTOR_ROW] for i in range(0, len(entries), VECTOR_ROW)]
+        if len(rows) > 1:
+            rows[-1] += [""] * (VECTOR_ROW - len(rows[-1]))
+        return [_matrix(rows)]
+    if value.ndim == 2:
+        return [_matrix([[fmt(float(v)) for v in row] for row in value])]
+    if value.ndim == 3:
+        several = value.shape[0] > 1
+        return [
+            _matrix([[fmt(float(v)) for v in row] for row in channel], f"c={c + 1}" if several else "")
+            for c, channel in enumerate(value)
+        ]
+    pieces = []
+    for f, filters in enumerate(value):
+        for c, channel in enumerate(filters):
+            label = f"f={f + 1},c={c + 1}" if value.shape[1] > 1 else f"f={f + 1}"
+            pieces.append(_matrix([[fmt(float(v)) for v in row] for row in channel], label))
+    return pieces
+
+
+def _item(name: str, relation: str, value, fmt) -> list[_Piece]:
+    pieces = tensor_pieces(value, fmt)
+    head = _Piece(f"{name} {relation} ", _width(f"{name} {relation}") + 6.0)
+    return [head, *pieces]
+
+
+def _lines(groups: list[list[list[_Piece]]]) -> list[str]:
+    """Display lines: each group (items that belong together: a value and its error term) on
+    one line when it fits, else an item a line; an item too wide for a line breaks between its
+    matrices, the continuation indented."""
+    lines: list[str] = []
+    for group in groups:
+        widths = [sum(p.width for p in item) for item in group]
+        if sum(widths) + GAP_PT * (len(group) - 1) <= LINE_PT:
+            lines.append(r" \qquad ".join(r"\;".join(p.latex for p in item) for item in group))
+            continue
+        for item in group:
+            current, used = [], 0.0
+            for piece in item:
+                if current and used + piece.width > LINE_PT:
+                    lines.append(r"\;".join(current))
+                    current, used = [r"\qquad"], GAP_PT
+                current.append(piece.latex)
+                used += piece.width + 3.0
+            lines.append(r"\;".join(current))
+    return lines
+
+
+def layer_kind(layer, msg) -> str:
+    """A layer's name in the document's language (卷积, 池化, ...)."""
+    return getattr(msg, f"layer_{layer.type}")
+
+
+def _layer_text(layer, msg) -> str:
+    """A box of the stack: the layer's name, its size, its activation."""
+    name = layer_kind(layer, msg)
+    extra = {
+        "dense": msg.layer_units.format(units=layer.units),
+        "conv2d": msg.layer_kernels.format(channels=layer.channels) + rf" ${layer.kernel} \times {layer.kernel}$",
+        "maxpool2d": rf"${layer.size} \times {layer.size}$",
+        "avgpool2d": rf"${layer.size} \times {layer.size}$",
+        "dropout": rf"$p = {layer.rate:g}$",
+    }.get(layer.type, "")
+    if layer.type == "conv2d" and (layer.step != 1 or layer.padding):
+        extra += rf", $s = {layer.step}, p = {layer.padding}$"
+    if layer.type in ("maxpool2d", "avgpool2d") and layer.step != layer.size:
+        extra += rf", $s = {layer.step}$"
+    text = name + (" " + extra if extra else "")
+    if layer.type in ACTIVATED and layer.activation != "identity":
+        text += ", $" + ACTIVATIONS[layer.activation].latex + "$"
+    return text
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "$" + r" \times ".join(map(str, shape)) + "$"
+
+
+def layer_stack(net, msg, lang: str):
+    """The layer stack's layout: the input, each layer (a residual block's body, then its sum),
+    the loss; each arrow's tensor shape."""
+    items = [StackItem(msg.layer_input + " $x$", _shape(net.input_shape))]
+    start = 0
+    for tag, layer, _, shape in net._walk():
+        if "_" in tag and tag.endswith("_1"):
+            start = len(items)  # the wire into the body's first layer carries the block's input
+        if layer.type != "residual":
+            items.append(StackItem(_layer_text(layer, msg), _shape(shape)))
+            continue
+        after = layer.activation != "identity"
+        items.append(StackItem("", "" if after else _shape(shape), "sum", start, msg.layer_residual))
+        if after:
+            items.append(StackItem("$" + ACTIVATIONS[layer.activation].latex + "$", _shape(shape)))
+    loss = LOSSES[net.loss].title[lang]
+    items.append(StackItem(f"{loss} $J$", ""))
+    return stack_layout(items)
+
+
+def conv_picture(conv, fmt, msg, p):
+    """The convolution's grids (input window, kernel, output entry (0, 0) framed), or None."""
+    if conv is None:
+        return None
+    k = conv.window[0]
+    grids = [
+        (f"{msg.conv_input} ${p(conv.symbols[0])}$, $c=1$", [[fmt(float(v)) for v in row] for row in conv.input]),
+        (f"{msg.conv_kernel} ${p(conv.symbols[1])}_{{1,1}}$", [[fmt(float(v)) for v in row] for row in conv.kernel]),
+        (f"{msg.conv_output} ${p(conv.symbols[2])}$, $f=1$", [[fmt(float(v)) for v in row] for row in conv.output]),
+    ]
+    return conv_layout(grids, [r"$\star$", "$=$"], [(0, 0, k, k), None, (0, 0, 1, 1)])
+
+
+def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate: str) -> dict:
+    """The template's context for the worked example of a network of layers (``rate``: the
+    learning rate as printed, $\\alpha = 0.1$)."""
+    if ex is None:
+        return {"too_large": True, "words": msg.layers_example_too_large if net.example else msg.no_example}
+    masks = msg.layers_example_masks if net.masks() else ""
+    if ex.rows_in_data > 1:
+        coupled = msg.layers_example_coupled if net.batch_norm else ""
+        data = msg.layers_example_data.format(m=ex.rows_in_data, coupled=coupled, seed=net.seed, masks=masks, rate=rate)
+    else:
+        data = msg.layers_example_data_one.format(seed=net.seed, masks=masks, rate=rate)
+    maps = any(len(s) >= 3 for s in net.shapes) or len(net.input_shape) == 3
+    inputs = [[_item(p(s), "=", v, fmt) for s, v in ex.inputs]]
+    target, tv = ex.targets
+    inputs[0].append(_item(p(target), "=", tv, fmt))
+    layers = []
+    for layer in ex.layers:
+        groups = []
+        for row in layer.rows:
+            group = [_item(p(row.symbol), "=", row.value, fmt)]
+            if row.delta is not None:
+                group.append(_item(p(row.delta), "=", row.delta_value, fmt))
+            groups.append(group)
+        kind = layer_kind(net.layers[layer.number - 1], msg)
+        layers.append((msg.layers_example_layer.format(number=layer.number, kind=kind), _lines(groups)))
+    params = [
+        [
+            _item(p(q.symbol), "=", q.value, fmt),
+            _item(p(q.gradient_symbol), "=", q.gradient, fmt),
+            _item(p(q.symbol), r"\leftarrow", q.updated, fmt),
+        ]
+        for q in ex.parameters
+    ]
+    objective, value = ex.objective
+    decay = msg.layers_example_decay if net.weight_decay else ""
+    words_objective = msg.layers_example_objective.format(value=fmt(value), decay=decay, loss=fmt(ex.example_loss))
+    conv = ex.conv
+    conv_layout_ = conv_picture(conv, fmt, msg, p)
+    conv_words = ""
+    if conv_layout_ is not None:
+        channels = msg.layers_example_conv_channels.format(count=conv.channels - 1) if conv.channels > 1 else ""
+        bias = msg.layers_example_conv_bias.format(layer=conv.layer, value=fmt(conv.bias)) if conv.bias is not None else ""
+        stride = (
+            msg.layers_example_stride_one
+            if conv.stride == 1
+            else msg.layers_example_stride.format(stride=conv.stride)
+        )
+        conv_words = msg.layers_example_conv.format(layer=conv.layer, channels=channels, bias=bias, stride=stride)
+    return {
+        "too_large": False,
+        "layers_mode": True,
+        "finite": ex.finite,
+        "data_words": data,
+        "maps_words": msg.layers_example_maps if maps else "",
+        "inputs": _lines(inputs),
+        "layers": layers,
+        "params": _lines(params),
+        "objective_words": words_objective,
+        "conv_words": conv_words,
+        "conv": conv_layout_.tikz if conv_layout_ is not None else "",
+        "conv_layout": conv_layout_,
+        "units": [],
+        "circuit": "",
+    }
