@@ -40,7 +40,7 @@ from symbackprop.backends.diagram_geometry import Geometry, Piece, box, circle
 
 BOX_FONT = 9
 SHAPE_FONT = 8
-CELL_FONT = 7
+CELL_FONT = 8
 CAPTION_FONT = 8
 ROW_GAP_CM = 0.75  # the length of an arrow between two boxes
 BOX_PAD_PT = 3.0
@@ -156,8 +156,10 @@ def conv_layout(
     for g, ((caption, rows), frame) in enumerate(zip(grids, frames)):
         n_rows, n_cols = len(rows), len(rows[0])
         y0 = heights[g] / 2  # the grid's top edge, grids centred on y = 0
+        bottom = y0 - n_rows * cell  # a grid's lines are at multiples of its step from the origin: shifted
         out_cells.append(
-            f"\\draw[gridline] ({_num(x)},{_num(y0 - n_rows * cell)}) grid[step={_num(cell)}] ({_num(x + n_cols * cell)},{_num(y0)});"
+            f"\\draw[gridline, shift={{({_num(x)},{_num(bottom)})}}] (0,0) grid[step={_num(cell)}] "
+            f"({_num(n_cols * cell)},{_num(n_rows * cell)}) rectangle (0,0);"
         )
         for i, row in enumerate(rows):
             for j, value in enumerate(row):

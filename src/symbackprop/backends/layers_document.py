@@ -97,8 +97,8 @@ def _lines(groups: list[list[list[_Piece]]]) -> list[str]:
             continue
         for item in group:
             current, used = [], 0.0
-            for piece in item:
-                if current and used + piece.width > LINE_PT:
+            for k, piece in enumerate(item):
+                if k > 1 and used + piece.width > LINE_PT:  # never between a name and its first matrix
                     lines.append(r"\;".join(current))
                     current, used = [r"\qquad"], GAP_PT
                 current.append(piece.latex)
