@@ -135,8 +135,8 @@ def stack_layout(items: Sequence[StackItem]) -> Layout:
 
 
 def _cell_cm(grids: Sequence[Sequence[Sequence[str]]]) -> float:
-    widest = max(_label_size(f"${v}$", CELL_FONT, 1.5)[0] for grid in grids for row in grid for v in row)
-    return max(widest, 0.55)
+    widest = max(_label_size(f"${v}$", CELL_FONT, 1.0)[0] for grid in grids for row in grid for v in row)
+    return max(widest, 0.5)
 
 
 def conv_layout(
@@ -147,13 +147,13 @@ def conv_layout(
     """Grids side by side (caption, rows of formatted numbers), ``signs`` between them ($*$,
     $=$), ``frames[g]`` (first row, first column, rows, columns) of grid g framed; None when it
     would print below MIN_SCALE of its size."""
-    cell = _cell_cm([g for _, g in grids])
+    cells = [_cell_cm([g]) for _, g in grids]  # square cells, each grid as wide as its numbers
     geometry = Geometry()
     out_cells, out_frames, out_labels = [], [], []
     x = 0.0
-    heights = [len(rows) * cell for _, rows in grids]
+    heights = [len(rows) * cell for (_, rows), cell in zip(grids, cells)]
     top = max(heights) / 2
-    for g, ((caption, rows), frame) in enumerate(zip(grids, frames)):
+    for g, ((caption, rows), frame, cell) in enumerate(zip(grids, frames, cells)):
         n_rows, n_cols = len(rows), len(rows[0])
         y0 = heights[g] / 2  # the grid's top edge, grids centred on y = 0
         bottom = y0 - n_rows * cell  # a grid's lines are at multiples of its step from the origin: shifted

@@ -87,23 +87,42 @@ def _item(name: str, relation: str, value, fmt) -> list[_Piece]:
 
 def _lines(groups: list[list[list[_Piece]]]) -> list[str]:
     """Display lines: each group (items that belong together: a value and its error term) on
-    one line when it fits, else an item a line; an item too wide for a line breaks between its
-    matrices, the continuation indented."""
+    one line when it fits, else as many of its items a line as fit; an item too wide for a line
+    breaks between its matrices (:func:`_broken`)."""
     lines: list[str] = []
     for group in groups:
         widths = [sum(p.width for p in item) for item in group]
+        joined = lambda items: r" \qquad ".join(r"\;".join(p.latex for p in item) for item in items)  # noqa: E731
         if sum(widths) + GAP_PT * (len(group) - 1) <= LINE_PT:
-            lines.append(r" \qquad ".join(r"\;".join(p.latex for p in item) for item in group))
+            lines.append(joined(group))
             continue
-        for item in group:
-            current, used = [], 0.0
-            for k, piece in enumerate(item):
-                if k > 1 and used + piece.width > LINE_PT:  # never between a name and its first matrix
-                    lines.append(r"\;".join(current))
-                    current, used = [r"\qquad"], GAP_PT
-                current.append(piece.latex)
-                used += piece.width + 3.0
+        shared, used = [], 0.0  # as many whole items a line as fit, in order
+        for item, width in zip(group, widths):
+            if shared and used + GAP_PT + width > LINE_PT:
+                lines.append(joined(shared))
+                shared, used = [], 0.0
+            if width > LINE_PT:
+                lines += _broken(item)
+                continue
+            used += (GAP_PT if shared else 0.0) + width
+            shared.append(item)
+        if shared:
+            lines.append(joined(shared))
+    return lines
+
+
+def _broken(item: list[_Piece]) -> list[str]:
+    """An item too wide for a line, broken between its matrices (never after its name), the
+    continuation indented."""
+    lines: list[str] = []
+    current, used = [], 0.0
+    for k, piece in enumerate(item):
+        if k > 1 and used + piece.width > LINE_PT:
             lines.append(r"\;".join(current))
+            current, used = [r"\qquad"], GAP_PT
+        current.append(piece.latex)
+        used += piece.width + 3.0
+    lines.append(r"\;".join(current))
     return lines
 
 
@@ -123,12 +142,12 @@ def _layer_text(layer, msg) -> str:
         "dropout": rf"$p = {layer.rate:g}$",
     }.get(layer.type, "")
     if layer.type == "conv2d" and (layer.step != 1 or layer.padding):
-        extra += rf", $s = {layer.step}, p = {layer.padding}$"
+        extra += msg.layer_comma + rf"$s = {layer.step}, p = {layer.padding}$"
     if layer.type in ("maxpool2d", "avgpool2d") and layer.step != layer.size:
-        extra += rf", $s = {layer.step}$"
+        extra += msg.layer_comma + rf"$s = {layer.step}$"
     text = name + (" " + extra if extra else "")
     if layer.type in ACTIVATED and layer.activation != "identity":
-        text += ", $" + ACTIVATIONS[layer.activation].latex + "$"
+        text += msg.layer_comma + "$" + ACTIVATIONS[layer.activation].latex + "$"
     return text
 
 

@@ -666,10 +666,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "layer_residual": ("residual connection", "残差连接"),
     "layer_units": ("{units} units", "{units} 个单元"),
     "layer_kernels": ("{channels} kernels", "{channels} 个卷积核"),
-    "layer_stride": ("stride", "步幅"),
-    "layer_padding": ("padding", "填充"),
-    "layer_window": ("window", "窗口"),
-    "layer_rate": ("rate", "丢弃率"),
+    "layer_comma": (", ", "，"),
     # names of things
     "input": ("input", "输入层"),
     "hidden": ("hidden", "隐藏层"),
