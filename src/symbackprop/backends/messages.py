@@ -600,16 +600,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"单个样本的损失为 ${loss}$，对输出单元 $k$ 求和。",
     ),
     "layers_example_data": (
-        r"The example data have {m} examples, and one step of train.py uses them all: the gradient of a parameter is the mean over them{coupled}. The values below are the first example's, from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
-        r"算例数据共 {m} 个样本，train.py 的一步训练用到全部样本：参数的梯度是它们的平均{coupled}。下面列出第一个样本的数值，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
+        r"The example data have {m} examples, and one step of train.py uses them all: the gradient of a parameter is the mean over them.{coupled} The values below are the first example's, from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
+        r"算例数据共 {m} 个样本，train.py 的一步训练用到全部样本：参数的梯度是它们的平均。{coupled}下面列出第一个样本的数值，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
     ),
     "layers_example_data_one": (
         r"The example runs through the equations above from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
         r"把算例代入上面的公式，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
     ),
     "layers_example_coupled": (
-        "; batch norm's mean and variance are those of the whole batch, so the first example's values depend on the others too",
-        "；批归一化的均值与方差取自整个批量，所以第一个样本的数值也依赖其他样本",
+        " Batch norm's mean and variance are those of the whole batch, so the first example's values depend on the others too.",
+        "批归一化的均值与方差取自整个批量，所以第一个样本的数值也依赖其他样本。",
     ),
     "layers_example_masks": (
         ", and the dropout masks the first ones it draws",
@@ -626,19 +626,22 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "参数、梯度与一步更新后的值：",
     ),
     "layers_example_objective": (
-        r"The objective at these parameters is $J = {value}$, the mean over the batch{decay}; the first example's own loss is ${loss}$.",
-        r"在这些参数下损失函数为 $J = {value}$，即对批量的平均{decay}；第一个样本自身的损失为 ${loss}$。",
+        r"The objective at these parameters is $J = {value}$, the mean of the examples' losses over the batch.{decay} The first example's own loss is ${loss}$.",
+        r"在这些参数下损失函数为 $J = {value}$，即各样本的损失对批量的平均。{decay}第一个样本自身的损失为 ${loss}$。",
     ),
-    "layers_example_decay": (" with the weight-decay term added", "再加上权重衰减项"),
+    "layers_example_decay": (" The weight-decay term is added to it.", "其中还加上了权重衰减项。"),
     "layers_example_conv": (
-        r"The convolution of layer {layer} on the first example, for the input's first channel and the first filter (its kernel $W^{{({layer})}}_{{1,1}}$): the highlighted window of the input, multiplied entry by entry with the kernel and summed{channels}{bias}, gives the highlighted entry of the output $z^{{({layer})}}$; the window moves {stride} to the next entry.",
-        r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器（卷积核 $W^{{({layer})}}_{{1,1}}$）：输入中高亮的窗口与卷积核逐元素相乘再求和{channels}{bias}，得到输出 $z^{{({layer})}}$ 中高亮的那一项；窗口每次移动 {stride} 得到下一项。",
+        r"The convolution of layer {layer} on the first example, for the input's first channel and the first filter (its kernel $W^{{({layer})}}_{{1,1}}$): the entries of the highlighted window of the input times those of the kernel, summed, give the highlighted entry of the output $z^{{({layer})}}$.{bias}{channels} The window moves {stride} to the next entry.",
+        r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器（卷积核 $W^{{({layer})}}_{{1,1}}$）：输入中高亮窗口的元素与卷积核的元素逐一相乘再求和，得到输出 $z^{{({layer})}}$ 中高亮的那一项。{bias}{channels}窗口每次移动 {stride} 得到下一项。",
     ),
     "layers_example_conv_channels": (
-        " (and likewise over the other {count} input channels)",
-        "（其余 {count} 个输入通道同样相乘求和并相加）",
+        " The other {count} input channels add their own such sums.",
+        "其余 {count} 个输入通道的同样的和也加在一起。",
     ),
-    "layers_example_conv_bias": (r", plus the bias $b^{{({layer})}}_1 = {value}$", r"，加上偏置 $b^{{({layer})}}_1 = {value}$"),
+    "layers_example_conv_bias": (
+        r" The bias $b^{{({layer})}}_1 = {value}$ is added to it.",
+        r"再加上偏置 $b^{{({layer})}}_1 = {value}$。",
+    ),
     "layers_example_stride_one": ("one place", "一格"),
     "layers_example_stride": ("{stride} places", "{stride} 格"),
     "layers_example_too_large": (
@@ -649,7 +652,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "The layers in order; each arrow carries one example's tensor, labelled with its shape.",
         "各层依次排列；每个箭头传递一个样本的张量，旁边标出它的形状。",
     ),
-    "figure_layers": ("The layers and their shapes", "各层及其形状"),
     "figure_conv": ("The convolution of the worked example", "算例中的卷积"),
     "conv_input": ("input", "输入"),
     "conv_kernel": ("kernel", "卷积核"),
