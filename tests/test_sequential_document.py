@@ -32,12 +32,12 @@ NEEDS_TEX = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def derivation(name):
     return derive(load_spec(name))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module(name):
     return import_source(derivation(name).to_numpy(), name=f"train_doc_{name.replace('-', '_')}")
 
@@ -92,6 +92,9 @@ def test_the_conv_window_is_the_first_output_entry():
     window = conv.input[:k, :k]
     assert conv.output[0, 0] == pytest.approx(float(np.sum(window * conv.kernel)) + conv.bias, rel=1e-12)
     assert conv.output.shape == (4, 4) and conv.input.shape == (6, 6) and conv.kernel.shape == (3, 3)
+    rows = builder("lenet-tiny").example()["conv_sum"]  # the window's products, row by row, then z
+    assert len(rows) == k + 1 and rows[-1] == "&= " + number_latex(float(conv.output[0, 0]))
+    assert rows[0].startswith("z^{(1)}_{1,1,1} &= " + number_latex(float(conv.input[0, 0])) + r" \cdot ")
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -185,7 +188,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _prose(tex: str) -> str:
     """Text outside maths, pictures and commands: what a reader reads as words."""
-    tex = re.sub(r"\\begin\{(gather\*|tikzpicture)\}.*?\\end\{\1\}", " ", tex, flags=re.S)
+    tex = re.sub(r"\\begin\{(gather\*|tikzpicture)\}.*?\\end\{\1\}", " ", tex, flags=re.DOTALL)
     tex = re.sub(r"\$[^$]*\$", " ", tex)
     tex = re.sub(r"\\(begin|end)\{[^}]*\}", " ", tex)
     return re.sub(r"\\[a-zA-Z]+(\[[^\]]*\])?|[{}%]", " ", tex)

@@ -21,6 +21,7 @@ tests check that no label touches another label, a box or a wire that is not its
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -110,7 +111,7 @@ def stack_layout(items: Sequence[StackItem]) -> Layout:
         end = (-SUM_DIAMETER_CM / 2 - LINE_CM, ys[k])
         name = f"skip{k}"
         points = ((0.0, branch), (left, branch), (left, ys[k]), end)
-        for a, b in zip(points, points[1:]):
+        for a, b in itertools.pairwise(points):
             geometry.add(Piece(name, "wire", (a, b)))
         geometry.add(Piece(name, "wire", _arrow_head(points[2], (end[0] + LINE_CM, end[1]), 0.0)))
         path = " -- ".join(f"({_num(x)},{_num(y)})" for x, y in points)

@@ -45,9 +45,9 @@ def _matrix(rows: list[list[str]], label: str = "") -> _Piece:
     columns = list(zip(*rows))
     width = sum(max(_width(v) for v in col) for col in columns) + 2 * COLSEP_PT * (len(columns) - 1) + 10.0
     body = r" \\ ".join(" & ".join(row) for row in rows)
-    latex = r"\begin{bmatrix} %s \end{bmatrix}" % body
+    latex = r"\begin{bmatrix} " + body + r" \end{bmatrix}"
     if label:
-        latex = r"\underset{%s}{%s}" % (label, latex)
+        latex = r"\underset{" + label + "}{" + latex + "}"
     return _Piece(latex, width)
 
 
@@ -92,7 +92,7 @@ def _lines(groups: list[list[list[_Piece]]]) -> list[str]:
     lines: list[str] = []
     for group in groups:
         widths = [sum(p.width for p in item) for item in group]
-        joined = lambda items: r" \qquad ".join(r"\;".join(p.latex for p in item) for item in items)  # noqa: E731
+        joined = lambda items: r" \qquad ".join(r"\;".join(p.latex for p in item) for item in items)
         if sum(widths) + GAP_PT * (len(group) - 1) <= LINE_PT:
             lines.append(joined(group))
             continue
@@ -188,6 +188,30 @@ def conv_picture(conv, fmt, msg, p):
     return conv_layout(grids, [r"$\star$", "$=$"], [(0, 0, k, k), None, (0, 0, 1, 1)])
 
 
+def conv_sum_rows(conv, fmt, p) -> list[str]:
+    """Output entry (0, 0) of the first filter written out: the window's entries times the
+    kernel's, a row of the kernel a row of the display, the bias, the value (one input channel
+    only: with more, the other channels' sums would be missing from it)."""
+    if conv is None or conv.channels != 1:
+        return []
+    k = conv.window[0]
+
+    def factor(value: float) -> str:
+        text = fmt(value)
+        return rf"\left({text}\right)" if text.startswith("-") else text
+
+    rows = []
+    for u in range(k):
+        terms = [rf"{factor(float(conv.input[u, v]))} \cdot {factor(float(conv.kernel[u, v]))}" for v in range(k)]
+        rows.append(" + ".join(terms))
+    if conv.bias is not None:
+        rows[-1] += f" + {factor(conv.bias)}"
+    name = f"{p(conv.symbols[2])}_{{1,1,1}}"
+    lines = [f"{name} &= {rows[0]}"] + [rf"&\quad + {row}" for row in rows[1:]]
+    lines.append(f"&= {fmt(float(conv.output[0, 0]))}")
+    return lines
+
+
 def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate: str) -> dict:
     """The template's context for the worked example of a network of layers (``rate``: the
     learning rate as printed, $\\alpha = 0.1$)."""
@@ -221,7 +245,7 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
         ]
         for q in ex.parameters
     ]
-    objective, value = ex.objective
+    _, value = ex.objective
     decay = msg.layers_example_decay if net.weight_decay else ""
     words_objective = msg.layers_example_objective.format(value=fmt(value), decay=decay, loss=fmt(ex.example_loss))
     conv = ex.conv
@@ -229,13 +253,14 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
     conv_words = ""
     if conv_layout_ is not None:
         channels = msg.layers_example_conv_channels.format(count=conv.channels - 1) if conv.channels > 1 else ""
-        bias = msg.layers_example_conv_bias.format(layer=conv.layer, value=fmt(conv.bias)) if conv.bias is not None else ""
+        bias = (
+            msg.layers_example_conv_bias.format(layer=conv.layer, value=fmt(conv.bias)) if conv.bias is not None else ""
+        )
         stride = (
-            msg.layers_example_stride_one
-            if conv.stride == 1
-            else msg.layers_example_stride.format(stride=conv.stride)
+            msg.layers_example_stride_one if conv.stride == 1 else msg.layers_example_stride.format(stride=conv.stride)
         )
         conv_words = msg.layers_example_conv.format(layer=conv.layer, channels=channels, bias=bias, stride=stride)
+    conv_sum = conv_sum_rows(conv, fmt, p) if conv_layout_ is not None else []
     return {
         "too_large": False,
         "layers_mode": True,
@@ -249,6 +274,7 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
         "conv_words": conv_words,
         "conv": conv_layout_.tikz if conv_layout_ is not None else "",
         "conv_layout": conv_layout_,
+        "conv_sum": conv_sum,
         "units": [],
         "circuit": "",
     }
