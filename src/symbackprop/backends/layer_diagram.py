@@ -148,7 +148,9 @@ def conv_layout(
     """Grids side by side (caption, rows of formatted numbers), ``signs`` between them ($*$,
     $=$), ``frames[g]`` (first row, first column, rows, columns) of grid g framed; None when it
     would print below MIN_SCALE of its size."""
-    cells = [_cell_cm([g]) for _, g in grids]  # square cells, each grid as wide as its numbers
+    # square cells, each grid's as wide as its own numbers (one size for all would shrink the
+    # picture below the page's text size: the kernel's long numbers would set the input's cells)
+    cells = [_cell_cm([g]) for _, g in grids]
     geometry = Geometry()
     out_cells, out_frames, out_labels = [], [], []
     x = 0.0
