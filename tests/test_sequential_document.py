@@ -24,6 +24,7 @@ from symbackprop.backends.document import _Builder, number_latex
 from symbackprop.backends.layers_document import layer_stack, layers_example
 from symbackprop.backends.messages import catalogue
 from symbackprop.backends.pdf import compile_pdf
+from symbackprop.core.sequential import Layer, SequentialNetwork
 
 EXAMPLES = ["lenet-tiny", "bn-mlp", "dropout-mlp", "resnet-block"]
 NEEDS_TEX = {
@@ -212,4 +213,45 @@ def test_the_chinese_example_and_pictures_have_no_english_words(name):
 def test_the_documents_compile_without_overfull_boxes(name, lang):
     compiled = compile_pdf(derivation(name).to_latex(lang), lang)
     assert compiled.pdf.startswith(b"%PDF")
+    assert not compiled.overfull, compiled.overfull
+
+
+def _wide_network() -> SequentialNetwork:
+    """Every layer type but residual, a stride and padding, three channels, a 3 x 18 dense
+    weight and vectors of 18: rows and matrices that must wrap to fit the page."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, (3, 2, 7, 6)).round(2).tolist()
+    t = np.eye(3)[[0, 2, 1]].tolist()
+    layers = (
+        Layer("conv2d", channels=3, kernel=3, stride=2, padding=1, activation="tanh"),
+        Layer("batchnorm", activation="relu"),
+        Layer("avgpool2d", size=2, stride=1),
+        Layer("flatten"),
+        Layer("layernorm"),
+        Layer("dropout", rate=0.25),
+        Layer("dense", units=3, activation="softmax"),
+    )
+    return SequentialNetwork(
+        "wide-rows", (2, 7, 6), layers, "cross_entropy", weight_decay=0.01, example={"x": x, "t": t}
+    )
+
+
+def test_wide_rows_wrap_into_blocks_and_the_pictures_keep_the_rule():
+    d = derive(_wide_network())
+    b = _Builder(d.analysis, {}, "en")
+    ex = b.example()
+    params = "\n".join(ex["params"])
+    assert r"\underset{j=1..8}" in params and r"\underset{j=17..18}" in params  # W^(7) is 3 x 18
+    assert ex["conv_sum"] == []  # two input channels: the one channel's products are not z
+    assert b._picture_layout.geometry.collisions() == []
+    assert ex["conv_layout"].geometry.collisions() == []
+    m = import_source(d.to_numpy(), name="train_doc_wide")
+    gradient = d.analysis.layers_example.gradients["W1"]
+    assert gradient.shape == (3, 2, 3, 3)
+    np.testing.assert_allclose(gradient, m.backward(m.initial_values())["W1"], rtol=1e-12)
+
+
+@NEEDS_TEX["en"]
+def test_wide_rows_compile_without_overfull_boxes():
+    compiled = compile_pdf(derive(_wide_network()).to_latex("en"), "en")
     assert not compiled.overfull, compiled.overfull

@@ -22,11 +22,12 @@ from symbackprop.backends.diagram_text import text_box
 from symbackprop.backends.layer_diagram import StackItem, conv_layout, stack_layout
 from symbackprop.registry import ACTIVATIONS, LOSSES
 
-LINE_PT = 430.0  # of the 472 pt of the text width (A4, 2.2 cm margins), the rest for the gaps
+LINE_PT = 465.0  # of the 472 pt of the text width (A4, 2.2 cm margins); the widths are upper estimates
 FONT_PT = 10.0  # the example is set \small (10 pt in an 11 pt document)
 COLSEP_PT = 2.5  # \arraycolsep in the example's matrices
 GAP_PT = 20.0  # \qquad between two items of a line
 VECTOR_ROW = 10  # a longer vector is printed in rows of this many entries
+BLOCK_PT = LINE_PT - 90.0  # a wider matrix is printed in blocks of columns (room for its name)
 ACTIVATED = ("dense", "conv2d", "batchnorm", "layernorm", "residual")
 
 
@@ -51,20 +52,43 @@ def _matrix(rows: list[list[str]], label: str = "") -> _Piece:
     return _Piece(latex, width)
 
 
+def _column_blocks(rows: list[list[str]]) -> list[_Piece]:
+    """A matrix too wide for a line as blocks of its columns, each labelled with its columns
+    (j = 1..8), which the line breaking then puts one under the other."""
+    whole = _matrix(rows)
+    if whole.width <= BLOCK_PT:
+        return [whole]
+    widths = [max(_width(row[j]) for row in rows) + 2 * COLSEP_PT for j in range(len(rows[0]))]
+    blocks, start, used = [], 0, 10.0
+    for j, width in enumerate(widths):
+        if j > start and used + width > BLOCK_PT:
+            blocks.append((start, j))
+            start, used = j, 10.0
+        used += width
+    blocks.append((start, len(widths)))
+    return [
+        _matrix([row[a:b] for row in rows], f"j={a + 1}" + (f"..{b}" if b - a > 1 else ""))
+        for a, b in blocks
+    ]
+
+
 def tensor_pieces(value: np.ndarray, fmt: Callable[[float], str]) -> list[_Piece]:
-    """A tensor as matrices: a vector a row (rows of VECTOR_ROW when longer), a matrix as it is,
+    """A tensor as matrices: a vector a row (rows of at most VECTOR_ROW entries, as many as fit a
+    line, when longer), a matrix as it is (in blocks of columns when too wide),
     a map one matrix per channel, a kernel one per filter and channel (labelled when several)."""
     value = np.asarray(value, dtype=float)
     if value.ndim == 0:
         return [_Piece(fmt(float(value)), _width(fmt(float(value))))]
     if value.ndim == 1:
         entries = [fmt(float(v)) for v in value]
-        rows = [entries[i : i + VECTOR_ROW] for i in range(0, len(entries), VECTOR_ROW)]
+        column = max(_width(e) for e in entries) + 2 * COLSEP_PT
+        per_row = max(1, min(VECTOR_ROW, int((BLOCK_PT - 10.0) // column)))  # rows that fit a line
+        rows = [entries[i : i + per_row] for i in range(0, len(entries), per_row)]
         if len(rows) > 1:
-            rows[-1] += [""] * (VECTOR_ROW - len(rows[-1]))
+            rows[-1] += [""] * (per_row - len(rows[-1]))
         return [_matrix(rows)]
     if value.ndim == 2:
-        return [_matrix([[fmt(float(v)) for v in row] for row in value])]
+        return _column_blocks([[fmt(float(v)) for v in row] for row in value])
     if value.ndim == 3:
         several = value.shape[0] > 1
         return [
