@@ -192,6 +192,7 @@ def _prose(tex: str) -> str:
     tex = re.sub(r"\\begin\{(gather\*|tikzpicture)\}.*?\\end\{\1\}", " ", tex, flags=re.DOTALL)
     tex = re.sub(r"\$[^$]*\$", " ", tex)
     tex = re.sub(r"\\(begin|end)\{[^}]*\}", " ", tex)
+    tex = re.sub(r"\\setcounter\{[^}]*\}\{[^}]*\}", " ", tex)  # a counter's name is no prose
     return re.sub(r"\\[a-zA-Z]+(\[[^\]]*\])?|[{}%]", " ", tex)
 
 

@@ -27,6 +27,7 @@ FONT_PT = 10.0  # the example is set \small (10 pt in an 11 pt document)
 COLSEP_PT = 2.5  # \arraycolsep in the example's matrices
 GAP_PT = 20.0  # \qquad between two items of a line
 VECTOR_ROW = 10  # a longer vector is printed in rows of this many entries
+MAX_COLUMNS = 20  # of a bmatrix (the example sets MaxMatrixCols to this)
 BLOCK_PT = LINE_PT - 90.0  # a wider matrix is printed in blocks of columns (room for its name)
 ACTIVATED = ("dense", "conv2d", "batchnorm", "layernorm", "residual")
 
@@ -56,12 +57,12 @@ def _column_blocks(rows: list[list[str]]) -> list[_Piece]:
     """A matrix too wide for a line as blocks of its columns, each labelled with its columns
     (j = 1..8), which the line breaking then puts one under the other."""
     whole = _matrix(rows)
-    if whole.width <= BLOCK_PT:
+    if whole.width <= BLOCK_PT and len(rows[0]) <= MAX_COLUMNS:
         return [whole]
     widths = [max(_width(row[j]) for row in rows) + 2 * COLSEP_PT for j in range(len(rows[0]))]
     blocks, start, used = [], 0, 10.0
     for j, width in enumerate(widths):
-        if j > start and used + width > BLOCK_PT:
+        if j > start and (used + width > BLOCK_PT or j - start == MAX_COLUMNS):
             blocks.append((start, j))
             start, used = j, 10.0
         used += width
@@ -299,6 +300,7 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
         "conv": conv_layout_.tikz if conv_layout_ is not None else "",
         "conv_layout": conv_layout_,
         "conv_sum": conv_sum,
+        "max_columns": MAX_COLUMNS,
         "units": [],
         "circuit": "",
     }
