@@ -144,10 +144,12 @@ def conv_layout(
     grids: Sequence[tuple[str, Sequence[Sequence[str]]]],
     signs: Sequence[str],
     frames: Sequence[tuple[int, int, int, int] | None],
+    margins: Sequence[int] = (),
 ) -> Layout | None:
     """Grids side by side (caption, rows of formatted numbers), ``signs`` between them ($*$,
-    $=$), ``frames[g]`` (first row, first column, rows, columns) of grid g framed; None when it
-    would print below MIN_SCALE of its size."""
+    $=$), ``frames[g]`` (first row, first column, rows, columns) of grid g framed, the outer
+    ``margins[g]`` rows and columns of grid g shaded (a convolution's zero padding); None when
+    it would print below MIN_SCALE of its size."""
     # square cells, each grid's as wide as its own numbers (one size for all would shrink the
     # picture below the page's text size: the kernel's long numbers would set the input's cells)
     cells = [_cell_cm([g]) for _, g in grids]
@@ -160,6 +162,15 @@ def conv_layout(
         n_rows, n_cols = len(rows), len(rows[0])
         y0 = heights[g] / 2  # the grid's top edge, grids centred on y = 0
         bottom = y0 - n_rows * cell  # a grid's lines are at multiples of its step from the origin: shifted
+        margin = margins[g] if g < len(margins) else 0
+        if margin:  # the padding: the whole grid shaded, its inside left white
+            out_cells.append(
+                f"\\fill[padding] ({_num(x)},{_num(bottom)}) rectangle ({_num(x + n_cols * cell)},{_num(y0)});"
+            )
+            out_cells.append(
+                f"\\fill[white] ({_num(x + margin * cell)},{_num(bottom + margin * cell)}) rectangle "
+                f"({_num(x + (n_cols - margin) * cell)},{_num(y0 - margin * cell)});"
+            )
         out_cells.append(
             f"\\draw[gridline, shift={{({_num(x)},{_num(bottom)})}}] (0,0) grid[step={_num(cell)}] "
             f"({_num(n_cols * cell)},{_num(n_rows * cell)}) rectangle (0,0);"
@@ -195,6 +206,7 @@ def conv_layout(
     out = [
         f"\\begin{{tikzpicture}}[{shrink}",
         "  gridline/.style={draw=black!40, thin},",
+        "  padding/.style={fill=black!10},",
         "  window/.style={draw=red!70!black, very thick},",
         f"  cell/.style={{inner sep=0pt, font={_font(CELL_FONT)}}},",
         f"  caption/.style={{inner sep=0pt, font={_font(CAPTION_FONT)}}},",

@@ -67,10 +67,7 @@ def _column_blocks(rows: list[list[str]]) -> list[_Piece]:
             start, used = j, 10.0
         used += width
     blocks.append((start, len(widths)))
-    return [
-        _matrix([row[a:b] for row in rows], f"j={a + 1}" + (f"..{b}" if b - a > 1 else ""))
-        for a, b in blocks
-    ]
+    return [_matrix([row[a:b] for row in rows], f"j={a + 1}" + (f"..{b}" if b - a > 1 else "")) for a, b in blocks]
 
 
 def tensor_pieces(value: np.ndarray, fmt: Callable[[float], str]) -> list[_Piece]:
@@ -205,12 +202,16 @@ def conv_picture(conv, fmt, msg, p):
     if conv is None:
         return None
     k = conv.window[0]
+    source = f"{msg.conv_input} ${p(conv.symbols[0])}$, $c=1$"
+    if conv.padding:
+        source += msg.conv_padded.format(padding=conv.padding)
     grids = [
-        (f"{msg.conv_input} ${p(conv.symbols[0])}$, $c=1$", [[fmt(float(v)) for v in row] for row in conv.input]),
+        (source, [[fmt(float(v)) for v in row] for row in conv.input]),
         (f"{msg.conv_kernel} ${p(conv.symbols[1])}_{{1,1}}$", [[fmt(float(v)) for v in row] for row in conv.kernel]),
         (f"{msg.conv_output} ${p(conv.symbols[2])}$, $f=1$", [[fmt(float(v)) for v in row] for row in conv.output]),
     ]
-    return conv_layout(grids, [r"$\star$", "$=$"], [(0, 0, k, k), None, (0, 0, 1, 1)])
+    frames = [(0, 0, k, k), None, (0, 0, 1, 1)]
+    return conv_layout(grids, [r"$\star$", "$=$"], frames, [conv.padding, 0, 0])
 
 
 def conv_sum_rows(conv, fmt, p) -> list[str]:
@@ -235,6 +236,15 @@ def conv_sum_rows(conv, fmt, p) -> list[str]:
     lines = [f"{name} &= {rows[0]}"] + [rf"&\quad + {row}" for row in rows[1:]]
     lines.append(f"&= {fmt(float(conv.output[0, 0]))}")
     return lines
+
+
+def _room(layout) -> str:
+    """How much of the page the convolution's words and picture need together, in cm (its
+    sentence of three or four lines and its captions above and below the grids)."""
+    if layout is None:
+        return ""
+    _, y0, _, y1 = layout.geometry.extent()
+    return f"{(y1 - y0) * layout.scale + 3.0:.1f}"
 
 
 def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate: str) -> dict:
@@ -277,7 +287,7 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
     conv_layout_ = conv_picture(conv, fmt, msg, p)
     conv_words = ""
     if conv_layout_ is not None:
-        channels = msg.layers_example_conv_channels.format(count=conv.channels - 1) if conv.channels > 1 else ""
+        channels = msg.layers_example_conv_channels if conv.channels > 1 else ""
         bias = (
             msg.layers_example_conv_bias.format(layer=conv.layer, value=fmt(conv.bias)) if conv.bias is not None else ""
         )
@@ -300,6 +310,7 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
         "conv": conv_layout_.tikz if conv_layout_ is not None else "",
         "conv_layout": conv_layout_,
         "conv_sum": conv_sum,
+        "conv_space": _room(conv_layout_),
         "max_columns": MAX_COLUMNS,
         "units": [],
         "circuit": "",

@@ -635,8 +635,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器（卷积核 $W^{{({layer})}}_{{1,1}}$）：输入中高亮窗口的元素与卷积核的元素逐一相乘再求和，得到输出 $z^{{({layer})}}$ 中高亮的那一项。{bias}{channels}窗口每次移动 {stride} 得到下一项。",
     ),
     "layers_example_conv_channels": (
-        " The other {count} input channels add their own such sums.",
-        "其余 {count} 个输入通道的同样的和也加在一起。",
+        " The input's other channels add their own such sums.",
+        "输入其余通道的同样的和也加在一起。",
     ),
     "layers_example_conv_bias": (
         r" The bias $b^{{({layer})}}_1 = {value}$ is added to it.",
@@ -655,6 +655,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "figure_conv": ("The convolution of the worked example", "算例中的卷积"),
     "conv_input": ("input", "输入"),
     "conv_kernel": ("kernel", "卷积核"),
+    "conv_padded": (" (zero padding {padding}, shaded)", "（零填充 {padding}，灰色）"),
     "conv_output": ("output", "输出"),
     "layer_input": ("input", "输入"),
     "layer_dense": ("dense", "全连接"),
