@@ -256,3 +256,16 @@ def test_wide_rows_wrap_into_blocks_and_the_pictures_keep_the_rule():
 def test_wide_rows_compile_without_overfull_boxes():
     compiled = compile_pdf(derive(_wide_network()).to_latex("en"), "en")
     assert not compiled.overfull, compiled.overfull
+
+
+def test_the_markdown_links_the_stack_and_the_convolution_as_svg_files():
+    d = derivation("lenet-tiny")
+    for lang, stem in (("en", "derivation"), ("zh", "derivation.zh")):
+        doc = d.to_markdown_document(lang, stem=stem)
+        msg = catalogue(lang)
+        links = re.findall(r"^!\[([^\]]+)\]\(([^)]+)\)$", doc.text, re.MULTILINE)
+        assert links == [(msg.figure_network, f"{stem}.fig1.svg"), (msg.figure_conv, f"{stem}.fig2.svg")]
+        stack, conv = doc.figures.values()
+        assert stack in d.to_latex(lang) and conv in d.to_latex(lang)
+        assert r"z^{(1)}_{1,1,1} &= 0.91 \cdot" in doc.text  # the window's sum, in MathJax
+    assert len(derivation("bn-mlp").to_markdown_document("en").figures) == 1  # no convolution

@@ -38,6 +38,7 @@ from symbackprop.backends.diagram import (
     _sized,
 )
 from symbackprop.backends.diagram_geometry import Geometry, Piece, box, circle
+from symbackprop.backends.diagram_text import text_box
 
 BOX_FONT = 9
 SHAPE_FONT = 8
@@ -186,11 +187,14 @@ def conv_layout(
             out_frames.append(
                 f"\\draw[window] ({_num(x + c * cell)},{_num(y0 - r * cell)}) rectangle ({_num(x + (c + nc) * cell)},{_num(y0 - (r + nr) * cell)});"
             )
-        cw, ch = _label_size(caption, CAPTION_FONT)
-        cy = -top - 0.15 - ch / 2
+        text = text_box(caption, CAPTION_FONT)  # captions share a baseline (a subscript hangs below it)
+        cw = text.width * PT
         cx = x + n_cols * cell / 2
-        geometry.add(Piece(f"caption {g}", "label", box(cx, cy, cw / 2, ch / 2)))
-        out_labels.append(f"\\node[caption, {_sized(cw, ch)}] at ({_num(cx)},{_num(cy)}) {{{caption}}};")
+        base = -top - 0.15 - max(text_box(c, CAPTION_FONT).height for c, _ in grids) * PT
+        outline = ((cx - cw / 2, base - text.depth * PT), (cx + cw / 2, base - text.depth * PT))
+        outline += ((cx + cw / 2, base + text.height * PT), (cx - cw / 2, base + text.height * PT))
+        geometry.add(Piece(f"caption {g}", "label", outline))
+        out_labels.append(f"\\node[caption, anchor=base] at ({_num(cx)},{_num(base)}) {{{caption}}};")
         x += n_cols * cell
         if g < len(signs):
             sw, sh = _label_size(signs[g], 10)
