@@ -302,6 +302,7 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
         "finite": ex.finite,
         "data_words": data,
         "maps_words": msg.layers_example_maps if maps else "",
+        "inputs_words": msg.layers_example_input_masks if net.masks() else msg.layers_example_input,
         "inputs": _lines(inputs),
         "layers": layers,
         "params": _lines(params),

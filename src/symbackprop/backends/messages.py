@@ -620,6 +620,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"特征图按通道 $c$ 逐个写成矩阵，并排列出；卷积核按滤波器 $f$ 与输入通道 $c$ 逐个写成矩阵。",
     ),
     "layers_example_input": ("The input and the target:", "输入与目标值："),
+    "layers_example_input_masks": (
+        "The inputs (the example and the dropout masks) and the target:",
+        "输入（样本与随机失活的掩码）与目标值：",
+    ),
     "layers_example_layer": ("Layer {number}, {kind}:", "第 {number} 层，{kind}："),
     "layers_example_parameters": (
         "The parameters, their gradients and their values after one step:",
