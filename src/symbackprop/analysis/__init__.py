@@ -96,7 +96,8 @@ class Analysis:
 
 def analyse(derivation: GraphDerivation | LayeredDerivation | SequentialDerivation) -> Analysis:
     """Number, explain, check and evaluate a derivation for its documents. A network of layers
-    has its tensor equations only: no per-unit steps, consistency check or worked example yet."""
+    has its tensor equations and its worked example
+    (:mod:`~symbackprop.analysis.sequential_example`) only: no per-unit steps or consistency check yet."""
     from symbackprop.analysis.consistency import check_consistency
 
     if isinstance(derivation, SequentialDerivation):

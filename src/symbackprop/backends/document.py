@@ -14,7 +14,8 @@ number to the lines of train.py that compute it.
 
 A network of layers (:class:`SequentialDerivation`) has its equations in tensor form only, each
 op printed by its own ``_latex`` (conv, rot180, maxpool, vec, BN): forward pass, objective,
-backward pass, gradients, the lemmas of its ops; no per-unit steps, picture or worked example yet.
+backward pass, gradients, the lemmas of its ops; no per-unit steps yet. Its picture (the layer
+stack) and its worked example come from :mod:`~symbackprop.backends.layers_document`.
 """
 
 from __future__ import annotations

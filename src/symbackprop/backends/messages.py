@@ -310,10 +310,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"A parameter's gradient averages, over the batch, what each example sends it: a kernel's is the cross-correlation of the layer's input with $\delta$, a conv bias's the sum of $\delta$ over the positions $(u, v)$ of the map, $\gamma$'s that of $\delta \odot \hat{x}$.",
         r"参数的梯度是每个样本贡献的批内平均：卷积核的梯度是该层输入与 $\delta$ 的互相关，卷积偏置的梯度是 $\delta$ 在特征图各位置 $(u, v)$ 上的和，$\gamma$ 的梯度则是 $\delta \odot \hat{x}$ 的和。",
     ),
-    "layers_example": (
-        "The values of a network of layers are not tabulated here yet; train.py computes them: its forward and backward return every value, at the example or at any other point.",
-        "此处暂不列出分层网络的数值；train.py 会计算它们：其中的 forward 与 backward 返回每个值，可在算例或任意其他点上计算。",
-    ),
     "appendix_words": (
         "Each numbered equation and the functions and lines of the generated train.py that compute it: forward and backward compute what they return, step a whole training step from one forward pass.",
         "每个编号公式与生成的 train.py 中计算它的函数和行号：forward 与 backward 计算各自返回的量，step 由一次前向传播完成一整步训练。",
