@@ -512,7 +512,7 @@ class _Builder:
     def picture_labelled(self) -> bool:
         """Whether the network picture carries the weights on its edges (small enough layers)."""
         layout = self._picture_layout
-        return layout is not None and layout.labelled and not self.sequential
+        return layout is not None and layout.labelled
 
     @cached_property
     def _picture_layout(self) -> diagram.Layout | None:
