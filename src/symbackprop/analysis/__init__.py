@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evalu
     from symbackprop.analysis.matrix_rule import MatrixRule
     from symbackprop.analysis.memory import MemoryUse
     from symbackprop.analysis.paths import PathsAndModes
+    from symbackprop.analysis.sequential_example import SequentialExample
     from symbackprop.calculus.d2l import D2lBackward
     from symbackprop.calculus.teaching import Line
 
@@ -90,15 +91,20 @@ class Analysis:
     matrix_rule: MatrixRule | None = None  # the multiply gate for matrices, where a graph has one
     d2l: D2lBackward | None = None  # d2l notation: its backward pass in its order, with prod
     memory: MemoryUse | None = None  # d2l notation: what training keeps in memory that prediction does not
+    layers_example: SequentialExample | None = None  # a network of layers: its worked example
 
 
 def analyse(derivation: GraphDerivation | LayeredDerivation | SequentialDerivation) -> Analysis:
     """Number, explain, check and evaluate a derivation for its documents. A network of layers
-    has its tensor equations only: no per-unit steps, consistency check or worked example yet."""
+    has its tensor equations and its worked example
+    (:mod:`~symbackprop.analysis.sequential_example`) only: no per-unit steps or consistency check yet."""
     from symbackprop.analysis.consistency import check_consistency
 
     if isinstance(derivation, SequentialDerivation):
-        return Analysis(derivation, derivation.equations, None, {}, {}, None, None)
+        from symbackprop.analysis.sequential_example import sequential_example
+
+        example = sequential_example(derivation)
+        return Analysis(derivation, derivation.equations, None, {}, {}, None, None, layers_example=example)
 
     layered = isinstance(derivation, LayeredDerivation)
     unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation

@@ -14,7 +14,8 @@ number to the lines of train.py that compute it.
 
 A network of layers (:class:`SequentialDerivation`) has its equations in tensor form only, each
 op printed by its own ``_latex`` (conv, rot180, maxpool, vec, BN): forward pass, objective,
-backward pass, gradients, the lemmas of its ops; no per-unit steps, picture or worked example yet.
+backward pass, gradients, the lemmas of its ops; no per-unit steps yet. Its picture (the layer
+stack) and its worked example come from :mod:`~symbackprop.backends.layers_document`.
 """
 
 from __future__ import annotations
@@ -34,13 +35,22 @@ from symbackprop.backends import diagram
 from symbackprop.backends.d2l_sections import d2l_sections
 from symbackprop.backends.environment import render, tex_escape
 from symbackprop.backends.graph_teaching import graph_teaching
+from symbackprop.backends.layers_document import layer_stack, layers_example
 from symbackprop.backends.messages import catalogue
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
-from symbackprop.registry import ACTIVATIONS, CONV_LAYER_OPS, LAYER_OPS, LOSSES, Lemma, elementwise_activations
+from symbackprop.registry import (
+    ACTIVATIONS,
+    CONV_LAYER_OPS,
+    LAYER_OPS,
+    LOSSES,
+    Lemma,
+    LossMean,
+    elementwise_activations,
+)
 
 ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual")  # the layer types with an f
 LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
@@ -173,7 +183,7 @@ class _Builder:
         }
         if self.sequential:
             decay = m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
-            text["loss"] = [m.loss_words, decay if self.net.weight_decay else m.batch_words]
+            text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
             text["delta"] = [m.layers_backward_words]
             text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
         graph = not self.layered and not self.sequential
@@ -206,6 +216,14 @@ class _Builder:
             parts["matrix"].after = self._input_gradient_words()
             if self.net.notation == "node" and self.net.bias and self.net.depth == 2:
                 parts["matrix"].words.insert(0, self._stacked_words())
+
+    def _layers_loss_words(self) -> str:
+        """A network of layers: one example's loss, the summand of the objective's mean."""
+        graph = self.graph
+        mean = next(e for e in graph.nodes.values() if isinstance(e, LossMean))
+        with self.printer.one_example():
+            term = self.printer.parenthesize(mean.args[0], 50)
+        return self.msg.layers_loss_words.format(loss=rf"\sum_{{k}} {term}")
 
     def _matrix_words(self, parts: dict[str, Part]) -> None:
         """The words between a part's per-unit equations (one example) and its matrix form: the
@@ -404,8 +422,9 @@ class _Builder:
 
     # --- worked example -------------------------------------------------------------------
     def example(self) -> dict | None:
-        if self.sequential:  # feature maps have no tables yet: train.py computes every value
-            return {"too_large": True, "words": self.msg.layers_example}
+        if self.sequential:  # feature maps as matrices per channel, the convolution's grids
+            rate = f"${self.p(self.graph.learning_rate_symbol)} = {self.net.learning_rate:g}$"
+            return layers_example(self.a.layers_example, self.p, number_latex, self.msg, self.net, rate)
         if self.a.example_too_large:
             return {"too_large": True, "words": self.msg.example_too_large}
         ex = self.a.example
@@ -497,6 +516,8 @@ class _Builder:
 
     @cached_property
     def _picture_layout(self) -> diagram.Layout | None:
+        if self.sequential:  # the layer stack with its shapes
+            return layer_stack(self.net, self.msg, self.lang)
         if not self.layered:
             return None
         net, names = self.net, self.d.names
@@ -647,7 +668,9 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "title": (net.title_zh if lang == "zh" and net.title_zh else net.title) or net.name,
         "intro": b.intro(),
         "picture": b.picture(),
-        "weights_words": (b.msg.weights_words if net.bias else b.msg.weights_words_no_bias)
+        "weights_words": b.msg.layers_stack_words
+        if b.sequential
+        else (b.msg.weights_words if net.bias else b.msg.weights_words_no_bias)
         if b.picture_labelled()
         else "",
         "tikz_libraries": diagram.TIKZ_LIBRARIES,
@@ -679,7 +702,7 @@ def latex_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]
     return render("latex/derivation.tex.j2", **context(analysis, locations, lang))
 
 
-NO_FIGURES = {"picture": "", "circuit": "", "d2l_graph": ""}
+NO_FIGURES = {"picture": "", "circuit": "", "d2l_graph": "", "conv": ""}
 
 
 def markdown_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> str:
@@ -708,6 +731,7 @@ def markdown_with_figures(
         ("picture", ctx["picture"]),
         ("d2l_graph", d2l.get("graph", "")),
         ("circuit", example.get("circuit", "")),
+        ("conv", example.get("conv", "")),
     ):
         if tikz:
             names[slot] = f"{stem}.fig{len(figures) + 1}.svg"

@@ -310,10 +310,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"A parameter's gradient averages, over the batch, what each example sends it: a kernel's is the cross-correlation of the layer's input with $\delta$, a conv bias's the sum of $\delta$ over the positions $(u, v)$ of the map, $\gamma$'s that of $\delta \odot \hat{x}$.",
         r"参数的梯度是每个样本贡献的批内平均：卷积核的梯度是该层输入与 $\delta$ 的互相关，卷积偏置的梯度是 $\delta$ 在特征图各位置 $(u, v)$ 上的和，$\gamma$ 的梯度则是 $\delta \odot \hat{x}$ 的和。",
     ),
-    "layers_example": (
-        "The values of a network of layers are not tabulated here yet; train.py computes them: its forward and backward return every value, at the example or at any other point.",
-        "此处暂不列出分层网络的数值；train.py 会计算它们：其中的 forward 与 backward 返回每个值，可在算例或任意其他点上计算。",
-    ),
     "appendix_words": (
         "Each numbered equation and the functions and lines of the generated train.py that compute it: forward and backward compute what they return, step a whole training step from one forward pass.",
         "每个编号公式与生成的 train.py 中计算它的函数和行号：forward 与 backward 计算各自返回的量，step 由一次前向传播完成一整步训练。",
@@ -594,6 +590,86 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "这里没有评分报告：请用 --report DIR 启动服务器，DIR 中有 grade 写出的 index.html。",
     ),
     "web_not_found": ("Not found", "未找到"),
+    # a network of layers: the objective's sentence, the worked example and its pictures
+    "layers_loss_words": (
+        r"One example's loss is ${loss}$, summed over the output units $k$.",
+        r"单个样本的损失为 ${loss}$，对输出单元 $k$ 求和。",
+    ),
+    "layers_example_data": (
+        r"The example data have {m} examples, and one step of train.py uses them all: the gradient of a parameter is the mean over them.{coupled} The values below are the first example's, from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
+        r"算例数据共 {m} 个样本，train.py 的一步训练用到全部样本：参数的梯度是它们的平均。{coupled}下面列出第一个样本的数值，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
+    ),
+    "layers_example_data_one": (
+        r"The example runs through the equations above from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
+        r"把算例代入上面的公式，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
+    ),
+    "layers_example_coupled": (
+        " Batch norm's mean and variance are those of the whole batch, so the first example's values depend on the others too.",
+        "批归一化的均值与方差取自整个批量，所以第一个样本的数值也依赖其他样本。",
+    ),
+    "layers_example_masks": (
+        ", and the dropout masks the first ones it draws",
+        "，随机失活的掩码取 train.py 最先抽取的那一个",
+    ),
+    "layers_example_maps": (
+        r"A feature map is printed as one matrix per channel $c$, side by side; a kernel as one matrix per filter $f$ and input channel $c$.",
+        r"特征图按通道 $c$ 逐个写成矩阵，并排列出；卷积核按滤波器 $f$ 与输入通道 $c$ 逐个写成矩阵。",
+    ),
+    "layers_example_input": ("The input and the target:", "输入与目标值："),
+    "layers_example_input_masks": (
+        "The inputs (the example and the dropout masks) and the target:",
+        "输入（样本与随机失活的掩码）与目标值：",
+    ),
+    "layers_example_layer": ("Layer {number}, {kind}:", "第 {number} 层，{kind}："),
+    "layers_example_parameters": (
+        "The parameters, their gradients and their values after one step:",
+        "参数、梯度与一步更新后的值：",
+    ),
+    "layers_example_objective": (
+        r"The objective at these parameters is $J = {value}$, the mean of the examples' losses over the batch.{decay} The first example's own loss is ${loss}$.",
+        r"在这些参数下损失函数为 $J = {value}$，即各样本的损失对批量的平均。{decay}第一个样本自身的损失为 ${loss}$。",
+    ),
+    "layers_example_decay": (" The weight-decay term is added to it.", "其中还加上了权重衰减项。"),
+    "layers_example_conv": (
+        r"The convolution of layer {layer} on the first example, for the input's first channel and the first filter (its kernel $W^{{({layer})}}_{{1,1}}$): the entries of the highlighted window of the input times those of the kernel, summed, give the highlighted entry of the output $z^{{({layer})}}$.{bias}{channels} The window moves {stride} to the next entry.",
+        r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器（卷积核 $W^{{({layer})}}_{{1,1}}$）：输入中高亮窗口的元素与卷积核的元素逐一相乘再求和，得到输出 $z^{{({layer})}}$ 中高亮的那一项。{bias}{channels}窗口每次移动 {stride} 得到下一项。",
+    ),
+    "layers_example_conv_channels": (
+        " The input's other channels add their own such sums.",
+        "输入其余通道的同样的和也加在一起。",
+    ),
+    "layers_example_conv_bias": (
+        r" The bias $b^{{({layer})}}_1 = {value}$ is added to it.",
+        r"再加上偏置 $b^{{({layer})}}_1 = {value}$。",
+    ),
+    "layers_example_stride_one": ("one place", "一格"),
+    "layers_example_stride": ("{stride} places", "{stride} 格"),
+    "layers_example_too_large": (
+        "This network's tensors are too large to print here; train.py's forward and backward return every value.",
+        "该网络的张量太大，此处不列出；train.py 的 forward 与 backward 返回每个值。",
+    ),
+    "layers_stack_words": (
+        "The layers in order; each arrow carries one example's tensor, labelled with its shape.",
+        "各层依次排列；每个箭头传递一个样本的张量，旁边标出它的形状。",
+    ),
+    "figure_conv": ("The convolution of the worked example", "算例中的卷积"),
+    "conv_input": ("input", "输入"),
+    "conv_kernel": ("kernel", "卷积核"),
+    "conv_padded": (" (zero padding {padding}, shaded)", "（零填充 {padding}，灰色）"),
+    "conv_output": ("output", "输出"),
+    "layer_input": ("input", "输入"),
+    "layer_dense": ("dense", "全连接"),
+    "layer_conv2d": ("convolution", "卷积"),
+    "layer_maxpool2d": ("max pooling", "最大池化"),
+    "layer_avgpool2d": ("average pooling", "平均池化"),
+    "layer_flatten": ("flatten", "展平"),
+    "layer_batchnorm": ("batch norm", "批归一化"),
+    "layer_layernorm": ("layer norm", "层归一化"),
+    "layer_dropout": ("dropout", "随机失活"),
+    "layer_residual": ("residual connection", "残差连接"),
+    "layer_units": ("{units} units", "{units} 个单元"),
+    "layer_kernels": ("{channels} kernels", "{channels} 个卷积核"),
+    "layer_comma": (", ", "，"),
     # names of things
     "input": ("input", "输入层"),
     "hidden": ("hidden", "隐藏层"),
