@@ -94,17 +94,20 @@ class Analysis:
     layers_example: SequentialExample | None = None  # a network of layers: its worked example
 
 
-def analyse(derivation: GraphDerivation | LayeredDerivation | SequentialDerivation) -> Analysis:
+def analyse(
+    derivation: GraphDerivation | LayeredDerivation | SequentialDerivation, layers_check: Consistency | None = None
+) -> Analysis:
     """Number, explain, check and evaluate a derivation for its documents. A network of layers
-    has its tensor equations and its worked example
-    (:mod:`~symbackprop.analysis.sequential_example`) only: no per-unit steps or consistency check yet."""
+    has its tensor equations, the result of their check against the per-unit derivation
+    (``layers_check``: the caller runs it on the generated code, see ``check_sequential``) and
+    its worked example (:mod:`~symbackprop.analysis.sequential_example`)."""
     from symbackprop.analysis.consistency import check_consistency
 
     if isinstance(derivation, SequentialDerivation):
         from symbackprop.analysis.sequential_example import sequential_example
 
         example = sequential_example(derivation)
-        return Analysis(derivation, derivation.equations, None, {}, {}, None, None, layers_example=example)
+        return Analysis(derivation, derivation.equations, None, {}, {}, layers_check, None, layers_example=example)
 
     layered = isinstance(derivation, LayeredDerivation)
     unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation

@@ -157,7 +157,7 @@ def check_sequential(derivation, module, points: int = SEQUENTIAL_POINTS, seed: 
             if not error <= TOLERANCE:
                 raise ConsistencyError(f"{net.name}: {eq.kind} of {name} differs from the per-unit derivation by {error:.3g}")
             comparisons += want.size
-    return Consistency(comparisons, (m,))
+    return Consistency(comparisons, tuple(net.input_shape))
 
 
 def _adjoints(derivation, nodes: dict, deltas: dict) -> dict:

@@ -30,7 +30,7 @@ import sympy
 from sympy.printing.conventions import requires_partial
 
 from symbackprop.analysis import Analysis
-from symbackprop.analysis.consistency import CHECK_RUN
+from symbackprop.analysis.consistency import CHECK_RUN, SEQUENTIAL_POINTS
 from symbackprop.backends import diagram
 from symbackprop.backends.d2l_sections import d2l_sections
 from symbackprop.backends.environment import render, tex_escape
@@ -41,6 +41,7 @@ from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
+from symbackprop.calculus.sequential_units import BATCH as UNIT_BATCH
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
 from symbackprop.registry import (
     ACTIVATIONS,
@@ -184,7 +185,7 @@ class _Builder:
         if self.sequential:
             decay = m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
             text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
-            text["delta"] = [m.layers_backward_words]
+            text["delta"] = [m.layers_backward_words] + self._layers_check_words()
             text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
         graph = not self.layered and not self.sequential
         if graph and self.net.trainable:  # a graph with a loss to train: gradients, then updates
@@ -224,6 +225,15 @@ class _Builder:
         with self.printer.one_example():
             term = self.printer.parenthesize(mean.args[0], 50)
         return self.msg.layers_loss_words.format(loss=rf"\sum_{{k}} {term}")
+
+    def _layers_check_words(self) -> list[str]:
+        """How a network of layers' tensor equations were checked against its units."""
+        c = self.a.consistency
+        if c is None:
+            return []
+        words = self.msg.layers_check_smaller if c.shortened else self.msg.layers_check
+        shape = r"$" + r" \times ".join(str(n) for n in c.sizes) + r"$"
+        return [words.format(batch=UNIT_BATCH, points=SEQUENTIAL_POINTS, checks=c.comparisons, shape=shape)]
 
     def _matrix_words(self, parts: dict[str, Part]) -> None:
         """The words between a part's per-unit equations (one example) and its matrix form: the

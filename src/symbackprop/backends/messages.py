@@ -138,6 +138,14 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Each matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed.",
         "下面每个矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较）。",
     ),
+    "layers_check": (
+        "Each tensor equation below was checked against the per-unit derivation before it was printed: every entry of every value, error term and gradient of a batch of {batch} examples, written out one unit at a time and differentiated by the scalar engine, at {points} random points ({checks} comparisons).",
+        "下面每个张量公式在打印之前都已与逐单元推导核对：把 {batch} 个样本的批量逐个单元写出、由标量引擎求导，在 {points} 个随机点上比较每个值、误差项和梯度的每个分量（共 {checks} 次比较）。",
+    ),
+    "layers_check_smaller": (
+        "Each tensor equation below was checked against the per-unit derivation before it was printed, on a smaller network with the same layers (input {shape}, at most 2 channels a convolution and 3 units a hidden dense layer; the equations do not depend on the sizes): every entry of every value, error term and gradient of a batch of {batch} examples, written out one unit at a time and differentiated by the scalar engine, at {points} random points ({checks} comparisons).",
+        "下面每个张量公式在打印之前都已与逐单元推导核对，所用的是层相同而规模更小的网络（输入 {shape}，每个卷积至多 2 个通道，每个隐藏全连接层至多 3 个单元；公式与规模无关）：把 {batch} 个样本的批量逐个单元写出、由标量引擎求导，在 {points} 个随机点上比较每个值、误差项和梯度的每个分量（共 {checks} 次比较）。",
+    ),
     "matrix_check_shortened": (
         "Each kind of matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed, on this network with at most {width} units a layer and each run of identical hidden layers cut to {run}: every layer of a run has equations of the same form.",
         "下面每一类矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较），核对所用的网络每层至多 {width} 个单元，连续相同的隐藏层只保留 {run} 层：同一段中每层的公式形式相同。",
