@@ -145,6 +145,7 @@ class UnitGraph:
     # scalar symbol -> (tensor symbol, index, example or None)
     origin: dict[Symbol, tuple[Symbol, tuple[int, ...], int | None]]
     scalars: dict[Symbol, sympy.Expr]  # the loss L, the weight decay s, J, written out
+    shapes: dict[Symbol, tuple[int, ...]]  # of the tensors, one example's
 
     @cached_property
     def derivation(self) -> GraphDerivation:
@@ -211,5 +212,5 @@ def sequential_unit_graph(graph: GraphNetwork, m: int = BATCH) -> UnitGraph:
         learning_rate_symbol=graph.learning_rate_symbol,
         constants=dict(graph.constants),
     )
-    return UnitGraph(net, m, origin, dict(ctx.scalars))
+    return UnitGraph(net, m, origin, dict(ctx.scalars), dict(graph.shapes))
 

@@ -89,7 +89,7 @@ def decide_answer(ctx: Context, target: Target, answer: sympy.Expr) -> Decision:
     left undecided, else the answer is correct."""
     decisions = []
     for a, r in _pairs(ctx, target, answer):
-        decision = decide(Problem(in_leaves(ctx, a), in_leaves(ctx, r), ctx.sampler))
+        decision = decide(Problem(in_leaves(ctx, a), in_leaves(ctx, r), ctx.sampler, ctx.table.layers))
         if decision.verdict == "incorrect":
             return decision
         decisions.append(decision)

@@ -10,7 +10,7 @@ stored form a student writes (error terms by symbol, y_4 for sigma(net_4)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -21,7 +21,10 @@ from symbackprop.analysis.evaluate import evaluate_graph
 from symbackprop.calculus.derive import derive_graph
 from symbackprop.calculus.expand import Units
 from symbackprop.calculus.layered import LayeredDerivation
+from symbackprop.calculus.sequential import SequentialDerivation
+from symbackprop.calculus.sequential_units import sequential_unit_graph
 from symbackprop.core.network import LayeredNetwork
+from symbackprop.core.sequential import SequentialNetwork
 from symbackprop.core.spec import load_spec
 from symbackprop.registry import loss
 from symbackprop.verify.judge import Sampler
@@ -36,6 +39,7 @@ from symbackprop.verify.resolve import (
     derivative_of,
     example_derivative,
     objective_term_derivative,
+    sequential_table,
     update_of,
 )
 
@@ -58,6 +62,7 @@ class Context:
     sampler: Sampler  # how the verdict's probes draw every leaf
     points: dict  # symbol name -> POINTS values, for diagnosis
     assumed: dict  # the last target of a group that sums to one -> 1 - the others
+    leaf_forms: dict = field(default_factory=dict)  # symbol -> its value in the leaves, built once
 
 
 @lru_cache(maxsize=16)
@@ -65,8 +70,11 @@ def context(spec: str, notation: str | None = None) -> Context:
     network = load_spec(spec)
     if notation and isinstance(network, LayeredNetwork):
         network = replace(network, notation=notation)
-    derivation = LayeredDerivation(network) if isinstance(network, LayeredNetwork) else derive_graph(network)
-    table = build_table(derivation)
+    if isinstance(network, SequentialNetwork):  # entry by entry, one example
+        table = sequential_table(sequential_unit_graph(SequentialDerivation(network).graph, m=1))
+    else:
+        derivation = LayeredDerivation(network) if isinstance(network, LayeredNetwork) else derive_graph(network)
+        table = build_table(derivation)
     sampler = _sampler(table)
     groups = table.unit.network.target_groups
     assumed = {g[-1]: 1 - sympy.Add(*g[:-1]) for g in groups if len(g) > 1}
@@ -311,10 +319,35 @@ def _unfold(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
 
 def in_leaves(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
     """An expression in the leaves alone: error terms unfolded, forward values expanded, the
-    last target of a group that sums to one written as one minus the others."""
+    last target of a group that sums to one written as one minus the others.
+
+    Each error term's and forward value's form in the leaves is built once per network
+    (``leaf_forms``) from the forms of the symbols it refers to, so that one pass over the
+    expression replaces its symbols: unfolding the whole tree again for every answer would
+    grow with the size of the network's expanded expressions (a convolution's are large)."""
     if not isinstance(expr, sympy.Basic):
         expr = sympy.Float(float(expr))
-    return _unfold(ctx, expr).xreplace(ctx.table.unit.forward_expanded).xreplace(ctx.assumed)
+    return expr.xreplace({s: _leaf_form(ctx, s) for s in expr.free_symbols})
+
+
+def _leaf_form(ctx: Context, symbol: Symbol) -> sympy.Expr:
+    cache = ctx.leaf_forms
+    if symbol in cache:
+        return cache[symbol]
+    unit = ctx.table.unit
+    if not cache:  # the error terms by symbol, the forward values expanded: the definitions
+        cache["#deltas"] = {d: unit.deltas[n.name] for n, d in unit.delta_symbols.items()}
+    deltas = cache["#deltas"]
+    if symbol in deltas:
+        definition = deltas[symbol]
+        order = sorted(definition.free_symbols, key=lambda s: s.name)
+        value = definition.xreplace({s: _leaf_form(ctx, s) for s in order})  # one pass over a small tree
+    elif symbol in unit.forward_expanded:
+        value = unit.forward_expanded[symbol].xreplace(ctx.assumed)
+    else:
+        value = ctx.assumed.get(symbol, symbol)
+    cache[symbol] = value
+    return value
 
 
 def _pairs(ctx: Context, target: Target, answer: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]]:

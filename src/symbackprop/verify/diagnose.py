@@ -84,7 +84,9 @@ def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple
     out: list[tuple[str, sympy.Expr, str]] = []
     out += _batch_variants(ctx, target, reference)
     forms = [reference]
-    if target.kind != "layer":
+    if ctx.table.layers:  # a network of layers: its own mistakes; its unfolded forms are too large
+        out += _layer_variants(ctx, reference)
+    elif target.kind != "layer":
         unfolded = _unfold(ctx, reference)
         forms += [unfolded, unfolded.xreplace(ctx.table.unit.forward_expanded)]
     for fp, y in _activation_factors(ctx, target):
@@ -127,6 +129,31 @@ def _variants(ctx: Context, target: Target, reference: sympy.Expr) -> list[tuple
         for add in [a for a in sympy.preorder_traversal(form) if isinstance(a, sympy.Add)][:20]:
             for term in add.args:
                 out.append(("missing_term", form.xreplace({add: add - term}), f"the term {term} is missing"))
+    return out
+
+
+def _layer_variants(ctx: Context, reference: sympy.Expr) -> list[tuple[str, sympy.Expr, str]]:
+    """A network of layers' typical mistakes: the kernel not rotated in the full convolution
+    (W_{f,c,u,v} where rot180 gives W_{f,c,k-1-u,k-1-v}), the dropout mask left out (with or
+    without its 1/(1-p) scaling)."""
+    out = []
+    table = ctx.table
+    kernels = {}
+    for (base, index, layer), symbol in table.symbols.items():
+        if base == "W" and len(index) == 4 and layer is not None:
+            kernels.setdefault(layer, {})[tuple(int(i) for i in index)] = symbol
+    for entries in kernels.values():
+        k = 1 + max(i[2] for i in entries)
+        flip = {s: entries[(f, c, k - 1 - u, k - 1 - v)] for (f, c, u, v), s in entries.items()}
+        if reference.xreplace(flip) != reference:
+            out.append(("kernel_not_rotated", reference.xreplace(flip), "the kernel is not rotated by 180 degrees"))
+    masks = {s: sympy.S.One for (base, index, _), s in table.symbols.items() if base == "r" and index}
+    if masks and reference.has(*masks):
+        unmasked = reference.xreplace(masks)
+        coefficient, rest = unmasked.as_coeff_Mul()
+        out.append(("missing_mask", unmasked, "the dropout mask r is missing"))
+        if coefficient != 1:
+            out.append(("missing_mask", rest, "the dropout mask r and its scaling 1/(1 - p) are missing"))
     return out
 
 

@@ -100,8 +100,8 @@ def kink_arguments(expr: sympy.Expr) -> list[sympy.Expr]:
     """The expressions whose sign switches a piece of ``expr``: the argument of relu, the step,
     |x|, sign; the differences of max's and min's arguments; a piecewise function's conditions."""
     found: list[sympy.Expr] = []
-    for node in sympy.preorder_traversal(expr):
-        if not isinstance(node, sympy.Basic) or not node.args:
+    for node in _distinct_subexpressions(expr):
+        if not node.args:
             continue
         if isinstance(node, sympy.Piecewise):
             for _, cond in node.args:
@@ -116,11 +116,31 @@ def kink_arguments(expr: sympy.Expr) -> list[sympy.Expr]:
             found += [a - b for a, b in itertools.combinations(args, 2)]
         elif args:
             found += [args[0] - k for k in kinks]
-    unique = []
+    unique, seen = [], set()
     for g in found:
-        if g.free_symbols and g not in unique and -g not in unique:
+        if g.free_symbols and g not in seen and -g not in seen:
             unique.append(g)
+            seen.add(g)
     return unique[:MAX_KINKS]
+
+
+def leaf_symbols(expr: sympy.Expr) -> set:
+    """``expr.free_symbols``, each shared subtree visited once (SymPy walks it at every use)."""
+    return {node for node in _distinct_subexpressions(expr) if node.is_Symbol}
+
+
+def _distinct_subexpressions(expr: sympy.Expr):
+    """Every distinct subexpression once, in preorder (a network's expanded error terms share
+    whole subtrees: a preorder walk would visit each of them once per use)."""
+    seen: set = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, sympy.Basic) or node in seen:
+            continue
+        seen.add(node)
+        yield node
+        stack.extend(reversed(node.args))
 
 
 def prove_zero(difference: sympy.Expr, seconds: float = PROOF_SECONDS) -> str:
@@ -152,14 +172,18 @@ def _vanishes(expr: sympy.Expr) -> bool:
 class Problem:
     """One equation to decide: the answer and the reference, both in the leaves."""
 
-    def __init__(self, answer: sympy.Expr, reference: sympy.Expr, sampler: Sampler):
+    def __init__(self, answer: sympy.Expr, reference: sympy.Expr, sampler: Sampler, walk: bool = False):
+        """``walk``: evaluate at 30 digits by walking the trees, no symbolic proof (a network of
+        layers, whose expressions in the leaves are too large for SymPy's rewriting)."""
         self.answer, self.reference, self.sampler = answer, reference, sampler
+        self.large = walk or _size(answer) > LARGE or _size(reference) > LARGE
         self.difference = answer - reference
-        symbols = (answer.free_symbols | reference.free_symbols) & set(sampler.kinds) | {
-            s for g in sampler.groups for s in g if s in answer.free_symbols | reference.free_symbols
-        }
+        present = leaf_symbols(answer) | leaf_symbols(reference)
+        symbols = present & set(sampler.kinds) | {s for g in sampler.groups for s in g if s in present}
         self.leaves = sorted(symbols, key=lambda s: s.name)
-        self.kinks = kink_arguments(answer) + [g for g in kink_arguments(reference) if g not in kink_arguments(answer)]
+        own = kink_arguments(answer)
+        known = set(own)
+        self.kinks = own + [g for g in kink_arguments(reference) if g not in known]
 
     def values(self, points: dict[Symbol, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         return _floats(self.answer, points), _floats(self.reference, points)
@@ -265,6 +289,81 @@ def exact_value(expr: sympy.Expr, point: dict[Symbol, sympy.Expr]) -> sympy.Expr
     return value
 
 
+def walked_value(expr: sympy.Expr, point: dict[Symbol, sympy.Expr]) -> mpmath.mpf | None:
+    """expr at a point of exact leaf values, to DIGITS digits, each distinct subexpression once
+    (None if it is not a real number there). For the large expanded expressions of a network of
+    layers, where substituting and calling ``evalf`` on the whole tree, which repeats every shared
+    subtree, takes minutes. The point is a random probe, never a tie, so 30-digit arithmetic
+    decides every sign; a node this walk does not know is evaluated by SymPy from its children's
+    values."""
+    with mpmath.workdps(DIGITS + 5):
+        done: dict = {}
+        stack = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in done:
+                continue
+            if not ready and node.args and not node.is_Number:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in done)
+                continue
+            try:
+                done[node] = _walk_node(node, [done.get(a) for a in node.args], point)
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                return None
+            if done[node] is None:
+                return None
+        value = done[expr]
+        return value if isinstance(value, mpmath.mpf) else None
+
+
+def _walk_node(node, args: list, point: dict):
+    if node.is_Symbol:
+        value = point[node]
+        return mpmath.mpf(value.p) / value.q if value.is_Rational else mpmath.mpf(str(value))
+    if node.is_Number:
+        return mpmath.mpf(node.p) / node.q if node.is_Rational else mpmath.mpf(str(node.evalf(DIGITS + 5)))
+    if node.is_Add:
+        return mpmath.fsum(args)
+    if node.is_Mul:
+        return functools.reduce(lambda a, b: a * b, args)
+    if node.is_Pow:
+        base, exponent = args
+        if base < 0 and exponent != int(exponent):
+            return None
+        if base == 0 and exponent < 0:
+            return None
+        return base**exponent
+    if isinstance(node, sympy.exp):
+        return mpmath.exp(args[0])
+    if isinstance(node, sympy.log):
+        return mpmath.log(args[0]) if args[0] > 0 else None
+    if isinstance(node, sympy.Max):
+        return max(args)
+    if isinstance(node, sympy.Min):
+        return min(args)
+    if isinstance(node, sympy.Heaviside):
+        x = args[0]
+        return mpmath.mpf(1) if x > 0 else mpmath.mpf(0) if x < 0 else (args[1] if len(args) > 1 else mpmath.mpf(0.5))
+    if isinstance(node, sympy.Abs):
+        return abs(args[0])
+    if isinstance(node, sympy.core.relational.Relational) or isinstance(node, sympy.Piecewise) or not args:
+        raise TypeError("not walked")
+    # a registry function or anything else: its definition at its arguments' values
+    small = node.func(*(sympy.Float(mpmath.nstr(a, DIGITS + 3), DIGITS + 3) for a in args))
+    value = elementary(small).rewrite(sympy.Piecewise).evalf(DIGITS)
+    if not value.is_number or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo, sympy.I):
+        return None
+    return mpmath.mpf(str(value))
+
+
+LARGE = 2000  # distinct subexpressions beyond which an expression is evaluated by walking it
+
+
+def _size(expr: sympy.Expr) -> int:
+    return sum(1 for _ in itertools.islice(_distinct_subexpressions(expr), LARGE + 1))
+
+
 def _differs(answer, correct) -> bool:
     """At 30 digits, beyond what rounding can explain."""
     scale = max(abs(answer), abs(correct))
@@ -277,12 +376,20 @@ def refute(problem: Problem, points: dict[Symbol, np.ndarray], gaps: np.ndarray)
     exact leaf values; then the points on each kink, in exact arithmetic."""
     order = [int(i) for i in np.argsort(-gaps) if gaps[i] >= 0]
     chosen = list(dict.fromkeys(order[:CHECKED] + order[CHECKED :: max(1, len(order) // CHECKED)][:CHECKED]))
-    answer_form, correct_form = problem.exact_forms
+    large = problem.large
     for i in chosen:
         point = {s: sympy.Rational(float(points[s][i])) for s in problem.leaves}
+        if large:  # walked at 30 digits, shared subtrees once
+            answer, correct = walked_value(problem.answer, point), walked_value(problem.reference, point)
+            if answer is not None and correct is not None and _differs(answer, correct):
+                return {s.name: float(points[s][i]) for s in problem.leaves}, float(answer), float(correct)
+            continue
+        answer_form, correct_form = problem.exact_forms
         answer, correct = exact_value(answer_form, point), exact_value(correct_form, point)
         if answer is not None and correct is not None and _differs(mpmath.mpf(str(answer)), mpmath.mpf(str(correct))):
             return {s.name: float(points[s][i]) for s in problem.leaves}, float(answer), float(correct)
+    if large:  # exact arithmetic at the ties would walk the whole tree at every one of them
+        return None
     for point in tie_points(problem, points):
         answer, correct = exact_value(problem.answer, point), exact_value(problem.reference, point)
         if answer is not None and correct is not None and _differs(mpmath.mpf(str(answer)), mpmath.mpf(str(correct))):
@@ -294,7 +401,10 @@ def decide(problem: Problem) -> Decision:
     """Prove, refute, or leave undecided (see the module docstring). A difference the floats
     already show goes straight to its 30-digit confirmation; the costlier proofs are tried only
     when the floats agree."""
-    if problem.difference == 0 or _quick_zero(problem.difference):
+    if problem.difference == 0:
+        return Decision("correct", "symbolic proof")
+    large = problem.large
+    if not large and _quick_zero(problem.difference):  # expanding a large tree takes longer than it saves
         return Decision("correct", "symbolic proof")
     points = probe_points(problem)
     a, r = problem.values(points)
@@ -303,8 +413,8 @@ def decide(problem: Problem) -> Decision:
         return Decision("undecided", "", reason="the answer cannot be evaluated at enough points (outside its domain?)")
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where not finite: masked out
         gaps = np.where(finite, np.abs(a - r) / np.maximum(np.maximum(np.abs(a), np.abs(r)), 1e-300), -1.0)
-    proof = None
-    if gaps.max() <= 1e-6:  # the floats agree: worth the effort of a proof
+    proof = "unknown" if large else None  # a large tree's proof would not finish in time
+    if proof is None and gaps.max() <= 1e-6:  # the floats agree: worth the effort of a proof
         proof = prove_zero(problem.difference)
         if proof == "zero":
             return Decision("correct", "symbolic proof")

@@ -573,7 +573,8 @@ class Parser:
 
     def summation(self) -> Node:
         """\\sum_{k=6}^{7}, \\sum_k, \\sum_{k \\in outputs} (or a Chinese set name), \\sum_{i=1}^{m},
-        \\sum_{j=1}^{s_{l+1}}: the upper end may be a number or an expression read later."""
+        \\sum_{j=1}^{s_{l+1}}: the upper end may be a number or an expression read later;
+        \\sum_{i,j} over several indices, each over the values where every symbol exists."""
         if not self.at("sym", "_"):
             raise ParseError("a sum needs its index: \\sum_{k=6}^{7}, \\sum_k or \\sum_{k \\in outputs}")
         self.take()
@@ -583,6 +584,21 @@ class Parser:
         index_tok = self.take()
         if index_tok.kind != "letter":
             raise ParseError(f"a sum's index must be a letter (position {index_tok.pos})")
+        if braced and self.at("sym", ","):  # \sum_{i,j}: a sum over i of a sum over j, each range inferred
+            letters = [index_tok.text]
+            while self.at("sym", ","):
+                self.take()
+                tok = self.take()
+                if tok.kind != "letter":
+                    raise ParseError(f"a sum's index must be a letter (position {tok.pos})")
+                letters.append(tok.text)
+            self.expect("sym", "}")
+            if self.at("sym", "^"):
+                raise ParseError("a sum over several indices has no range: \\sum_{i,j}, or one sum per index")
+            body = self.term()
+            for letter in reversed(letters):
+                body = Node("sum", (letter, None, None, None, body))
+            return body
         low = high = domain = None
         if self.at("sym", "="):
             self.take()

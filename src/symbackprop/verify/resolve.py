@@ -84,6 +84,8 @@ class Table:
     sizes: dict[int, int] = field(default_factory=dict)  # units per layer (s_l); n_l = L = len
     node_notation: bool = True  # \\Delta w is a weight's change; in layer notation a batch accumulator
     per_example: set[Symbol] = field(default_factory=set)  # what differs between examples: x, z, a, delta, y
+    maps: dict = field(default_factory=dict)  # (base, layer) -> shape of a feature map: zero outside it
+    layers: bool = False  # a network of layers: judged by walking its large expressions (judge.Problem)
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
         self.symbols[(base, tuple(str(i) for i in indices), layer)] = symbol
@@ -103,6 +105,64 @@ def build_table(derivation) -> Table:
     for s in (*net.leaves, *net.nodes, *net.constants):
         table.add(*_split_name(s.name), None, s)
     table.add("eta", (), None, net.learning_rate_symbol)
+    return table
+
+
+def sequential_table(unit) -> Table:
+    """The quantities of a network of layers, entry by entry, from its per-unit graph of one
+    example (:func:`~symbackprop.calculus.sequential_units.sequential_unit_graph`): z^{(l)}_{f,i,j},
+    a^{(l)}_{c,i,j}, x_{c,i,j} (also a^{(0)}), \\delta^{(l)}_{f,i,j} = dJ/dz^{(l)}_{f,i,j}, W^{(l)}_{f,c,u,v},
+    b^{(l)}_{f}, \\gamma, \\beta, the dropout mask r^{(l)}, the target y (or t), J, L, s; indices count
+    from 0 as in the documents. An entry of a feature map outside the map is zero (``maps``)."""
+    derivation = unit.derivation
+    net = unit.network
+    table = Table(derivation, derivation, objective=net.objective)
+    delta_of = derivation.delta_symbols
+    maps: dict[tuple[str, int | None], tuple[int, ...]] = {}
+    for symbol, (tensor, index, _) in unit.origin.items():
+        name = tensor.name
+        keys = []
+        m = re.fullmatch(r"(z|a|xhat|W|b|gamma|beta|mask)(\d+)", name)
+        if name == "x":
+            keys = [("x", None), ("a", 0)]
+        elif name == "t":
+            keys = [("y", None), ("t", None)]
+        elif m:
+            base = {"mask": "r", "xhat": "xhat"}.get(m.group(1), m.group(1))
+            keys = [(base, int(m.group(2)))]
+        for base, layer in keys:
+            table.add(base, index, layer, symbol)
+            if len(index) == 3:
+                maps[(base, layer)] = tuple(unit.shapes[tensor])
+        if name.startswith("z") and m and symbol in delta_of:
+            table.add("delta", index, int(m.group(2)), delta_of[symbol])
+            if len(index) == 3:
+                maps[("delta", int(m.group(2)))] = tuple(unit.shapes[tensor])
+    ranks: dict[tuple[str, int], set] = {}  # a base whose entries of one rank are in one layer only
+    for (base, index, layer), symbol in list(table.symbols.items()):
+        if layer is not None:
+            ranks.setdefault((base, len(index)), set()).add(layer)
+    for (base, index, layer), symbol in list(table.symbols.items()):
+        if layer is not None and len(ranks[(base, len(index))]) == 1 and (base, index, None) not in table.symbols:
+            table.symbols[(base, index, None)] = symbol  # W_{f,c,u,v} where one layer has kernels
+            if (base, layer) in maps:
+                maps[(base, None)] = maps[(base, layer)]
+    for c, value in net.constants.items():
+        table.add(c.name, (), None, c)
+    table.add("J", (), None, net.objective)
+    table.add("E", (), None, net.objective)
+    if real("s") in unit.scalars:  # J = L + s: the loss and the weight decay name their sums
+        table.add("L", (), None, unit.scalars[real("L")])
+        table.add("s", (), None, unit.scalars[real("s")])
+    else:  # no weight decay: the loss is the objective
+        table.add("L", (), None, net.objective)
+    table.add("m", (), None, real("m"))
+    table.add("alpha", (), None, net.learning_rate_symbol)
+    table.add("eta", (), None, net.learning_rate_symbol)
+    table.maps = maps
+    table.layers = True
+    table.per_example = {s for s, (t, _, example) in unit.origin.items() if example is not None}
+    table.per_example |= set(delta_of.values())
     return table
 
 
@@ -195,13 +255,47 @@ _ELEMENT = re.compile(r"[A-Za-z](?:[+-]\d+)?|\d+")
 
 
 def index_elements(text: str) -> list[str]:
-    """The indices of a subscript: '4,1' -> 4, 1; 'kj' -> k, j; 'k4' -> k, 4; 'l+1' -> l+1."""
+    """The indices of a subscript: '4,1' -> 4, 1; 'kj' -> k, j; 'k4' -> k, 4; 'l+1' -> l+1;
+    '4c+2r+q' (a flattened map's entry) -> one index."""
     if "," in text:
-        parts = [p.strip() for p in text.split(",")]
+        parts = [p.replace(" ", "") for p in text.split(",")]
         if not all(parts):
             raise ResolveError(f"an empty index in _{{{text}}}")
         return parts
+    compact = text.replace(" ", "")
+    if re.fullmatch(_LINEAR_INDEX, compact) and re.search(r"[A-Za-z0-9][+-]", compact) and not re.fullmatch(
+        r"[A-Za-z][+-]\d+", compact
+    ):
+        return [compact]
     return _ELEMENT.findall(text)
+
+
+_TERM = r"[+-]?\d*[A-Za-z]?"
+_LINEAR_INDEX = rf"(?:{_TERM})+"
+
+
+def _letters_of(element: str) -> list[str]:
+    """The index letters an index uses: i and u in i+u."""
+    return re.findall(r"[A-Za-z]", element)
+
+
+def _linear_value(index: str, env: dict[str, int]) -> int | None:
+    """The value of a linear index (2i+u-1, r-u) with every letter bound; None if it is not one."""
+    if not re.fullmatch(_LINEAR_INDEX, index):
+        return None
+    total = 0
+    for sign, digits, letter in re.findall(r"([+-]?)(\d*)([A-Za-z]?)", index):
+        if not digits and not letter:
+            continue
+        coefficient = int(digits) if digits else 1
+        if letter:
+            if letter not in env or not isinstance(env[letter], int):
+                return None
+            value = coefficient * env[letter]
+        else:
+            value = coefficient
+        total += -value if sign == "-" else value
+    return total
 
 
 def _index_candidates(text: str | None, env: dict[str, int]) -> list[tuple]:
@@ -223,7 +317,13 @@ def _bound(index: str, env: dict[str, int]):
     if m and m.group(1) in env:
         return env[m.group(1)] + int(m.group(2) or 0)
     if not m:
-        raise ResolveError(f"cannot read the index '{short(index)}'")
+        value = _linear_value(index, env)
+        if value is not None:
+            return value
+        unbound = [c for c in _letters_of(index) if c not in env]
+        if not unbound or not re.fullmatch(_LINEAR_INDEX, index):
+            raise ResolveError(f"cannot read the index '{short(index)}'")
+        m = re.fullmatch(r"([A-Za-z])", unbound[0])
     batch = env.get(BATCH)
     if batch and m.group(1) == batch[0]:
         i = batch[0]
@@ -300,6 +400,12 @@ class Evaluator:
                 found.append(self.table.symbols[key])
         if len(found) == 1:
             return found[0]
+        shape = self.table.maps.get((base, layer))
+        if shape and not found:  # a feature map's entry outside the map: zero padding, as the documents say
+            for indices in _index_candidates(sub, env):
+                inside = [isinstance(i, int) and 0 <= i < n for i, n in zip(indices, shape)]
+                if len(indices) == len(shape) and not all(inside) and all(isinstance(i, int) for i in indices):
+                    return sympy.S.Zero
         written = short(f"{base}_{{{sub}}}" if sub else base)
         if len(found) > 1:
             raise ResolveError(
@@ -995,7 +1101,7 @@ def _has_matrix(tree: Node) -> bool:
 
 
 def _letters(sub: str | None) -> list[str]:
-    return [e[0] for e in index_elements(sub) if e[0].isalpha()] if sub else []
+    return [c for e in index_elements(sub) for c in _letters_of(e)] if sub else []
 
 
 def free_indices(tree) -> set[str]:
@@ -1056,7 +1162,9 @@ def binding_candidates(table: Table, tree, free: set[str]) -> dict[str, list[int
     allowed: dict[str, set[int]] = {v: set(layers if v == "l" else units) for v in free}
     for base, sub, layer, bound in _occurrences(tree):
         elements = index_elements(sub) if sub else []
-        letters = {e[0] for e in elements if e[0].isalpha() and e[0] in free and e[0] not in bound}
+        letters = {
+            e[0] for e in elements if re.fullmatch(r"[A-Za-z]([+-]\d+)?", e) and e[0] in free and e[0] not in bound
+        }
         layer_free = isinstance(layer, str) and layer[0] == "l" and "l" in free and "l" not in bound
         if not letters and not layer_free:
             continue
