@@ -306,7 +306,12 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
     bwd.raw(f"{INDENT}}}")
     bwd.raw(f"{INDENT}if inputs:")
     for eq in input_gradients:
-        build.emit(bwd, f'grads["{eq.target.name}"]', lambda e=eq.rhs: build.code(e), (eq.number,), INDENT * 2)
+        target, mean = f'grads["{eq.target.name}"]', eq.rhs * plan.batch
+        if _fits(target, build.code(eq.rhs)) or mean.has(plan.batch):
+            build.emit(bwd, target, lambda e=eq.rhs: build.code(e), (eq.number,), INDENT * 2)
+        else:  # a sum too long for one line (one term per time step): the sum, then the 1/m
+            build.emit(bwd, target, lambda e=mean: _bare(build.code(e)), (eq.number,), INDENT * 2)
+            bwd.raw(f"{INDENT * 2}{target} = {target} / m  # eq. ({eq.number})")
     bwd.raw(f"{INDENT}return grads")
 
     # step(values, lr=None): one forward pass, sums, folded updates

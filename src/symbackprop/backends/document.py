@@ -40,9 +40,21 @@ from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
-from symbackprop.registry import ACTIVATIONS, CONV_LAYER_OPS, LAYER_OPS, LOSSES, Lemma, elementwise_activations
+from symbackprop.registry import (
+    ACTIVATIONS,
+    CELL_ACTIVATION,
+    CONV_LAYER_OPS,
+    GATES,
+    LAYER_OPS,
+    LOSSES,
+    SEQUENCE_LAYER_OPS,
+    Lemma,
+    elementwise_activations,
+)
 
-ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual")  # the layer types with an f
+ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual", "rnn")  # the layer types with an f
+# the activations of the gates (and of an LSTM's cell output)
+GATED_ACTIVATIONS = {kind: (*(act for _, act in gates), CELL_ACTIVATION) for kind, gates in GATES.items()}
 LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
 
 
@@ -379,7 +391,7 @@ class _Builder:
     def _layer_ops(self) -> list:
         """The registry records of the layer types a network of layers uses, in order (dense: W a)."""
         kinds = [layer.type for top in self.net.layers for layer in (*top.body, top)]
-        records = {**CONV_LAYER_OPS, "dense": LAYER_OPS["linear"]}
+        records = {**CONV_LAYER_OPS, **SEQUENCE_LAYER_OPS, "dense": LAYER_OPS["linear"]}
         return [records[k] for k in dict.fromkeys(kinds)]
 
     def _activations_used(self) -> list[str]:
@@ -389,10 +401,12 @@ class _Builder:
         found = []
         if self.sequential:  # the layers that have an activation (not pooling, flatten, dropout)
             used = [
-                layer.activation
+                act
                 for top in self.net.layers
                 for layer in (*top.body, top)
-                if layer.type in ACTIVATED_LAYERS
+                for act in (
+                    (layer.activation,) if layer.type in ACTIVATED_LAYERS else GATED_ACTIVATIONS.get(layer.type, ())
+                )
             ]
             return list(dict.fromkeys(used))
         for expr in self.net.nodes.values():
@@ -578,7 +592,7 @@ class _Builder:
     def _layers_intro(self) -> str:
         """The layers one by one (type, size, activation), the input's shape and the loss."""
         m, lang = self.msg, self.lang
-        records = {**CONV_LAYER_OPS, "dense": LAYER_OPS["linear"]}
+        records = {**CONV_LAYER_OPS, **SEQUENCE_LAYER_OPS, "dense": LAYER_OPS["linear"]}
 
         def one(layer) -> str:
             name = records[layer.type].description[lang]
@@ -588,6 +602,10 @@ class _Builder:
                 "maxpool2d": f"{layer.size} x {layer.size}, s = {layer.step}",
                 "avgpool2d": f"{layer.size} x {layer.size}, s = {layer.step}",
                 "dropout": f"p = {layer.rate:g}",
+                "rnn": f"{layer.units}, {layer.returns}",
+                "lstm": f"{layer.units}, {layer.returns}",
+                "gru": f"{layer.units}, {layer.returns}",
+                "attention": f"d_k = {layer.dim}" + (", causal" if layer.causal else ""),
             }.get(layer.type, "")
             if layer.type == "residual":
                 size = m.list_separator.join(one(part) for part in layer.body)

@@ -15,7 +15,10 @@ subclasses add what the notation and the array API need, and fail loudly on anyt
   piecewise functions as ``xp.where`` (a product with a step folded into it, so relu' costs a
   comparison and a select), and symbols by their code names. An op may name a value its code
   needs (``prerequisite``: a conv input's im2col, which the kernel gradient reuses); the code
-  generator collects those and computes each once per function.
+  generator collects those and computes each once per function. A sum of error terms each put
+  in its own place of a sequence or of a stacked gate vector (the engine's sum over the steps
+  x_t, over an LSTM's gates) prints as one ``xp.stack`` or ``xp.concat`` of the parts, not as a
+  sum of arrays that are zero but for one part.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
 from symbackprop.core.latex_names import upright_base, with_upright_base
-from symbackprop.registry import Elementwise, TensorFunction
+from symbackprop.registry import BlockPut, Elementwise, TensorFunction, TimePut
 
 
 class NotationLatexPrinter(LatexPrinter):
@@ -179,6 +182,23 @@ class ArrayPrinter(KernelPrinter):
             return code
         self.prerequisites.setdefault(name, code)
         return name
+
+    def _print_Add(self, expr):
+        """Puts into distinct places of one sequence or stacked vector, as one stack or concat."""
+        puts = [a for a in expr.args if isinstance(a, (TimePut, BlockPut))]
+        rest = [a for a in expr.args if a not in puts]
+        if len(puts) < 2 or rest or len({(type(a), a.args[2]) for a in puts}) != 1:
+            return super()._print_Add(expr)
+        places = {int(a.args[1]): a.args[0] for a in puts}
+        if len(places) != len(puts):
+            return super()._print_Add(expr)
+        some = self._print(puts[0].args[0])
+        parts = [
+            self._print(places[k]) if k in places else f"xp.zeros_like({some})" for k in range(int(puts[0].args[2]))
+        ]
+        if isinstance(puts[0], TimePut):
+            return "xp.stack([%s], axis=1)" % ", ".join(parts)
+        return "xp.concat([%s], axis=-1)" % ", ".join(parts)
 
     def _print_Mul(self, expr):
         first = [f for f in expr.args if f in self._leading]

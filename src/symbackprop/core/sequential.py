@@ -23,6 +23,26 @@ position in ``[[layers]]``, from 1; the input is a^(0) = x) writes
 * residual   the body's layers from a^(l-1) (named l_1, l_2, ...: W^(l,1), z^(l,2)),
   z^(l) = a^(l-1) + (the body's output), a^(l) = f(z^(l))
 
+Sequence models take one example's sequence x of shape (T, D) (``input = [T, D]``) and are
+unrolled through time: one node per step, the steps sharing their weights (see
+:mod:`symbackprop.registry.sequence`), h_0 = 0 and c_0 = 0:
+
+* rnn        z^(l)_t = W_xh^(l) x_t + W_hh^(l) h^(l)_{t-1} + b_h^(l),   h^(l)_t = f(z^(l)_t)
+* lstm       z^(l)_t = W_ih^(l) x_t + W_hh^(l) h^(l)_{t-1} + b^(l) (4H: the gates i, f, g, o in
+  PyTorch's order), s^(l)_{i,t} its block i, ..., i_t = sigmoid(s_i), f_t = sigmoid(s_f),
+  g_t = tanh(s_g), o_t = sigmoid(s_o), c_t = f_t c_{t-1} + i_t g_t, h_t = o_t tanh(c_t)
+* gru        u^(l)_t = W_ih^(l) x_t + b^(l), v^(l)_t = W_hh^(l) h_{t-1} (3H: r, z, n),
+  r_t = sigmoid(u_r + v_r), z_t = sigmoid(u_z + v_z), n_t = tanh(u_n + r_t v_n),
+  h_t = (1 - z_t) n_t + z_t h_{t-1}
+* attention  Q = X W_q, K = X W_k, V = X W_v (W: (D, dim)), S = Q K^T / sqrt(dim),
+  A = softmax(S) row by row (causal: entries above the diagonal masked), O^(l) = A V
+* mean_over_time  a^(l) = (1/T) sum_t x_t;   last_step  a^(l) = x_T
+
+A recurrent layer returns h_T (``return = "last"``) or the sequence of its steps
+(``"sequence"``). PyTorch has two biases per gate (b_ih + b_hh); here they are merged into one
+b: the same network as PyTorch's with b_ih = b and b_hh = 0 (for the GRU's n gate too, where
+PyTorch's b_hn sits inside r_t ( ... )).
+
 then J = (1/m) sum_i loss(a_i, t_i) + (lambda/2) sum ||W||^2 over every dense and conv kernel.
 Parameters are laid out as PyTorch lays them out: W (out, in) or (F, C, k, k), b (out,),
 gamma and beta (features,), or (C,) after a convolution (per channel), or the input's own shape
@@ -44,7 +64,10 @@ from sympy import Integer, Symbol
 from symbackprop.core.network import GraphNetwork, NetworkError
 from symbackprop.registry import (
     ACTIVATIONS,
+    CELL_ACTIVATION,
+    GATES,
     AvgPool2d,
+    Block,
     BatchNorm,
     ChannelBias,
     Conv2d,
@@ -53,16 +76,30 @@ from symbackprop.registry import (
     LayerNorm,
     LossMean,
     MatVec,
+    MatMul,
     MaxPool2d,
+    RowSoftmax,
+    Scores,
+    SeqLinear,
+    TimeMean,
+    TimeStack,
+    TimeStep,
     activation,
     loss,
     real,
 )
 
 LayerType = Literal[
-    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual"
-]
-LAYER_TYPES = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual")
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual",
+    "rnn", "lstm", "gru", "attention", "mean_over_time", "last_step",
+]  # fmt: skip
+SEQUENCE_TYPES = ("rnn", "lstm", "gru", "attention", "mean_over_time", "last_step")
+RECURRENT_TYPES = ("rnn", "lstm", "gru")
+LAYER_TYPES = (
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual",
+    *SEQUENCE_TYPES,
+)  # fmt: skip
+RETURNS = ("last", "sequence")
 # the fields of each layer type (spec keys), the required ones first
 LAYER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dense": (("units",), ("activation", "bias")),
@@ -74,7 +111,14 @@ LAYER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "layernorm": ((), ("eps", "activation")),
     "dropout": (("rate",), ()),
     "residual": (("body",), ("activation",)),
+    "rnn": (("units",), ("activation", "return")),
+    "lstm": (("units",), ("return",)),
+    "gru": (("units",), ("return",)),
+    "attention": (("dim",), ("causal",)),
+    "mean_over_time": ((), ()),
+    "last_step": ((), ()),
 }
+BLOCKS = {kind: len(gates) for kind, gates in GATES.items()}  # stacked in W_ih, W_hh, b (i, f, g, o; r, z, n)
 DEFAULT_EPS = 1e-5
 
 
@@ -90,7 +134,9 @@ class LayerError(NetworkError):
 class Layer:
     """One layer: its type and the fields that type has (the others keep their defaults).
 
-    ``stride`` None is the type's default: 1 for a convolution, the window's size for pooling."""
+    ``stride`` None is the type's default: 1 for a convolution, the window's size for pooling.
+    ``returns`` is a recurrent layer's ``return`` ("last" or "sequence"); ``dim`` attention's d_k.
+    A spec's rnn defaults to tanh; a Layer built in Python names its activation."""
 
     type: str
     units: int = 0
@@ -104,6 +150,9 @@ class Layer:
     rate: float = 0.0
     eps: float = DEFAULT_EPS
     body: tuple[Layer, ...] = ()
+    returns: str = "last"
+    dim: int = 0
+    causal: bool = False
 
     @property
     def step(self) -> int:
@@ -126,8 +175,14 @@ def _fits(net: str, field: str, where: str, layer: Layer, shape: tuple[int, ...]
     kind = layer.type
     if kind not in LAYER_TYPES:
         raise fail("type", f"unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
-    if kind in ("dense", "conv2d", "batchnorm", "layernorm", "residual") and layer.activation not in ACTIVATIONS:
+    if kind in ("dense", "conv2d", "batchnorm", "layernorm", "residual", "rnn") and layer.activation not in ACTIVATIONS:
         raise fail("activation", f"unknown activation {layer.activation!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+    if kind in SEQUENCE_TYPES:
+        return _sequence_fits(fail, layer, shape)
+    if len(shape) == 2:
+        raise fail(
+            "", f"{kind} does not take a sequence ({_grid(shape)}); reduce it first (mean_over_time or last_step)"
+        )
     if kind == "dense":
         if len(shape) != 1:
             raise fail("", f"a dense layer needs a vector input, got {_grid(shape)} (add a flatten layer before it)")
@@ -159,6 +214,25 @@ def _fits(net: str, field: str, where: str, layer: Layer, shape: tuple[int, ...]
     return (c, (h - size) // s + 1, (w - size) // s + 1)
 
 
+def _sequence_fits(fail, layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The output shape of a sequence layer on a (T, D) input."""
+    kind = layer.type
+    if len(shape) != 2:
+        raise fail("", f"{kind} needs a sequence input (time steps, features), got {_grid(shape)}")
+    steps, _ = shape
+    if kind in RECURRENT_TYPES:
+        if layer.units < 1:
+            raise fail("units", "expected a whole number of units, at least 1")
+        if layer.returns not in RETURNS:
+            raise fail("return", f"expected one of {', '.join(map(repr, RETURNS))}, got {layer.returns!r}")
+        return (layer.units,) if layer.returns == "last" else (steps, layer.units)
+    if kind == "attention":
+        if layer.dim < 1:
+            raise fail("dim", "expected a whole number, at least 1")
+        return (steps, layer.dim)
+    return shape[1:]  # mean_over_time, last_step
+
+
 @dataclass
 class SequentialNetwork:
     """A network given as a list of layers (see the module docstring)."""
@@ -172,6 +246,7 @@ class SequentialNetwork:
     epochs: int = 20
     seed: int = 0
     init_scale: float = 1.0  # weights: normal(0, init_scale / sqrt(fan_in))
+    clip_norm: float = 0.0  # step clips the gradient to this global norm (0: no clipping)
     notation: Literal["layer"] = "layer"
     example: dict[str, list] = field(default_factory=dict)
     title: str = ""
@@ -283,6 +358,15 @@ class SequentialNetwork:
                 shape = before if layer.type == "layernorm" else before[:1]
                 shapes[f"gamma{tag}"] = shape
                 shapes[f"beta{tag}"] = shape
+            elif layer.type == "rnn":
+                h = layer.units
+                shapes.update({f"W_xh{tag}": (h, before[1]), f"W_hh{tag}": (h, h), f"b_h{tag}": (h,)})
+            elif layer.type in BLOCKS:
+                h, n = layer.units, BLOCKS[layer.type]
+                shapes.update({f"W_ih{tag}": (n * h, before[1]), f"W_hh{tag}": (n * h, h), f"b{tag}": (n * h,)})
+            elif layer.type == "attention":
+                for part in "qkv":
+                    shapes[f"W_{part}{tag}"] = (before[1], layer.dim)
         return shapes
 
     @property
@@ -302,8 +386,13 @@ class SequentialNetwork:
         gamma, beta (0, 1, 0, as PyTorch starts batch norm)."""
         if not name.startswith("W"):
             return None
+        return self.init_scale / math.sqrt(self.fan_in(name))
+
+    def fan_in(self, name: str) -> int:
+        """The inputs of each unit a weight feeds: its rows' length (W (out, in) or (F, C, k, k)),
+        but attention's W_q, W_k, W_v (D, dim) multiply from the right: D."""
         shape = self.parameter_shapes()[name]
-        return self.init_scale / math.sqrt(math.prod(shape[1:]))
+        return shape[0] if name[:3] in ("W_q", "W_k", "W_v") else math.prod(shape[1:])
 
     def initial_parameters(self) -> dict[str, np.ndarray]:
         """The parameters from the spec's seed (the generated code draws the same ones)."""
@@ -362,9 +451,146 @@ class _GraphBuilder:
         self.delta_names[z] = self.sym(f"delta{tag}", rf"\delta{_sup(tag)}", shape, layer)
         return self.node(self.sym(f"a{tag}", f"a{_sup(tag)}", shape, layer), activation(act).apply(z))
 
+    # --- sequences: a list of steps (a recurrent layer's h_1 .. h_T) or one (T, d) matrix ---------
+    def steps(self, a, steps: int) -> list:
+        """A sequence as its steps: a recurrent layer's own, or the rows x_t of a matrix."""
+        if isinstance(a, list):
+            return a
+        return [TimeStep(a, Integer(t), Integer(steps)) for t in range(steps)]
+
+    def matrix(self, a, tag: str, shape, number: int) -> Symbol:
+        """A sequence as one (T, d) matrix: the steps of a recurrent layer stacked (H^(l))."""
+        if not isinstance(a, list):
+            return a
+        return self.node(self.sym(f"hs{tag}", f"H{_sup(tag)}", shape, number), TimeStack(*a))
+
+    def step_node(self, ident: str, latex: str, shape, number: int, expr, delta: str | None = None) -> Symbol:
+        """A per-step node (h_t, c_t, a gate), with its error term's name if it has one."""
+        s = self.node(self.sym(ident, latex, shape, number), expr)
+        if delta is not None:
+            self.delta_names[s] = self.sym(f"delta_{ident}", delta, shape, number)
+        return s
+
+    def recurrent(self, tag: str, layer: Layer, a, before, number: int):
+        """An rnn, lstm or gru unrolled over the steps; h_T, or the list h_1 .. h_T."""
+        sup, (steps, width), h = _sup(tag), before, layer.units
+        xs = self.steps(a, steps)
+        blocks = BLOCKS.get(layer.type, 1)
+        if layer.type == "rnn":
+            W_x = self.param(f"W_xh{tag}", f"W_{{xh}}{sup}", (h, width), number)
+            b = self.param(f"b_h{tag}", f"b_{{h}}{sup}", (h,), number)
+        else:
+            W_x = self.param(f"W_ih{tag}", f"W_{{ih}}{sup}", (blocks * h, width), number)
+        W_h = self.param(f"W_hh{tag}", f"W_{{hh}}{sup}", (blocks * h, h), number)
+        if layer.type != "rnn":
+            b = self.param(f"b{tag}", f"b{sup}", (blocks * h,), number)
+        step = {"rnn": self.rnn_step, "lstm": self.lstm_step, "gru": self.gru_step}[layer.type]
+        hs, state = [], None
+        for t in range(steps):
+            inputs = sympy.Add(MatVec(W_x, xs[t]), b, evaluate=False)
+            recur = MatVec(W_h, hs[-1]) if hs else None
+            h_t, state = step(tag, t + 1, layer, inputs, recur, hs[-1] if hs else None, state, number)
+            hs.append(h_t)
+        return hs[-1] if layer.returns == "last" else hs
+
+    def rnn_step(self, tag, t, layer, inputs, recur, h_prev, state, number):
+        """z_t = W_xh x_t + W_hh h_{t-1} + b_h, h_t = f(z_t): h_t an activation output, delta_t of z_t."""
+        sup, h = _sup(tag), (layer.units,)
+        W_x_x, b = inputs.args
+        expr = sympy.Add(W_x_x, recur, b, evaluate=False) if recur is not None else inputs
+        z = self.node(self.sym(f"z{tag}_{t}", f"z{sup}_{{{t}}}", h, number), expr)
+        self.delta_names[z] = self.sym(f"delta{tag}_{t}", rf"\delta{sup}_{{{t}}}", h, number)
+        out = self.node(self.sym(f"h{tag}_{t}", f"h{sup}_{{{t}}}", h, number), activation(layer.activation).apply(z))
+        return out, None
+
+    def lstm_step(self, tag, t, layer, inputs, recur, h_prev, c_prev, number):
+        """z_t stacked (4H), the gates i, f, g, o, c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
+        sup, n = _sup(tag), layer.units
+        W_x_x, b = inputs.args
+        expr = sympy.Add(W_x_x, recur, b, evaluate=False) if recur is not None else inputs
+        z = self.step_node(f"z{tag}_{t}", f"z{sup}_{{{t}}}", (4 * n,), number, expr, rf"\delta{sup}_{{{t}}}")
+        gates = {}
+        for k, (name, act) in enumerate(GATES["lstm"]):
+            if name == "f" and c_prev is None:
+                continue  # c_0 = 0: the first step has nothing to forget (its block's error term is 0)
+            gates[name] = self.gate(tag, t, name, act, Block(z, Integer(k), Integer(4), Integer(n)), n, number)
+        i, f, g, o = (gates.get(name) for name in "ifgo")
+        keep = sympy.Mul(i, g, evaluate=False)
+        cell = sympy.Add(sympy.Mul(f, c_prev, evaluate=False), keep, evaluate=False) if c_prev is not None else keep
+        c = self.step_node(f"c{tag}_{t}", f"c{sup}_{{{t}}}", (n,), number, cell, rf"\delta{sup}_{{c,{t}}}")
+        out = sympy.Mul(o, activation(CELL_ACTIVATION).apply(c), evaluate=False)
+        h = self.step_node(f"h{tag}_{t}", f"h{sup}_{{{t}}}", (n,), number, out, rf"\delta{sup}_{{h,{t}}}")
+        return h, c
+
+    def gate(self, tag, t, name, act, pre, n, number) -> Symbol:
+        """s_{g,t} = pre (its error term delta_{g,t}), then the gate g_t = act(s_{g,t})."""
+        sup = _sup(tag)
+        s = self.step_node(
+            f"s{name}{tag}_{t}", f"s{sup}_{{{name},{t}}}", (n,), number, pre, rf"\delta{sup}_{{{name},{t}}}"
+        )
+        return self.step_node(f"{name}{tag}_{t}", f"{name}{sup}_{{{t}}}", (n,), number, activation(act).apply(s))
+
+    def gru_step(self, tag, t, layer, inputs, recur, h_prev, state, number):
+        """u_t = W_ih x_t + b, v_t = W_hh h_{t-1} (3H each: r, z, n), the gates, h_t."""
+        sup, n = _sup(tag), layer.units
+        three, size = Integer(3), Integer(n)
+        u = self.step_node(f"u{tag}_{t}", f"u{sup}_{{{t}}}", (3 * n,), number, inputs, rf"\delta{sup}_{{u,{t}}}")
+        v = None
+        if recur is not None:
+            v = self.step_node(f"v{tag}_{t}", f"v{sup}_{{{t}}}", (3 * n,), number, recur, rf"\delta{sup}_{{v,{t}}}")
+
+        def pre(k: int, scale=None):
+            part = Block(u, Integer(k), three, size)
+            if v is None:
+                return part
+            other = Block(v, Integer(k), three, size)
+            return sympy.Add(part, other if scale is None else sympy.Mul(scale, other, evaluate=False), evaluate=False)
+
+        # h_0 = 0: the first step has no v_1 and no reset gate (r_1 would multiply zeros)
+        (r_name, r_act), (z_name, z_act), (n_name, n_act) = GATES["gru"]
+        r = self.gate(tag, t, r_name, r_act, pre(0), n, number) if v is not None else None
+        z = self.gate(tag, t, z_name, z_act, pre(1), n, number)
+        g = self.gate(tag, t, n_name, n_act, pre(2, r), n, number)
+        new = sympy.Mul(sympy.Add(1, -z, evaluate=False), g, evaluate=False)
+        if h_prev is not None:
+            new = sympy.Add(new, sympy.Mul(z, h_prev, evaluate=False), evaluate=False)
+        h = self.step_node(f"h{tag}_{t}", f"h{sup}_{{{t}}}", (n,), number, new, rf"\delta{sup}_{{h,{t}}}")
+        return h, None
+
+    def attention(self, tag, layer: Layer, a, before, number: int) -> Symbol:
+        """Q, K, V = X W_q, X W_k, X W_v; S = Q K^T / sqrt(d_k); A = softmax(S) row-wise; O = A V."""
+        sup, (steps, width), d = _sup(tag), before, layer.dim
+        X = self.matrix(a, f"{number - 1}", (steps, width), number - 1)
+        mats = {}
+        for part in "qkv":
+            W = self.param(f"W_{part}{tag}", f"W_{{{part}}}{sup}", (width, d), number)
+            name = part.upper()
+            mats[name] = self.node(self.sym(f"{name}{tag}", f"{name}{sup}", (steps, d), number), SeqLinear(X, W))
+        S = self.node(self.sym(f"S{tag}", f"S{sup}", (steps, steps), number), Scores(mats["Q"], mats["K"], Integer(d)))
+        A = self.node(self.sym(f"A{tag}", f"A{sup}", (steps, steps), number), RowSoftmax(S, Integer(int(layer.causal))))
+        return self.node(self.sym(f"O{tag}", f"O{sup}", (steps, d), number), MatMul(A, mats["V"]))
+
+    def reduce(self, tag, layer: Layer, a, before, after, number: int) -> Symbol:
+        """mean_over_time (1/T) sum_t x_t, or last_step x_T."""
+        steps = before[0]
+        out = self.sym(f"a{tag}", f"a{_sup(tag)}", after, number)
+        if isinstance(a, list):
+            if layer.type == "last_step":
+                return a[-1]
+            return self.node(out, sympy.Rational(1, steps) * sympy.Add(*a, evaluate=False))
+        if layer.type == "last_step":
+            return self.node(out, TimeStep(a, Integer(steps - 1), Integer(steps)))
+        return self.node(out, TimeMean(a, Integer(steps)))
+
     def layer(self, tag: str, layer: Layer, a: Symbol, before, after, number: int) -> Symbol:
         sup = _sup(tag)
         kind = layer.type
+        if kind in RECURRENT_TYPES:
+            return self.recurrent(tag, layer, a, before, number)
+        if kind == "attention":
+            return self.attention(tag, layer, a, before, number)
+        if kind in ("mean_over_time", "last_step"):
+            return self.reduce(tag, layer, a, before, after, number)
         if kind == "dense":
             W = self.param(f"W{tag}", f"W{sup}", (layer.units, before[0]), number)
             expr = MatVec(W, a)
