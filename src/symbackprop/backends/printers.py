@@ -89,6 +89,18 @@ class NotationLatexPrinter(LatexPrinter):
         body = self._print(expr.function)
         return tex + (r"\left(%s\right)" % body if isinstance(expr.function, sympy.Add) else body)
 
+    def _print_Add(self, expr, order=None):
+        """Error terms put in distinct places of a stacked gate vector or a sequence, summed (the
+        engine's sum over the gates or the steps), as the one stacked vector they make."""
+        places = _places(expr)
+        if places is None:
+            return super()._print_Add(expr, order)
+        kind, parts = places
+        cells = [self._print(p) if p is not None else r"\mathbf{0}" for p in parts]
+        if kind is TimePut:
+            cells = [r"\left(%s\right)^{\top}" % c if c != r"\mathbf{0}" else c for c in cells]
+        return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(cells)
+
     def _is_vector(self, expr) -> bool:
         return bool(expr.free_symbols & self._vectors)
 
@@ -121,6 +133,18 @@ class NotationLatexPrinter(LatexPrinter):
         if coeff == -1:
             return "- " + parts
         return self.parenthesize(coeff, PRECEDENCE["Mul"]) + " " + parts
+
+
+def _places(expr: sympy.Add):
+    """(TimePut or BlockPut, the part at each place or None) when a sum is of such puts alone, into
+    distinct places of one stack; else None."""
+    puts = [a for a in expr.args if isinstance(a, (TimePut, BlockPut))]
+    if len(puts) < 2 or len(puts) != len(expr.args) or len({(type(a), a.args[2]) for a in puts}) != 1:
+        return None
+    places = {int(a.args[1]): a.args[0] for a in puts}
+    if len(places) != len(puts):
+        return None
+    return type(puts[0]), [places.get(k) for k in range(int(puts[0].args[2]))]
 
 
 def _step_as_piecewise(h: sympy.Heaviside) -> sympy.Piecewise:
@@ -185,18 +209,13 @@ class ArrayPrinter(KernelPrinter):
 
     def _print_Add(self, expr):
         """Puts into distinct places of one sequence or stacked vector, as one stack or concat."""
-        puts = [a for a in expr.args if isinstance(a, (TimePut, BlockPut))]
-        rest = [a for a in expr.args if a not in puts]
-        if len(puts) < 2 or rest or len({(type(a), a.args[2]) for a in puts}) != 1:
+        places = _places(expr)
+        if places is None:
             return super()._print_Add(expr)
-        places = {int(a.args[1]): a.args[0] for a in puts}
-        if len(places) != len(puts):
-            return super()._print_Add(expr)
-        some = self._print(puts[0].args[0])
-        parts = [
-            self._print(places[k]) if k in places else f"xp.zeros_like({some})" for k in range(int(puts[0].args[2]))
-        ]
-        if isinstance(puts[0], TimePut):
+        kind, found = places
+        some = self._print(next(p for p in found if p is not None))
+        parts = [self._print(p) if p is not None else f"xp.zeros_like({some})" for p in found]
+        if kind is TimePut:
             return "xp.stack([%s], axis=1)" % ", ".join(parts)
         return "xp.concat([%s], axis=-1)" % ", ".join(parts)
 

@@ -92,6 +92,12 @@ def row_softmax_input(xp, a, d):
     return a * (d - xp.sum(d * a, axis=-1, keepdims=True))
 
 
+def _tex_operand(printer, expr) -> str:
+    """A factor or a subscripted base in LaTeX: a symbol as it is, anything else in parentheses."""
+    text = printer._print(expr)
+    return text if expr.is_Symbol else r"\left(%s\right)" % text
+
+
 # --- time steps ----------------------------------------------------------------------------------
 
 
@@ -106,7 +112,7 @@ class TimeStep(TensorFunction):
 
     def _latex(self, printer, exp=None):
         x, t = self.args[:2]
-        return r"%s_{%d}" % (printer.parenthesize(x, 1000), int(t) + 1)
+        return r"{%s}_{%d}" % (_tex_operand(printer, x), int(t) + 1)
 
     def _arraycode(self, printer):
         return "%s[:, %d]" % (printer.operand(self.args[0]), int(self.args[1]))
@@ -152,7 +158,7 @@ class TimeMean(TensorFunction):
 
     def _latex(self, printer, exp=None):
         X, steps = self.args
-        return r"\frac{1}{%d} \sum_{t=1}^{%d} %s_{t}" % (int(steps), int(steps), printer.parenthesize(X, 1000))
+        return r"\frac{1}{%d} \sum_{t=1}^{%d} {%s}_{t}" % (int(steps), int(steps), _tex_operand(printer, X))
 
     def _arraycode(self, printer):
         return "xp.mean(%s, axis=1)" % printer._print(self.args[0])
@@ -187,7 +193,7 @@ class Block(TensorFunction):
     def _latex(self, printer, exp=None):
         z, k, n, h = self.args
         lo, hi = int(k) * int(h) + 1, (int(k) + 1) * int(h)
-        return r"%s_{%d:%d}" % (printer.parenthesize(z, 1000), lo, hi)
+        return r"{%s}_{%d:%d}" % (_tex_operand(printer, z), lo, hi)
 
     def _arraycode(self, printer):
         z, k, _, h = self.args
@@ -224,7 +230,7 @@ class SeqLinear(TensorFunction):
         return SeqWeight(X, ct) if argindex == 1 else MatMulT(ct, W)
 
     def _latex(self, printer, exp=None):
-        return "%s %s" % tuple(printer.parenthesize(a, 1000) for a in self.args)
+        return "%s %s" % tuple(_tex_operand(printer, a) for a in self.args)
 
     def _arraycode(self, printer):
         return "%s @ %s" % tuple(printer.operand(a) for a in self.args)
@@ -259,7 +265,7 @@ class MatMul(TensorFunction):
         return MatMulT(ct, B) if argindex == 0 else TMatMul(A, ct)
 
     def _latex(self, printer, exp=None):
-        return "%s %s" % tuple(printer.parenthesize(a, 1000) for a in self.args)
+        return "%s %s" % tuple(_tex_operand(printer, a) for a in self.args)
 
     def _arraycode(self, printer):
         return "%s @ %s" % tuple(printer.operand(a) for a in self.args)
