@@ -30,6 +30,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import array_api_strict
 import numpy as np
 import pytest
 import torch
@@ -311,6 +312,57 @@ def test_generated_code_is_ruff_formatted_and_cites_every_equation(net):
     assert result.returncode == 0, result.stdout + result.stderr
     cited = {int(n) for n in re.findall(r"# eq\. \((\d+)\)", source)}
     assert cited == {eq.number for eq in d.equations}
+
+
+BACKENDS = {"array-api-strict": array_api_strict.asarray, "torch": torch.asarray}
+
+
+def _numpy(value):
+    return np.asarray(value.cpu() if hasattr(value, "cpu") else value)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("net", ALL, ids=ids)
+def test_the_module_runs_on_array_api_strict_and_torch(net, backend):
+    m = module(net)
+    values = random_values(derivation(net).network, np.random.default_rng(3), batch=4)
+    converted = {k: BACKENDS[backend](np.asarray(v, dtype=float)) for k, v in values.items()}
+    for name, got, want in (
+        ("forward", m.forward(converted), m.forward(values)),
+        ("backward", m.backward(converted, inputs=True), m.backward(values, inputs=True)),
+        ("step", m.step(converted), m.step(values)),
+    ):
+        assert set(got) == set(want), name
+        for key in want:
+            np.testing.assert_allclose(_numpy(got[key]), want[key], rtol=1e-12, atol=1e-13, err_msg=f"{name}[{key}]")
+
+
+JAX_SCRIPT = """
+import jax
+import numpy as np
+jax.config.update("jax_enable_x64", True)
+from symbackprop import derive, load_spec
+from symbackprop.analysis.gradcheck import import_source, random_values
+
+for name in ("rnn-tiny", "lstm-tiny", "gru-tiny", "attention-tiny"):
+    net = load_spec(name)
+    d = derive(net)
+    reference = import_source(d.to_numpy(), name="ref_" + name.replace("-", "_"))
+    jitted = import_source(d.to_numpy("jax"), name="jax_" + name.replace("-", "_"))
+    values = random_values(net, np.random.default_rng(0), batch=3)
+    want = reference.step(values)
+    for _ in range(2):  # the second call runs the compiled step
+        got = jitted.step({k: jax.numpy.asarray(v) for k, v in values.items()})
+    for key in want:
+        np.testing.assert_allclose(np.asarray(got[key]), want[key], rtol=1e-12, atol=1e-13, err_msg=name + key)
+print("agree")
+"""
+
+
+def test_the_jax_target_jit_compiles_the_sequence_steps_and_agrees():
+    """In a process of its own (JAX starts threads)."""
+    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "agree", result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("to", ["numpy", "torch"])

@@ -115,7 +115,7 @@ class TimeStep(TensorFunction):
         return r"{%s}_{%d}" % (_tex_operand(printer, x), int(t) + 1)
 
     def _arraycode(self, printer):
-        return "%s[:, %d]" % (printer.operand(self.args[0]), int(self.args[1]))
+        return "%s[:, %d, :]" % (printer.operand(self.args[0]), int(self.args[1]))  # (m, T, d): row t of each
 
 
 class TimePut(TensorFunction):
