@@ -80,7 +80,12 @@ def _recurrent(layer: Layer, tag: str, a: torch.Tensor, p: dict, copies: dict) -
         torch_layer.bias_hh_l0.zero_()
     for mine, their in zip(ours, theirs):
         copies[f"{mine}{tag}"] = getattr(torch_layer, their)
-    out, _ = torch_layer(a)
+    initial = None
+    if layer.learn_initial:  # the one learned h_0 (c_0) of every example, as PyTorch's hx
+        shape = (1, a.shape[0], layer.units)
+        h0 = p[f"h0{tag}"].expand(shape).contiguous()
+        initial = (h0, p[f"c0{tag}"].expand(shape).contiguous()) if layer.type == "lstm" else h0
+    out, _ = torch_layer(a, initial)
     return out[:, -1] if layer.returns == "last" else out
 
 
@@ -168,7 +173,13 @@ def sequence_networks(draw) -> SequentialNetwork:
         if kind == "attention":
             return Layer("attention", dim=draw(st.integers(1, 3)), causal=draw(st.booleans()))
         activation = draw(st.sampled_from(["tanh", "relu"])) if kind == "rnn" else "identity"
-        return Layer(kind, units=draw(st.integers(1, 3)), activation=activation, returns=draw(st.sampled_from(returns)))
+        return Layer(
+            kind,
+            units=draw(st.integers(1, 3)),
+            activation=activation,
+            returns=draw(st.sampled_from(returns)),
+            learn_initial=draw(st.booleans()),
+        )
 
     layers = [sequence_layer(("last", "sequence"))]
     if draw(st.booleans()) and layers[0].returns == "sequence" or layers[0].type == "attention":
@@ -202,7 +213,19 @@ LSTM_MEAN = SequentialNetwork(
     (Layer("lstm", units=3, returns="sequence"), Layer("mean_over_time"), Layer("dense", units=2)),
     "squared_error",
 )
-NETWORKS = [RNN_STACK, LSTM_MEAN]
+LEARNED_INITIAL = SequentialNetwork(
+    "learned-initial",
+    (3, 2),
+    (
+        Layer("rnn", units=2, activation="tanh", returns="sequence", learn_initial=True),
+        Layer("lstm", units=2, returns="sequence", learn_initial=True),
+        Layer("gru", units=2, learn_initial=True),
+        Layer("dense", units=2, activation="softmax"),
+    ),
+    "cross_entropy",
+    weight_decay=0.01,
+)
+NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL]
 ALL = EXAMPLES + NETWORKS
 ids = lambda n: n if isinstance(n, str) else n.name  # noqa: E731
 
@@ -511,6 +534,18 @@ BAD = [
         spec(middle='[[layers]]\ntype = "mean_over_time"'),
         "layers[1]",
         r"layer 2 \(mean_over_time\): mean_over_time needs a sequence input",
+    ),  # fmt: skip
+    (
+        "learn-initial-not-bool",
+        spec('type = "rnn"\nunits = 2\nlearn_initial = "yes"'),
+        "layers[0].learn_initial",
+        r"true or false",
+    ),  # fmt: skip
+    (
+        "learn-initial-on-attention",
+        spec('type = "attention"\ndim = 2\nlearn_initial = true'),
+        "layers[0].learn_initial",
+        r"unknown field",
     ),  # fmt: skip
     ("clip-negative", spec(network="clip_norm = -1.0"), "network.clip_norm", r"must be positive"),
     (

@@ -73,6 +73,7 @@ from symbackprop.registry import (
     Conv2d,
     Flatten,
     FrobSq,
+    InitialMatVec,
     LayerNorm,
     LossMean,
     MatVec,
@@ -111,9 +112,9 @@ LAYER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "layernorm": ((), ("eps", "activation")),
     "dropout": (("rate",), ()),
     "residual": (("body",), ("activation",)),
-    "rnn": (("units",), ("activation", "return")),
-    "lstm": (("units",), ("return",)),
-    "gru": (("units",), ("return",)),
+    "rnn": (("units",), ("activation", "return", "learn_initial")),
+    "lstm": (("units",), ("return", "learn_initial")),
+    "gru": (("units",), ("return", "learn_initial")),
     "attention": (("dim",), ("causal",)),
     "mean_over_time": ((), ()),
     "last_step": ((), ()),
@@ -136,7 +137,9 @@ class Layer:
 
     ``stride`` None is the type's default: 1 for a convolution, the window's size for pooling.
     ``returns`` is a recurrent layer's ``return`` ("last" or "sequence"); ``dim`` attention's d_k.
-    A spec's rnn defaults to tanh; a Layer built in Python names its activation."""
+    ``learn_initial`` makes a recurrent layer's h_0 (and an LSTM's c_0) a parameter ``h0<l>``
+    (``c0<l>``), the same for every example, starting at 0. A spec's rnn defaults to tanh; a
+    Layer built in Python names its activation."""
 
     type: str
     units: int = 0
@@ -153,6 +156,7 @@ class Layer:
     returns: str = "last"
     dim: int = 0
     causal: bool = False
+    learn_initial: bool = False  # h_0 (and an LSTM's c_0) a parameter, not 0
 
     @property
     def step(self) -> int:
@@ -361,9 +365,13 @@ class SequentialNetwork:
             elif layer.type == "rnn":
                 h = layer.units
                 shapes.update({f"W_xh{tag}": (h, before[1]), f"W_hh{tag}": (h, h), f"b_h{tag}": (h,)})
+                if layer.learn_initial:
+                    shapes[f"h0{tag}"] = (h,)
             elif layer.type in BLOCKS:
                 h, n = layer.units, BLOCKS[layer.type]
                 shapes.update({f"W_ih{tag}": (n * h, before[1]), f"W_hh{tag}": (n * h, h), f"b{tag}": (n * h,)})
+                if layer.learn_initial:
+                    shapes.update({f"h0{tag}": (h,), **({f"c0{tag}": (h,)} if layer.type == "lstm" else {})})
             elif layer.type == "attention":
                 for part in "qkv":
                     shapes[f"W_{part}{tag}"] = (before[1], layer.dim)
@@ -485,11 +493,18 @@ class _GraphBuilder:
         if layer.type != "rnn":
             b = self.param(f"b{tag}", f"b{sup}", (blocks * h,), number)
         step = {"rnn": self.rnn_step, "lstm": self.lstm_step, "gru": self.gru_step}[layer.type]
-        hs, state = [], None
+        hs, state, h0 = [], None, None
+        if layer.learn_initial:  # h_0 (and c_0) parameters, in the order parameter_shapes lists them
+            h0 = self.param(f"h0{tag}", f"h{sup}_{{0}}", (h,), number)
+            if layer.type == "lstm":
+                state = self.param(f"c0{tag}", f"c{sup}_{{0}}", (h,), number)
         for t in range(steps):
             inputs = sympy.Add(MatVec(W_x, xs[t]), b, evaluate=False)
-            recur = MatVec(W_h, hs[-1]) if hs else None
-            h_t, state = step(tag, t + 1, layer, inputs, recur, hs[-1] if hs else None, state, number)
+            if hs:
+                recur, h_prev = MatVec(W_h, hs[-1]), hs[-1]
+            else:
+                recur, h_prev = (InitialMatVec(W_h, h0), h0) if h0 is not None else (None, None)
+            h_t, state = step(tag, t + 1, layer, inputs, recur, h_prev, state, number)
             hs.append(h_t)
         return hs[-1] if layer.returns == "last" else hs
 
@@ -535,8 +550,8 @@ class _GraphBuilder:
         sup, n = _sup(tag), layer.units
         three, size = Integer(3), Integer(n)
         u = self.step_node(f"u{tag}_{t}", f"u{sup}_{{{t}}}", (3 * n,), number, inputs, rf"\delta{sup}_{{u,{t}}}")
-        v = None
-        if recur is not None:
+        v = recur  # a learned h_0's W_hh h_0 stays inline: it is the same for every example
+        if recur is not None and not isinstance(recur, InitialMatVec):
             v = self.step_node(f"v{tag}_{t}", f"v{sup}_{{{t}}}", (3 * n,), number, recur, rf"\delta{sup}_{{v,{t}}}")
 
         def pre(k: int, scale=None):

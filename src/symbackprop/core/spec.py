@@ -452,6 +452,10 @@ class _Reader:
             if spec["return"] not in RETURNS:
                 raise self.fail(f"{field}.return", f'{where}: expected "last" or "sequence", got {spec["return"]!r}')
             fields["returns"] = spec["return"]
+        if "learn_initial" in spec:
+            if not isinstance(spec["learn_initial"], bool):
+                raise self.fail(f"{field}.learn_initial", f"{where}: expected true or false")
+            fields["learn_initial"] = spec["learn_initial"]
         if "causal" in spec:
             if not isinstance(spec["causal"], bool):
                 raise self.fail(f"{field}.causal", f"{where}: expected true or false")

@@ -76,6 +76,11 @@ def seq_weight(xp, x, d):
     return xp.matrix_transpose(flat_x) @ flat_d
 
 
+def initial_outer(xp, d, h0):
+    """sum over the batch of delta_i h0^T for d (m, n) and one h0 (H,): (n, H)."""
+    return xp.reshape(xp.sum(d, axis=0), (-1, 1)) * xp.reshape(h0, (1, -1))
+
+
 def row_softmax(xp, s, causal):
     """softmax of each row of s (m, T, T), stable (each row's maximum subtracted); with causal,
     the entries above the diagonal masked out (-inf before, exactly 0 after)."""
@@ -198,7 +203,7 @@ class Block(TensorFunction):
     def _arraycode(self, printer):
         z, k, _, h = self.args
         lo, hi = int(k) * int(h), (int(k) + 1) * int(h)
-        return "%s[:, %d:%d]" % (printer.operand(z), lo, hi)
+        return "%s[..., %d:%d]" % (printer.operand(z), lo, hi)
 
 
 class BlockPut(TensorFunction):
@@ -215,6 +220,45 @@ class BlockPut(TensorFunction):
     def _arraycode(self, printer):
         d, k, n = self.args
         return "block_put(xp, %s, %d, %d)" % (printer._print(d), int(k), int(n))
+
+
+# --- a learned initial state ---------------------------------------------------------------------
+
+
+class InitialMatVec(TensorFunction):
+    """W h_0: a weight matrix applied to a learned initial state h_0 (H,), the same for every
+    example (``learn_initial``); W a in code, broadcast over the batch."""
+
+    nargs = 2
+
+    def vjp(self, argindex, ct):
+        W, h0 = self.args
+        return InitialOuter(ct, h0) if argindex == 0 else MatTVec(W, ct)
+
+    def _latex(self, printer, exp=None):
+        return "%s %s" % tuple(printer._print(a) for a in self.args)
+
+    def _arraycode(self, printer):
+        return "%s @ %s.T" % (printer.operand(self.args[1]), printer.operand(self.args[0]))
+
+
+class InitialOuter(TensorFunction):
+    """(1/m) sum_i delta_i h_0^T: the first step's share of W_hh's gradient when h_0 is learned."""
+
+    nargs = 2
+    batch_reduces = True
+    kernel = staticmethod(initial_outer)
+
+    def _latex(self, printer, exp=None):
+        with _one_example(printer):
+            d = printer._print(self.args[0])
+        return r"\frac{1}{m} \sum_{i=1}^{m} %s \left(%s\right)^{\top}" % (d, printer._print(self.args[1]))
+
+    def _sumcode(self, printer):
+        return "initial_outer(xp, %s, %s)" % tuple(printer._print(a) for a in self.args)
+
+    def _arraycode(self, printer):
+        return "%s / m" % self._sumcode(printer)
 
 
 # --- attention -----------------------------------------------------------------------------------
@@ -387,6 +431,8 @@ SEQUENCE_CLASSES = (
     TimeSpread,
     Block,
     BlockPut,
+    InitialMatVec,
+    InitialOuter,
     SeqLinear,
     SeqWeight,
     MatMul,
@@ -412,6 +458,7 @@ def sequence_kernel_samples(xp, x) -> dict[str, tuple]:
         "time_spread": (step, x.shape[1]),
         "block_put": (step, 1, 3),
         "seq_weight": (x, x),
+        "initial_outer": (step, step[0]),
         "row_softmax": (s, True),
         "row_softmax_input": (a, s),
     }
