@@ -65,7 +65,7 @@ def module(net):
 
 # --- the oracle --------------------------------------------------------------------------------------
 TORCH_RECURRENT = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-TORCH_ACTIVATIONS = {"identity": lambda z: z, "softmax": lambda z: torch.softmax(z, dim=1)}
+TORCH_ACTIVATIONS = {"identity": lambda z: z, "softmax": lambda z: torch.softmax(z, dim=-1)}
 
 
 def _recurrent(layer: Layer, tag: str, a: torch.Tensor, p: dict, copies: dict) -> torch.Tensor:
@@ -121,7 +121,7 @@ def oracle(net: SequentialNetwork, values: dict) -> tuple[float, dict[str, np.nd
     z = F.linear(a, leaves[f"W{tag}"], leaves.get(f"b{tag}"))
     t = leaves["t"]
     if net.loss == "cross_entropy":
-        total = -(t * torch.log_softmax(z, dim=1)).sum()
+        total = -(t * torch.log_softmax(z, dim=-1)).sum()  # over the steps too with a per-step loss
     else:
         total = 0.5 * ((TORCH_ACTIVATIONS[last.activation](z) - t) ** 2).sum()
     objective = total / leaves["x"].shape[0]
@@ -181,6 +181,13 @@ def sequence_networks(draw) -> SequentialNetwork:
             learn_initial=draw(st.booleans()),
         )
 
+    loss = draw(st.sampled_from(["cross_entropy", "squared_error"]))
+    if draw(st.integers(0, 3)) == 0:  # a per-step loss: the sequence kept to the dense layer
+        layers = [sequence_layer(("sequence",))]
+        if draw(st.booleans()):
+            layers.append(sequence_layer(("sequence",)))
+        layers.append(_dense(draw(st.integers(1, 3)), loss))
+        return SequentialNetwork("drawn", (steps, width), tuple(layers), loss, loss_per_step=True)
     layers = [sequence_layer(("last", "sequence"))]
     if draw(st.booleans()) and layers[0].returns == "sequence" or layers[0].type == "attention":
         if draw(st.booleans()):
@@ -188,7 +195,6 @@ def sequence_networks(draw) -> SequentialNetwork:
         layers.append(Layer(draw(st.sampled_from(["mean_over_time", "last_step"]))))
     elif layers[0].returns == "sequence":
         layers.append(Layer(draw(st.sampled_from(["mean_over_time", "last_step"]))))
-    loss = draw(st.sampled_from(["cross_entropy", "squared_error"]))
     layers.append(_dense(draw(st.integers(1, 3)), loss))
     decay = draw(st.sampled_from([0.0, 0.01]))
     return SequentialNetwork("drawn", (steps, width), tuple(layers), loss, weight_decay=decay)
@@ -225,7 +231,18 @@ LEARNED_INITIAL = SequentialNetwork(
     "cross_entropy",
     weight_decay=0.01,
 )
-NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL]
+PER_STEP = SequentialNetwork(
+    "per-step",
+    (4, 2),
+    (
+        Layer("lstm", units=3, returns="sequence"),
+        Layer("attention", dim=2, causal=True),
+        Layer("dense", units=3, activation="softmax"),
+    ),
+    "cross_entropy",
+    loss_per_step=True,
+)
+NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL, PER_STEP]
 ALL = EXAMPLES + NETWORKS
 ids = lambda n: n if isinstance(n, str) else n.name  # noqa: E731
 
@@ -462,6 +479,30 @@ def test_clip_norm_clips_the_step_as_torch_does(clip):
     assert moved == pytest.approx(0.5 * min(norm, clip), rel=1e-4)
 
 
+def test_a_per_step_loss_sums_over_the_steps(tmp_path):
+    """loss_per_step: targets (m, T, outputs), delta_t = a_t - y_t at every step, J summed over them."""
+    text = load_spec_text("gru-tiny")
+    text = text.replace('loss = "cross_entropy"', 'loss = "cross_entropy"\nloss_per_step = true')
+    text = text.replace('return = "last"', 'return = "sequence"')
+    text = text.replace(
+        "t = [[1.0, 0.0], [0.0, 1.0]]",
+        "t = [[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]]",
+    )
+    path = tmp_path / "tagger.toml"
+    path.write_text(text)
+    net = load_spec(path)
+    assert net.output_shape == (3, 2) and np.shape(net.example["t"]) == (2, 3, 2)
+    d = derive(net)
+    source = d.to_numpy()
+    for t in range(3):
+        assert f"delta2_{t + 1} = a2_{t + 1} - t[:, {t}, :]" in source
+    m = import_source(source, name=f"per_step_{next(_ids)}")
+    values = m.initial_values()
+    assert_agrees_with_torch(net)
+    assert m.loss(values) == pytest.approx(oracle(net, values)[0], rel=1e-12)
+    assert check_derivation(d.inner, m, points=1).passed
+
+
 def test_clip_norm_from_the_spec(tmp_path):
     text = load_spec_text("rnn-tiny").replace("weight_decay = 0.0", "weight_decay = 0.0\nclip_norm = 0.5")
     path = tmp_path / "clipped.toml"
@@ -546,6 +587,13 @@ BAD = [
         spec('type = "attention"\ndim = 2\nlearn_initial = true'),
         "layers[0].learn_initial",
         r"unknown field",
+    ),  # fmt: skip
+    ("per-step-loss-not-bool", spec(network="loss_per_step = 1"), "network.loss_per_step", r"true or false"),
+    (
+        "per-step-loss-on-a-vector",
+        spec(network="loss_per_step = true"),
+        "layers[1]",
+        r"a per-step loss needs a sequence out",
     ),  # fmt: skip
     ("clip-negative", spec(network="clip_norm = -1.0"), "network.clip_norm", r"must be positive"),
     (

@@ -542,15 +542,16 @@ def _sequential_initial_lines(net) -> list[str]:
             else:
                 lines += [f'{INDENT}values["{key}"] = np.array(', *_nested_lines(2, net.example[key]), f"{INDENT})"]
     else:
-        n_out = net.output_shape[0]
+        n_out = net.output_shape[-1]
+        rows = (8, *net.output_shape[:-1])  # (8, T) with a per-step loss
         lines += assignment(INDENT, 'values["x"]', f"rng.normal(0.0, 1.0, {(8, *net.input_shape)!r})")
         kind = loss(net.loss).targets
         if kind == "one-hot":
-            lines += assignment(INDENT, 'values["t"]', f"np.eye({n_out})[rng.integers(0, {n_out}, 8)]")
+            lines += assignment(INDENT, 'values["t"]', f"np.eye({n_out})[rng.integers(0, {n_out}, {rows!r})]")
         elif kind == "unit":
-            lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, (8, {n_out}))")
+            lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, {(*rows, n_out)!r})")
         else:
-            lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, (8, {n_out}))")
+            lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, {(*rows, n_out)!r})")
     if net.masks():
         lines.append(f'{INDENT}values.update(dropout_masks(values["x"], rng))')
     return lines + [f"{INDENT}return values"]

@@ -251,6 +251,7 @@ class SequentialNetwork:
     seed: int = 0
     init_scale: float = 1.0  # weights: normal(0, init_scale / sqrt(fan_in))
     clip_norm: float = 0.0  # step clips the gradient to this global norm (0: no clipping)
+    loss_per_step: bool = False  # a sequence out, targets (m, T, outputs), the loss summed over the steps
     notation: Literal["layer"] = "layer"
     example: dict[str, list] = field(default_factory=dict)
     title: str = ""
@@ -263,7 +264,14 @@ class SequentialNetwork:
             raise LayerError(self.name, "layers", "no layers")
         self.shapes = self._infer()
         out = self.output_shape
-        if len(out) != 1:
+        if self.loss_per_step and len(out) != 2:
+            raise LayerError(
+                self.name,
+                f"layers[{len(self.layers) - 1}]",
+                f"a per-step loss needs a sequence out (time steps, outputs), got {_grid(out)}"
+                ' (no mean_over_time or last_step; a recurrent layer\'s return = "sequence")',
+            )
+        if len(out) != 1 and not self.loss_per_step:
             raise LayerError(
                 self.name,
                 f"layers[{len(self.layers) - 1}]",
@@ -281,7 +289,10 @@ class SequentialNetwork:
         for i, layer in enumerate(self.layers):
             field_, where = f"layers[{i}]", f"layer {i + 1} ({layer.type})"
             self._vector_activation(layer, field_, where, i == last)
-            out = _fits(self.name, field_, where, layer, shape)
+            if self.loss_per_step and layer.type == "dense" and len(shape) == 2:
+                out = (shape[0], *_fits(self.name, field_, where, layer, shape[1:]))  # each step's
+            else:
+                out = _fits(self.name, field_, where, layer, shape)
             if layer.type == "residual":
                 inner = shape
                 for j, part in enumerate(layer.body):
@@ -350,8 +361,8 @@ class SequentialNetwork:
         """W<l>, b<l>, gamma<l>, beta<l> in layer order, in PyTorch's layouts."""
         shapes: dict[str, tuple[int, ...]] = {}
         for tag, layer, before, _ in self._walk():
-            if layer.type == "dense":
-                shapes[f"W{tag}"] = (layer.units, before[0])
+            if layer.type == "dense":  # before[-1]: each step's features under a per-step loss
+                shapes[f"W{tag}"] = (layer.units, before[-1])
                 if layer.bias:
                     shapes[f"b{tag}"] = (layer.units,)
             elif layer.type == "conv2d":
@@ -597,9 +608,25 @@ class _GraphBuilder:
             return self.node(out, TimeStep(a, Integer(steps - 1), Integer(steps)))
         return self.node(out, TimeMean(a, Integer(steps)))
 
+    def dense_steps(self, tag: str, layer: Layer, a, before, number: int) -> list[Symbol]:
+        """A dense layer applied to every step (a per-step loss): z_t = W a_t + b, a_t = f(z_t)."""
+        sup, (steps, width) = _sup(tag), before
+        W = self.param(f"W{tag}", f"W{sup}", (layer.units, width), number)
+        b = self.param(f"b{tag}", f"b{sup}", (layer.units,), number) if layer.bias else None
+        outs = []
+        for t, a_t in enumerate(self.steps(a, steps), start=1):
+            expr = sympy.Add(MatVec(W, a_t), b, evaluate=False) if b is not None else MatVec(W, a_t)
+            z = self.node(self.sym(f"z{tag}_{t}", f"z{sup}_{{{t}}}", (layer.units,), number), expr)
+            self.delta_names[z] = self.sym(f"delta{tag}_{t}", rf"\delta{sup}_{{{t}}}", (layer.units,), number)
+            act = activation(layer.activation).apply(z)
+            outs.append(self.node(self.sym(f"a{tag}_{t}", f"a{sup}_{{{t}}}", (layer.units,), number), act))
+        return outs
+
     def layer(self, tag: str, layer: Layer, a: Symbol, before, after, number: int) -> Symbol:
         sup = _sup(tag)
         kind = layer.type
+        if kind == "dense" and len(before) == 2:
+            return self.dense_steps(tag, layer, a, before, number)
         if kind in RECURRENT_TYPES:
             return self.recurrent(tag, layer, a, before, number)
         if kind == "attention":
@@ -660,17 +687,24 @@ class _GraphBuilder:
             a = self.layer(str(i + 1), layer, a, shape, net.shapes[i], i + 1)
             shape = net.shapes[i]
         t = self.sym("t", "y", net.output_shape, len(net.layers))
-        term = loss(net.loss).term(a, t)
+        if isinstance(a, list):  # a per-step loss: y_t, row t of the targets, against each step's output
+            steps = net.output_shape[0]
+            targets = [TimeStep(t, Integer(s), Integer(steps)) for s in range(steps)]
+            data = sympy.Add(*(LossMean(loss(net.loss).term(a_t, y_t)) for a_t, y_t in zip(a, targets)))
+            groups = tuple((y_t,) for y_t in targets)
+        else:
+            data = LossMean(loss(net.loss).term(a, t))
+            groups = ((t,),)
         objective = self.sym("J", "J", ())
         lam = self.sym("lambda", r"\lambda", ())
         weights = [p for p in self.parameters if p.name.startswith("W")]
         if net.weight_decay:  # J = L + s, the regularisation term its own node
-            data, reg = self.sym("L", "L", ()), self.sym("s", "s", ())
-            self.nodes[data] = LossMean(term)
+            mean, reg = self.sym("L", "L", ()), self.sym("s", "s", ())
+            self.nodes[mean] = data
             self.nodes[reg] = lam / 2 * sympy.Add(*(FrobSq(W) for W in weights))
-            self.nodes[objective] = sympy.Add(data, reg, evaluate=False)
+            self.nodes[objective] = sympy.Add(mean, reg, evaluate=False)
         else:
-            self.nodes[objective] = LossMean(term)
+            self.nodes[objective] = data
         rate = self.sym("alpha", r"\alpha", ())
         self.sym("m", "m", ())
         return GraphNetwork(
@@ -687,7 +721,7 @@ class _GraphBuilder:
             notation="layer",
             latex_names=self.latex,
             delta_names=self.delta_names,
-            target_groups=((t,),) if loss(net.loss).targets_sum_to_one else (),
+            target_groups=groups if loss(net.loss).targets_sum_to_one else (),
             learning_rate_symbol=rate,
             constants={lam: net.weight_decay} if net.weight_decay else {},
             shapes={

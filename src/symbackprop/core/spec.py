@@ -54,7 +54,7 @@ TARGET_SUM_TOLERANCE = 1e-9
 COMMON_KEYS = {"name", "title", "title_zh", "learning_rate", "example", "epochs"}
 EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}
 MLP_KEYS = {"sizes", "activations", "loss", "bias", "weight_decay", "notation", "seed", "init_scale"}
-NETWORK_KEYS = {"input", "loss", "weight_decay", "notation", "seed", "init_scale", "clip_norm"}
+NETWORK_KEYS = {"input", "loss", "weight_decay", "notation", "seed", "init_scale", "clip_norm", "loss_per_step"}
 MAX_SIDE = 100_000  # units, channels, a side of an input
 MAX_ENTRIES = 10_000_000  # entries of one example's input or of one layer's output
 
@@ -395,6 +395,7 @@ class _Reader:
             seed=self.seed(table, "network"),
             init_scale=self.positive("network.init_scale", table.get("init_scale", 1.0)),
             clip_norm=self.positive("network.clip_norm", table["clip_norm"]) if "clip_norm" in table else 0.0,
+            loss_per_step=self.get(table, "network.loss_per_step", "loss_per_step", bool, False),
         )
         for i, out in enumerate(net.shapes):
             if math.prod(out) > MAX_ENTRIES:
@@ -499,7 +500,8 @@ class _Reader:
         if set(example) not in (set(), {"x", "t"}) or (example and len(example["x"]) != len(example["t"])):
             raise self.fail("example", "give both x and t, with one entry per example each")
         if example:
-            self.targets(LOSSES[net.loss].targets, example["t"])
+            rows = example["t"] if len(net.output_shape) == 1 else [step for row in example["t"] for step in row]
+            self.targets(LOSSES[net.loss].targets, rows)
             if net.batch_norm and len(example["x"]) < 2:
                 raise self.fail("example.x", "batch norm needs at least two examples (one example normalises to zero)")
         return example
