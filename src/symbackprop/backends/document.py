@@ -40,6 +40,7 @@ from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
+from symbackprop.core.sequential import SEQUENCE_TYPES
 from symbackprop.registry import (
     ACTIVATIONS,
     CELL_ACTIVATION,
@@ -188,6 +189,9 @@ class _Builder:
             text["loss"] = [m.loss_words, decay if self.net.weight_decay else m.batch_words]
             text["delta"] = [m.layers_backward_words]
             text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
+            if self.sequence_model:
+                text["delta"] = [m.sequence_backward_words]
+                text["gradient"] = [m.sequence_gradient_words, m.gradient_words.format(rate=rate)]
         graph = not self.layered and not self.sequential
         if graph and self.net.trainable:  # a graph with a loss to train: gradients, then updates
             text["gradient"] = [m.graph_gradient_words, m.graph_update_words.format(rate=rate)]
@@ -388,6 +392,11 @@ class _Builder:
 
         return re.sub(r"\$[^$]*\$", maths, latex)
 
+    @property
+    def sequence_model(self) -> bool:
+        """A network of layers with a recurrent or attention layer (its own notes on time)."""
+        return self.sequential and any(layer.type in SEQUENCE_TYPES for layer in self.net.layers)
+
     def _layer_ops(self) -> list:
         """The registry records of the layer types a network of layers uses, in order (dense: W a)."""
         kinds = [layer.type for top in self.net.layers for layer in (*top.body, top)]
@@ -578,7 +587,7 @@ class _Builder:
     def intro(self) -> list[str]:
         m = self.msg
         if self.sequential:
-            return [self._layers_intro(), m.layers_notation]
+            return [self._layers_intro(), m.layers_notation] + ([m.sequence_notation] if self.sequence_model else [])
         if self.layered:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
