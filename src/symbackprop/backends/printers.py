@@ -242,7 +242,8 @@ class ArrayPrinter(KernelPrinter):
     def operand(self, expr) -> str:
         """An operand of @ or .T: a name as it is, anything else in parentheses."""
         text = self._print(expr)
-        return text if expr.is_Symbol else f"({text})"
+        atom = expr.is_Symbol or getattr(expr, "code_atom", False)  # x[:, t, :] needs no parentheses
+        return text if atom else f"({text})"
 
     def _print_Symbol(self, expr):
         if expr in self._names:

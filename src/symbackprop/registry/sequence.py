@@ -110,6 +110,7 @@ class TimeStep(TensorFunction):
     """x_t: row t (from 0) of one example's sequence x (T, d). Arguments: x, t, T."""
 
     nargs = 3
+    code_atom = True  # its code, a subscript, binds tighter than any operator
 
     def vjp(self, argindex, ct):
         _, t, steps = self.args
@@ -190,6 +191,7 @@ class Block(TensorFunction):
     """Block k (from 0) of n equal blocks of a stacked vector z: z[kH:(k+1)H]. Arguments: z, k, n, H."""
 
     nargs = 4
+    code_atom = True
 
     def vjp(self, argindex, ct):
         _, k, n, _ = self.args
