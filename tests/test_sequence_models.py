@@ -65,6 +65,7 @@ def module(net):
 
 # --- the oracle --------------------------------------------------------------------------------------
 TORCH_RECURRENT = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+HIDDEN_DENSE = {"identity": lambda z: z, "tanh": torch.tanh, "relu": torch.relu}
 TORCH_ACTIVATIONS = {"identity": lambda z: z, "softmax": lambda z: torch.softmax(z, dim=-1)}
 
 
@@ -114,6 +115,8 @@ def oracle(net: SequentialNetwork, values: dict) -> tuple[float, dict[str, np.nd
             a = a.mean(dim=1)
         elif layer.type == "last_step":
             a = a[:, -1]
+        elif layer.type == "dense":
+            a = HIDDEN_DENSE[layer.activation](F.linear(a, leaves[f"W{tag}"], leaves.get(f"b{tag}")))
         else:
             raise AssertionError(f"the oracle has no {layer.type}")
     assert last.type == "dense"
@@ -242,7 +245,13 @@ PER_STEP = SequentialNetwork(
     "cross_entropy",
     loss_per_step=True,
 )
-NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL, PER_STEP]
+INPUT_MEAN = SequentialNetwork(  # the input itself reduced: x's gradient spread over the steps
+    "input-mean",
+    (3, 2),
+    (Layer("mean_over_time"), Layer("dense", units=2, activation="tanh"), Layer("dense", units=2)),
+    "squared_error",
+)
+NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL, PER_STEP, INPUT_MEAN]
 ALL = EXAMPLES + NETWORKS
 ids = lambda n: n if isinstance(n, str) else n.name  # noqa: E731
 
@@ -323,6 +332,15 @@ def test_drawn_networks_pass_finite_differences(net, seed):
     d = derive(net)
     report = check_derivation(d.inner, import_source(d.to_numpy(), name=f"fd_{next(_ids)}"), 1, seed)
     assert report.passed, report.table()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_script_mode_trains_the_examples(name, tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text(derivation(name).to_numpy())
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True).stdout
+    losses = [float(line.split()[-1]) for line in out.splitlines()]
+    assert len(losses) == 20 and losses[-1] < losses[0]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
