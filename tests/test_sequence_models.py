@@ -251,7 +251,15 @@ INPUT_MEAN = SequentialNetwork(  # the input itself reduced: x's gradient spread
     (Layer("mean_over_time"), Layer("dense", units=2, activation="tanh"), Layer("dense", units=2)),
     "squared_error",
 )
-NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL, PER_STEP, INPUT_MEAN]
+CLIPPED = SequentialNetwork(
+    "clipped",
+    (3, 2),
+    (Layer("gru", units=2), Layer("dense", units=2, activation="softmax")),
+    "cross_entropy",
+    weight_decay=0.01,
+    clip_norm=0.1,
+)
+NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL, PER_STEP, INPUT_MEAN, CLIPPED]
 ALL = EXAMPLES + NETWORKS
 ids = lambda n: n if isinstance(n, str) else n.name  # noqa: E731
 
@@ -369,7 +377,16 @@ def test_generated_code_is_ruff_formatted_and_cites_every_equation(net):
     result = subprocess.run([ruff, "format", "--diff", "--isolated", "-"], input=source, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     cited = {int(n) for n in re.findall(r"# eq\. \((\d+)\)", source)}
-    assert cited == {eq.number for eq in d.equations}
+    assert cited == {eq.number for eq in d.equations} == set(d.module().locations)
+    bodies = source.split("def forward(")[1].split("def loss(")[0] + source.split("def step(")[1].split("def train(")[0]
+    previous = ""
+    for line in bodies.splitlines():  # every statement that computes maths cites its equation
+        bookkeeping = re.match(
+            r"\s+(\w+ = (values\[|array_namespace|x\.shape|dict\(|LEARNING_RATE|\{$)|new\[|return|\"|def |if )", line
+        )
+        if re.match(r"\s+[\w\[\]\"]+ [-+*/]?= ", line) and not bookkeeping:
+            assert "# eq. (" in line or previous.strip().startswith("# eq. ("), line
+        previous = line
 
 
 BACKENDS = {"array-api-strict": array_api_strict.asarray, "torch": torch.asarray}
