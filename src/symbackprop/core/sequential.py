@@ -24,8 +24,9 @@ position in ``[[layers]]``, from 1; the input is a^(0) = x) writes
   z^(l) = a^(l-1) + (the body's output), a^(l) = f(z^(l))
 
 Sequence models take one example's sequence x of shape (T, D) (``input = [T, D]``) and are
-unrolled through time: one node per step, the steps sharing their weights (see
-:mod:`symbackprop.registry.sequence`), h_0 = 0 and c_0 = 0:
+unrolled through time: one node per step, the steps sharing their weights (the graph of these
+layers is :mod:`symbackprop.core.sequence_graph`'s, their ops :mod:`symbackprop.registry.sequence`'s),
+h_0 = 0 and c_0 = 0:
 
 * rnn        z^(l)_t = W_xh^(l) x_t + W_hh^(l) h^(l)_{t-1} + b_h^(l),   h^(l)_t = f(z^(l)_t)
 * lstm       z^(l)_t = W_ih^(l) x_t + W_hh^(l) h^(l)_{t-1} + b^(l) (4H: the gates i, f, g, o in
@@ -62,28 +63,20 @@ import sympy
 from sympy import Integer, Symbol
 
 from symbackprop.core.network import GraphNetwork, NetworkError
+from symbackprop.core.sequence_graph import BLOCKS, SequenceGraph
+from symbackprop.core.sequence_graph import layer_sup as _sup
 from symbackprop.registry import (
     ACTIVATIONS,
-    CELL_ACTIVATION,
-    GATES,
     AvgPool2d,
-    Block,
     BatchNorm,
     ChannelBias,
     Conv2d,
     Flatten,
     FrobSq,
-    InitialMatVec,
     LayerNorm,
     LossMean,
     MatVec,
-    MatMul,
     MaxPool2d,
-    RowSoftmax,
-    Scores,
-    SeqLinear,
-    TimeMean,
-    TimeStack,
     TimeStep,
     activation,
     loss,
@@ -119,7 +112,6 @@ LAYER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "mean_over_time": ((), ()),
     "last_step": ((), ()),
 }
-BLOCKS = {kind: len(gates) for kind, gates in GATES.items()}  # stacked in W_ih, W_hh, b (i, f, g, o; r, z, n)
 DEFAULT_EPS = 1e-5
 
 
@@ -430,12 +422,8 @@ class SequentialNetwork:
         return graph_and_names(self)[0]
 
 
-def _sup(tag: str) -> str:
-    return "^{(%s)}" % tag.replace("_", ",")
-
-
 @dataclass
-class _GraphBuilder:
+class _GraphBuilder(SequenceGraph):
     """Symbols, LaTeX names, shapes and nodes of a sequential network's tensor graph."""
 
     net: SequentialNetwork
@@ -469,158 +457,6 @@ class _GraphBuilder:
         z = self.node(self.sym(f"z{tag}", f"z{_sup(tag)}", shape, layer), expr)
         self.delta_names[z] = self.sym(f"delta{tag}", rf"\delta{_sup(tag)}", shape, layer)
         return self.node(self.sym(f"a{tag}", f"a{_sup(tag)}", shape, layer), activation(act).apply(z))
-
-    # --- sequences: a list of steps (a recurrent layer's h_1 .. h_T) or one (T, d) matrix ---------
-    def steps(self, a, steps: int) -> list:
-        """A sequence as its steps: a recurrent layer's own, or the rows x_t of a matrix."""
-        if isinstance(a, list):
-            return a
-        return [TimeStep(a, Integer(t), Integer(steps)) for t in range(steps)]
-
-    def matrix(self, a, tag: str, shape, number: int) -> Symbol:
-        """A sequence as one (T, d) matrix: the steps of a recurrent layer stacked (H^(l))."""
-        if not isinstance(a, list):
-            return a
-        return self.node(self.sym(f"hs{tag}", f"H{_sup(tag)}", shape, number), TimeStack(*a))
-
-    def step_node(self, ident: str, latex: str, shape, number: int, expr, delta: str | None = None) -> Symbol:
-        """A per-step node (h_t, c_t, a gate), with its error term's name if it has one."""
-        s = self.node(self.sym(ident, latex, shape, number), expr)
-        if delta is not None:
-            self.delta_names[s] = self.sym(f"delta_{ident}", delta, shape, number)
-        return s
-
-    def recurrent(self, tag: str, layer: Layer, a, before, number: int):
-        """An rnn, lstm or gru unrolled over the steps; h_T, or the list h_1 .. h_T."""
-        sup, (steps, width), h = _sup(tag), before, layer.units
-        xs = self.steps(a, steps)
-        blocks = BLOCKS.get(layer.type, 1)
-        if layer.type == "rnn":
-            W_x = self.param(f"W_xh{tag}", f"W_{{xh}}{sup}", (h, width), number)
-            b = self.param(f"b_h{tag}", f"b_{{h}}{sup}", (h,), number)
-        else:
-            W_x = self.param(f"W_ih{tag}", f"W_{{ih}}{sup}", (blocks * h, width), number)
-        W_h = self.param(f"W_hh{tag}", f"W_{{hh}}{sup}", (blocks * h, h), number)
-        if layer.type != "rnn":
-            b = self.param(f"b{tag}", f"b{sup}", (blocks * h,), number)
-        step = {"rnn": self.rnn_step, "lstm": self.lstm_step, "gru": self.gru_step}[layer.type]
-        hs, state, h0 = [], None, None
-        if layer.learn_initial:  # h_0 (and c_0) parameters, in the order parameter_shapes lists them
-            h0 = self.param(f"h0{tag}", f"h{sup}_{{0}}", (h,), number)
-            if layer.type == "lstm":
-                state = self.param(f"c0{tag}", f"c{sup}_{{0}}", (h,), number)
-        for t in range(steps):
-            inputs = sympy.Add(MatVec(W_x, xs[t]), b, evaluate=False)
-            if hs:
-                recur, h_prev = MatVec(W_h, hs[-1]), hs[-1]
-            else:
-                recur, h_prev = (InitialMatVec(W_h, h0), h0) if h0 is not None else (None, None)
-            h_t, state = step(tag, t + 1, layer, inputs, recur, h_prev, state, number)
-            hs.append(h_t)
-        return hs[-1] if layer.returns == "last" else hs
-
-    def rnn_step(self, tag, t, layer, inputs, recur, h_prev, state, number):
-        """z_t = W_xh x_t + W_hh h_{t-1} + b_h, h_t = f(z_t): h_t an activation output, delta_t of z_t."""
-        sup, h = _sup(tag), (layer.units,)
-        W_x_x, b = inputs.args
-        expr = sympy.Add(W_x_x, recur, b, evaluate=False) if recur is not None else inputs
-        z = self.node(self.sym(f"z{tag}_{t}", f"z{sup}_{{{t}}}", h, number), expr)
-        self.delta_names[z] = self.sym(f"delta{tag}_{t}", rf"\delta{sup}_{{{t}}}", h, number)
-        out = self.node(self.sym(f"h{tag}_{t}", f"h{sup}_{{{t}}}", h, number), activation(layer.activation).apply(z))
-        return out, None
-
-    def lstm_step(self, tag, t, layer, inputs, recur, h_prev, c_prev, number):
-        """z_t stacked (4H), the gates i, f, g, o, c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
-        sup, n = _sup(tag), layer.units
-        W_x_x, b = inputs.args
-        expr = sympy.Add(W_x_x, recur, b, evaluate=False) if recur is not None else inputs
-        z = self.step_node(f"z{tag}_{t}", f"z{sup}_{{{t}}}", (4 * n,), number, expr, rf"\delta{sup}_{{{t}}}")
-        gates = {}
-        for k, (name, act) in enumerate(GATES["lstm"]):
-            if name == "f" and c_prev is None:
-                continue  # c_0 = 0: the first step has nothing to forget (its block's error term is 0)
-            gates[name] = self.gate(tag, t, name, act, Block(z, Integer(k), Integer(4), Integer(n)), n, number)
-        i, f, g, o = (gates.get(name) for name in "ifgo")
-        keep = sympy.Mul(i, g, evaluate=False)
-        cell = sympy.Add(sympy.Mul(f, c_prev, evaluate=False), keep, evaluate=False) if c_prev is not None else keep
-        c = self.step_node(f"c{tag}_{t}", f"c{sup}_{{{t}}}", (n,), number, cell, rf"\delta{sup}_{{c,{t}}}")
-        out = sympy.Mul(o, activation(CELL_ACTIVATION).apply(c), evaluate=False)
-        h = self.step_node(f"h{tag}_{t}", f"h{sup}_{{{t}}}", (n,), number, out, rf"\delta{sup}_{{h,{t}}}")
-        return h, c
-
-    def gate(self, tag, t, name, act, pre, n, number) -> Symbol:
-        """s_{g,t} = pre (its error term delta_{g,t}), then the gate g_t = act(s_{g,t})."""
-        sup = _sup(tag)
-        s = self.step_node(
-            f"s{name}{tag}_{t}", f"s{sup}_{{{name},{t}}}", (n,), number, pre, rf"\delta{sup}_{{{name},{t}}}"
-        )
-        return self.step_node(f"{name}{tag}_{t}", f"{name}{sup}_{{{t}}}", (n,), number, activation(act).apply(s))
-
-    def gru_step(self, tag, t, layer, inputs, recur, h_prev, state, number):
-        """u_t = W_ih x_t + b, v_t = W_hh h_{t-1} (3H each: r, z, n), the gates, h_t."""
-        sup, n = _sup(tag), layer.units
-        three, size = Integer(3), Integer(n)
-        u = self.step_node(f"u{tag}_{t}", f"u{sup}_{{{t}}}", (3 * n,), number, inputs, rf"\delta{sup}_{{u,{t}}}")
-        v = recur  # a learned h_0's W_hh h_0 stays inline: it is the same for every example
-        if recur is not None and not isinstance(recur, InitialMatVec):
-            v = self.step_node(f"v{tag}_{t}", f"v{sup}_{{{t}}}", (3 * n,), number, recur, rf"\delta{sup}_{{v,{t}}}")
-
-        def pre(k: int, scale=None):
-            part = Block(u, Integer(k), three, size)
-            if v is None:
-                return part
-            other = Block(v, Integer(k), three, size)
-            return sympy.Add(part, other if scale is None else sympy.Mul(scale, other, evaluate=False), evaluate=False)
-
-        # h_0 = 0: the first step has no v_1 and no reset gate (r_1 would multiply zeros)
-        (r_name, r_act), (z_name, z_act), (n_name, n_act) = GATES["gru"]
-        r = self.gate(tag, t, r_name, r_act, pre(0), n, number) if v is not None else None
-        z = self.gate(tag, t, z_name, z_act, pre(1), n, number)
-        g = self.gate(tag, t, n_name, n_act, pre(2, r), n, number)
-        new = sympy.Mul(sympy.Add(1, -z, evaluate=False), g, evaluate=False)
-        if h_prev is not None:
-            new = sympy.Add(new, sympy.Mul(z, h_prev, evaluate=False), evaluate=False)
-        h = self.step_node(f"h{tag}_{t}", f"h{sup}_{{{t}}}", (n,), number, new, rf"\delta{sup}_{{h,{t}}}")
-        return h, None
-
-    def attention(self, tag, layer: Layer, a, before, number: int) -> Symbol:
-        """Q, K, V = X W_q, X W_k, X W_v; S = Q K^T / sqrt(d_k); A = softmax(S) row-wise; O = A V."""
-        sup, (steps, width), d = _sup(tag), before, layer.dim
-        X = self.matrix(a, f"{number - 1}", (steps, width), number - 1)
-        mats = {}
-        for part in "qkv":
-            W = self.param(f"W_{part}{tag}", f"W_{{{part}}}{sup}", (width, d), number)
-            name = part.upper()
-            mats[name] = self.node(self.sym(f"{name}{tag}", f"{name}{sup}", (steps, d), number), SeqLinear(X, W))
-        S = self.node(self.sym(f"S{tag}", f"S{sup}", (steps, steps), number), Scores(mats["Q"], mats["K"], Integer(d)))
-        A = self.node(self.sym(f"A{tag}", f"A{sup}", (steps, steps), number), RowSoftmax(S, Integer(int(layer.causal))))
-        return self.node(self.sym(f"O{tag}", f"O{sup}", (steps, d), number), MatMul(A, mats["V"]))
-
-    def reduce(self, tag, layer: Layer, a, before, after, number: int) -> Symbol:
-        """mean_over_time (1/T) sum_t x_t, or last_step x_T."""
-        steps = before[0]
-        out = self.sym(f"a{tag}", f"a{_sup(tag)}", after, number)
-        if isinstance(a, list):
-            if layer.type == "last_step":
-                return a[-1]
-            return self.node(out, sympy.Rational(1, steps) * sympy.Add(*a, evaluate=False))
-        if layer.type == "last_step":
-            return self.node(out, TimeStep(a, Integer(steps - 1), Integer(steps)))
-        return self.node(out, TimeMean(a, Integer(steps)))
-
-    def dense_steps(self, tag: str, layer: Layer, a, before, number: int) -> list[Symbol]:
-        """A dense layer applied to every step (a per-step loss): z_t = W a_t + b, a_t = f(z_t)."""
-        sup, (steps, width) = _sup(tag), before
-        W = self.param(f"W{tag}", f"W{sup}", (layer.units, width), number)
-        b = self.param(f"b{tag}", f"b{sup}", (layer.units,), number) if layer.bias else None
-        outs = []
-        for t, a_t in enumerate(self.steps(a, steps), start=1):
-            expr = sympy.Add(MatVec(W, a_t), b, evaluate=False) if b is not None else MatVec(W, a_t)
-            z = self.node(self.sym(f"z{tag}_{t}", f"z{sup}_{{{t}}}", (layer.units,), number), expr)
-            self.delta_names[z] = self.sym(f"delta{tag}_{t}", rf"\delta{sup}_{{{t}}}", (layer.units,), number)
-            act = activation(layer.activation).apply(z)
-            outs.append(self.node(self.sym(f"a{tag}_{t}", f"a{sup}_{{{t}}}", (layer.units,), number), act))
-        return outs
 
     def layer(self, tag: str, layer: Layer, a: Symbol, before, after, number: int) -> Symbol:
         sup = _sup(tag)
