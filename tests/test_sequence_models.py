@@ -53,12 +53,12 @@ FLOOR = 1e-6  # an entry is judged at no less than this fraction of the network'
 ABSOLUTE = 1e-6  # ... nor than this
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def derivation(net):
     return derive(load_spec(net) if isinstance(net, str) else net)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module(net):
     return import_source(derivation(net).to_numpy(), name=f"train_sequence_{next(_ids)}")
 
@@ -261,7 +261,10 @@ CLIPPED = SequentialNetwork(
 )
 NETWORKS = [RNN_STACK, LSTM_MEAN, LEARNED_INITIAL, PER_STEP, INPUT_MEAN, CLIPPED]
 ALL = EXAMPLES + NETWORKS
-ids = lambda n: n if isinstance(n, str) else n.name  # noqa: E731
+
+
+def ids(n) -> str:
+    return n if isinstance(n, str) else n.name
 
 
 # --- the examples -------------------------------------------------------------------------------------
@@ -491,8 +494,9 @@ def test_the_causal_mask_gives_exact_zeros_above_the_diagonal():
 
 # --- clip_norm ------------------------------------------------------------------------------------------
 def _clipped(net: SequentialNetwork, clip: float) -> SequentialNetwork:
-    return SequentialNetwork(net.name, net.input_shape, net.layers, net.loss, weight_decay=net.weight_decay,
-                             clip_norm=clip)  # fmt: skip
+    return SequentialNetwork(
+        net.name, net.input_shape, net.layers, net.loss, weight_decay=net.weight_decay, clip_norm=clip
+    )
 
 
 @pytest.mark.parametrize("clip", [1e-3, 1e3])
@@ -585,58 +589,58 @@ BAD = [
         spec('type = "lstm"\nunits = 2\nactivation = "relu"'),
         "layers[0].activation",
         r"unknown field",
-    ),  # fmt: skip
+    ),
     (
         "rnn-activation",
         spec('type = "rnn"\nunits = 2\nactivation = "swish9"'),
         "layers[0].activation",
         r"unknown activation",
-    ),  # fmt: skip
+    ),
     (
         "rnn-softmax",
         spec('type = "rnn"\nunits = 2\nactivation = "softmax"'),
         "layers[0].activation",
         r"only allowed in the last, dense layer",
-    ),  # fmt: skip
+    ),
     (
         "dense-on-a-sequence",
         spec('type = "rnn"\nunits = 2\nreturn = "sequence"'),
         "layers[1]",
         r"layer 2 \(dense\): dense does not take a sequence",
-    ),  # fmt: skip
+    ),
     ("attention-then-dense", spec('type = "attention"\ndim = 2'), "layers[1]", r"does not take a sequence"),
     (
         "mean-on-a-vector",
         spec(middle='[[layers]]\ntype = "mean_over_time"'),
         "layers[1]",
         r"layer 2 \(mean_over_time\): mean_over_time needs a sequence input",
-    ),  # fmt: skip
+    ),
     (
         "learn-initial-not-bool",
         spec('type = "rnn"\nunits = 2\nlearn_initial = "yes"'),
         "layers[0].learn_initial",
         r"true or false",
-    ),  # fmt: skip
+    ),
     (
         "learn-initial-on-attention",
         spec('type = "attention"\ndim = 2\nlearn_initial = true'),
         "layers[0].learn_initial",
         r"unknown field",
-    ),  # fmt: skip
+    ),
     ("per-step-loss-not-bool", spec(network="loss_per_step = 1"), "network.loss_per_step", r"true or false"),
     (
         "per-step-loss-on-a-vector",
         spec(network="loss_per_step = true"),
         "layers[1]",
         r"a per-step loss needs a sequence out",
-    ),  # fmt: skip
+    ),
     ("clip-negative", spec(network="clip_norm = -1.0"), "network.clip_norm", r"must be positive"),
     (
         "example-wrong-shape",
         spec() + "[example]\nx = [[1.0, 2.0, 3.0]]\nt = [[1.0, 0.0]]\n",
         "example.x",
         r"one 3 x 2 array per example",
-    ),  # fmt: skip
+    ),
 ]
 
 
