@@ -470,12 +470,23 @@ def sequence_kernel_samples(xp, x) -> dict[str, tuple]:
 
 
 def _rnn_lemma():
-    W, h, d, x = (sympy.Symbol(n) for n in ("W_hh", "h_prev", "delta", "x"))
-    J = sympy.Symbol("J")
+    """BPTT for step k (k, not t: a lemma's t is the target): the error term of h_{k-1} is its
+    direct path g_{k-1} plus the path through h_k, and W_hh's gradient sums over the steps."""
+    W, J, k, T = sympy.Symbol("W_{hh}"), sympy.Symbol("J"), sympy.Symbol("k", integer=True), sympy.Symbol("T")
+    d, h, direct = sympy.Symbol(r"\delta_{k}"), sympy.Symbol("h_{k-1}"), sympy.Symbol("g_{k-1}")
     return [
-        (sympy.Derivative(J, W), BatchOuter(d, h)),
-        (sympy.Derivative(J, h), MatTVec(W, d)),
+        (sympy.Derivative(J, h), sympy.Add(direct, MatTVec(W, d), evaluate=False)),
+        (sympy.Derivative(J, W), sympy.Sum(BatchOuter(d, h), (k, 1, T))),
     ]
+
+
+def _lstm_lemma():
+    """The cell-state path: c_{k-1} feeds c_k through the forget gate and h_{k-1} through tanh."""
+    J = sympy.Symbol("J")
+    c, d_c, f = sympy.Symbol("c_{k-1}"), sympy.Symbol(r"\frac{\partial J}{\partial c_{k}}"), sympy.Symbol("f_{k}")
+    d_h, o = sympy.Symbol(r"\frac{\partial J}{\partial h_{k-1}}"), sympy.Symbol("o_{k-1}")
+    through_h = sympy.Mul(d_h, o, 1 - sympy.tanh(c) ** 2, evaluate=False)
+    return [(sympy.Derivative(J, c), sympy.Add(sympy.Mul(d_c, f, evaluate=False), through_h, evaluate=False))]
 
 
 def _attention_lemma():
@@ -490,11 +501,11 @@ RNN = LayerOp(
     lemma=Lemma(
         Text("backpropagation through time", "随时间反向传播"),
         Text(
-            r"The steps share $W_{hh}$: $h_{t-1}$ feeds $z_t$, so $\partial J / \partial h_{t-1}$ gets "
-            r"$W_{hh}^{\top} \delta_t$ besides its direct path (the total derivative over time), and the "
-            r"gradient of the shared weight is the sum over the steps of each step's product:",
-            r"各时间步共享 $W_{hh}$：$h_{t-1}$ 进入 $z_t$，所以 $\partial J / \partial h_{t-1}$ 除直接路径外还得到 "
-            r"$W_{hh}^{\top} \delta_t$（对时间的全导数），共享权重的梯度是各时间步乘积之和：",
+            r"The steps share $W_{hh}$: $h_{k-1}$ feeds $z_k$, so $\partial J / \partial h_{k-1}$ gets "
+            r"$W_{hh}^{\top} \delta_k$ besides its direct path $g_{k-1}$ (the total derivative over time), "
+            r"and the gradient of the shared weight is the sum over the steps of each step's product:",
+            r"各时间步共享 $W_{hh}$：$h_{k-1}$ 进入 $z_k$，所以 $\partial J / \partial h_{k-1}$ 除直接路径 $g_{k-1}$ "
+            r"外还得到 $W_{hh}^{\top} \delta_k$（对时间的全导数），共享权重的梯度是各时间步乘积之和：",
         ),
         _rnn_lemma,
     ),
@@ -503,6 +514,17 @@ LSTM = LayerOp(
     "lstm",
     Text("LSTM layer (gates i, f, g, o)", "LSTM 层（门 i, f, g, o）"),
     spellings=("c_t", "i_t", "f_t", "o_t", "g_t"),
+    lemma=Lemma(
+        Text("the cell-state path", "细胞状态路径"),
+        Text(
+            r"With $c_k = f_k \odot c_{k-1} + i_k \odot g_k$ and $h_{k-1} = o_{k-1} \odot \tanh c_{k-1}$, the "
+            r"cell state carries the gradient back through the forget gate alone, with no weight matrix on "
+            r"the way:",
+            r"由 $c_k = f_k \odot c_{k-1} + i_k \odot g_k$ 与 $h_{k-1} = o_{k-1} \odot \tanh c_{k-1}$，"
+            r"细胞状态只经过遗忘门把梯度传回，途中没有权重矩阵：",
+        ),
+        _lstm_lemma,
+    ),
 )
 GRU = LayerOp("gru", Text("GRU layer (gates r, z, n)", "GRU 层（门 r, z, n）"), spellings=("r_t", "z_t", "n_t"))
 ATTENTION = LayerOp(
