@@ -309,7 +309,7 @@ def test_forward_and_every_gradient_agree_with_torch(net):
     assert_agrees_with_torch(derivation(net).network, seed=1, batch=4)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=sequence_networks(), seed=st.integers(0, 2**16), batch=st.integers(1, 3))
 def test_drawn_networks_agree_with_torch(net, seed, batch):
     assert_agrees_with_torch(net, seed=seed, batch=batch)
@@ -337,7 +337,7 @@ def test_finite_differences_agree(net):
     assert report.worst < 1e-7
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=sequence_networks(), seed=st.integers(0, 2**16))
 def test_drawn_networks_pass_finite_differences(net, seed):
     d = derive(net)
