@@ -273,6 +273,7 @@ def test_the_sequence_examples_load_by_name_but_are_not_listed_yet():
     assert not set(EXAMPLES) & set(example_names())
     rnn = load_spec("rnn-tiny")
     assert rnn.input_shape == (3, 2) and rnn.layers[0].activation == "tanh"  # the spec's default
+    assert Layer("rnn", units=2).activation == "tanh" and Layer("gru", units=2).activation == "identity"
     assert dict(rnn.parameter_shapes()) == {"W_xh1": (2, 2), "W_hh1": (2, 2), "b_h1": (2,), "W2": (2, 2), "b2": (2,)}
     assert dict(load_spec("lstm-tiny").parameter_shapes())["W_ih1"] == (8, 2)  # PyTorch's (4H, D)
     assert dict(load_spec("gru-tiny").parameter_shapes())["W_hh1"] == (6, 2)  # (3H, H)

@@ -67,6 +67,7 @@ from symbackprop.core.sequence_graph import BLOCKS, SequenceGraph
 from symbackprop.core.sequence_graph import layer_sup as _sup
 from symbackprop.registry import (
     ACTIVATIONS,
+    RNN_ACTIVATION,
     AvgPool2d,
     BatchNorm,
     ChannelBias,
@@ -130,8 +131,8 @@ class Layer:
     ``stride`` None is the type's default: 1 for a convolution, the window's size for pooling.
     ``returns`` is a recurrent layer's ``return`` ("last" or "sequence"); ``dim`` attention's d_k.
     ``learn_initial`` makes a recurrent layer's h_0 (and an LSTM's c_0) a parameter ``h0<l>``
-    (``c0<l>``), the same for every example, starting at 0. A spec's rnn defaults to tanh; a
-    Layer built in Python names its activation."""
+    (``c0<l>``), the same for every example, starting at 0. An rnn's activation defaults to
+    tanh, every other type's to identity."""
 
     type: str
     units: int = 0
@@ -140,7 +141,7 @@ class Layer:
     stride: int | None = None
     padding: int = 0
     size: int = 0
-    activation: str = "identity"
+    activation: str = ""  # "": the type's default (tanh for rnn, identity for the others)
     bias: bool = True
     rate: float = 0.0
     eps: float = DEFAULT_EPS
@@ -149,6 +150,10 @@ class Layer:
     dim: int = 0
     causal: bool = False
     learn_initial: bool = False  # h_0 (and an LSTM's c_0) a parameter, not 0
+
+    def __post_init__(self) -> None:
+        if not self.activation:
+            object.__setattr__(self, "activation", RNN_ACTIVATION if self.type == "rnn" else "identity")
 
     @property
     def step(self) -> int:
