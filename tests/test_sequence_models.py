@@ -330,6 +330,18 @@ def test_a_wrong_gradient_disagrees_with_torch():
     assert not report.passed
 
 
+# --- the per-unit derivation ------------------------------------------------------------------------
+@pytest.mark.parametrize("net", [*EXAMPLES, RNN_STACK, LEARNED_INITIAL, PER_STEP], ids=ids)
+def test_the_tensor_equations_agree_with_the_per_unit_derivation(net):
+    """Every entry of every value, error term and gradient against the network written out one
+    unit at a time (every step of every example) and derived by the scalar engine."""
+    from symbackprop.analysis.consistency import check_sequential
+
+    d = derivation(net)
+    result = check_sequential(d.inner, module(net))
+    assert result.comparisons > 0
+
+
 # --- finite differences --------------------------------------------------------------------------------
 @pytest.mark.parametrize("net", ALL, ids=ids)
 def test_finite_differences_agree(net):

@@ -13,11 +13,14 @@ y_4*(1 - y_4)*(delta_6*w_64 + delta_7*w_74)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cached_property
 
 import sympy
 
 from symbackprop.analysis import Analysis, analyse
+from symbackprop.analysis.consistency import Consistency, check_sequential
+from symbackprop.analysis.gradcheck import import_source
 from symbackprop.backends.codegen import GeneratedModule, generate
 from symbackprop.backends.document import (
     MarkdownDocument,
@@ -32,7 +35,7 @@ from symbackprop.calculus.equations import Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.core.network import GraphNetwork, LayeredNetwork
-from symbackprop.core.sequential import SequentialNetwork
+from symbackprop.core.sequential import SequentialNetwork, small_instance
 
 
 class Derivation:
@@ -71,6 +74,8 @@ class Derivation:
 
     @cached_property
     def analysis(self) -> Analysis:
+        if isinstance(self.inner, SequentialDerivation):
+            return analyse(self.inner, layers_consistency(self.inner))
         return analyse(self.inner)
 
     def module(self, target: str = "numpy") -> GeneratedModule:
@@ -127,6 +132,17 @@ class Derivation:
     def _repr_latex_(self) -> str:
         """Jupyter: the numbered error terms and gradients as one aligned display."""
         return summary_latex(self.analysis)
+
+
+def layers_consistency(derivation: SequentialDerivation) -> Consistency:
+    """Check a network of layers' tensor equations against its per-unit derivation, on the
+    network or, if it is large, on a smaller instance of it (``small_instance``), through the
+    train.py generated from those equations (see :func:`check_sequential`)."""
+    small = small_instance(derivation.network)
+    instance = derivation if small is derivation.network else SequentialDerivation(small)
+    module = import_source(generate(instance, "numpy").text, name="symbackprop_layers_check")
+    result = check_sequential(instance, module)
+    return replace(result, shortened=small is not derivation.network)
 
 
 def derive(network: GraphNetwork | LayeredNetwork | SequentialNetwork, brief: bool = False) -> Derivation:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported where used: the verify path imports analysis.evalu
     from symbackprop.analysis.matrix_rule import MatrixRule
     from symbackprop.analysis.memory import MemoryUse
     from symbackprop.analysis.paths import PathsAndModes
+    from symbackprop.analysis.sequential_example import SequentialExample
     from symbackprop.calculus.d2l import D2lBackward
     from symbackprop.calculus.teaching import Line
 
@@ -90,15 +91,23 @@ class Analysis:
     matrix_rule: MatrixRule | None = None  # the multiply gate for matrices, where a graph has one
     d2l: D2lBackward | None = None  # d2l notation: its backward pass in its order, with prod
     memory: MemoryUse | None = None  # d2l notation: what training keeps in memory that prediction does not
+    layers_example: SequentialExample | None = None  # a network of layers: its worked example
 
 
-def analyse(derivation: GraphDerivation | LayeredDerivation | SequentialDerivation) -> Analysis:
+def analyse(
+    derivation: GraphDerivation | LayeredDerivation | SequentialDerivation, layers_check: Consistency | None = None
+) -> Analysis:
     """Number, explain, check and evaluate a derivation for its documents. A network of layers
-    has its tensor equations only: no per-unit steps, consistency check or worked example yet."""
+    has its tensor equations, the result of their check against the per-unit derivation
+    (``layers_check``: the caller runs it on the generated code, see ``check_sequential``) and
+    its worked example (:mod:`~symbackprop.analysis.sequential_example`)."""
     from symbackprop.analysis.consistency import check_consistency
 
     if isinstance(derivation, SequentialDerivation):
-        return Analysis(derivation, derivation.equations, None, {}, {}, None, None)
+        from symbackprop.analysis.sequential_example import sequential_example
+
+        example = sequential_example(derivation)
+        return Analysis(derivation, derivation.equations, None, {}, {}, layers_check, None, layers_example=example)
 
     layered = isinstance(derivation, LayeredDerivation)
     unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import sympy
 
 from symbackprop.calculus.derive import derive_graph
@@ -97,3 +98,94 @@ def _components(names, eq) -> list[tuple[int, int | None]]:
     if len(shape) == 2:
         return [(r, c) for r in range(shape[0]) for c in range(shape[1])]
     return [(k, None) for k in range(shape[0])]
+
+
+
+SEQUENTIAL_POINTS = 2
+TOLERANCE = 1e-9
+
+
+def check_sequential(derivation, module, points: int = SEQUENTIAL_POINTS, seed: int = 0) -> Consistency:
+    """Check every tensor equation of a network of layers against its per-unit derivation.
+
+    The per-unit graph (``derivation.unit``: every entry of every tensor of a batch of
+    ``SEQUENTIAL_BATCH`` examples, derived by the scalar engine) and the tensor equations, as
+    ``module`` (the generated train.py, whose lines compute exactly those equations) computes
+    them, are evaluated at ``points`` random points; every entry of every forward value, loss,
+    error term and gradient must agree to ``TOLERANCE`` relative to its scale. The tensor
+    equations use kernels (im2col, the arg-max routing) that no symbolic comparison can expand,
+    so the comparison is numerical, entry by entry, at points away from ties.
+    """
+    from symbackprop.analysis.evaluate import evaluate_graph
+    from symbackprop.analysis.numeric import evaluate_numpy
+    from symbackprop.analysis.gradcheck import random_values
+
+    unit = derivation.unit
+    m = unit.m
+    rng = np.random.default_rng(seed)
+    comparisons = 0
+    net = derivation.network
+    for _ in range(points):
+        values = random_values(net, rng, batch=m)
+        forward = {k: np.asarray(v, dtype=float) for k, v in module.forward(values).items()}
+        backward = {k: np.asarray(v, dtype=float) for k, v in module.backward(values, inputs=True).items()}
+        point = {}
+        for s, (tensor, index, example) in unit.origin.items():
+            if tensor.name in values:
+                array = np.asarray(values[tensor.name], dtype=float)
+                point[s.name] = float(array[(example, *index)] if example is not None else array[index])
+        nodes, deltas, grads = evaluate_graph(unit.derivation, point)
+        deltas = _adjoints(unit.derivation, nodes, deltas)
+        for eq in derivation.tensor_equations:
+            if eq.kind == "update":
+                continue
+            name = eq.target.name
+            if eq.kind in ("forward", "loss"):
+                if name not in forward:
+                    continue  # a value train.py folds into another (log a of a softmax)
+                if eq.target in unit.scalars:
+                    want = np.asarray(evaluate_numpy(unit.scalars[eq.target], {**point, **nodes}), dtype=float)
+                else:
+                    want = _entries(unit, eq.target, nodes, "")
+                got = forward[name]
+            elif eq.kind == "delta":
+                got, want = backward[f"delta_{name}"], m * _entries(unit, eq.target, deltas, "delta_")
+            else:
+                got, want = backward[name], _entries(unit, eq.target, grads, "")
+            scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
+            error = float(np.max(np.abs(got - want))) / scale if want.size else 0.0
+            if not error <= TOLERANCE:
+                raise ConsistencyError(f"{net.name}: {eq.kind} of {name} differs from the per-unit derivation by {error:.3g}")
+            comparisons += want.size
+    return Consistency(comparisons, tuple(net.input_shape))
+
+
+def _adjoints(derivation, nodes: dict, deltas: dict) -> dict:
+    """d(objective)/d(node) of every node by "delta_<node>": the engine's error terms, and for
+    the nodes it inlines (an activation's output, a reshaped copy) their totals' values."""
+    from symbackprop.analysis.numeric import evaluate_numpy
+
+    env = {**nodes, **deltas}
+    out = dict(deltas)
+    for node in reversed(list(derivation.network.nodes)):
+        symbol = derivation.delta_symbols.get(node)
+        if symbol is not None:
+            out[f"delta_{node.name}"] = deltas[symbol.name]
+        elif node in derivation.totals:
+            out[f"delta_{node.name}"] = np.asarray(evaluate_numpy(derivation.totals[node], env), dtype=float)
+    return out
+
+
+def _entries(unit, tensor, values: dict, prefix: str) -> np.ndarray:
+    """The per-unit values of a tensor's entries as an array of the tensor's (batched) shape."""
+    found = {}
+    for s, (t, index, example) in unit.origin.items():
+        if t == tensor:
+            found[(example, *index) if example is not None else index] = float(values[prefix + s.name])
+    if not found:
+        return np.asarray(float(values[prefix + tensor.name]))
+    shape = tuple(max(k[i] for k in found) + 1 for i in range(len(next(iter(found)))))
+    out = np.zeros(shape)
+    for k, v in found.items():
+        out[k] = v
+    return out

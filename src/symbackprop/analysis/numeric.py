@@ -76,7 +76,7 @@ def evaluate_numpy(expr: sympy.Expr, values: dict[str, np.ndarray]) -> np.ndarra
 
     For the many small variants a diagnosis compares: no code is printed or compiled (what
     ``lambdify`` spends its time on); each distinct subexpression is computed once. Sums,
-    products, powers and the registry's functions are walked; anything else (a piecewise
+    products, powers, Max, Min, Heaviside and the registry's functions are walked; anything else (a piecewise
     function, say) is compiled once by ``lambdify_numpy`` and called."""
     done: dict[sympy.Basic, np.ndarray] = {}
     stack = [(expr, False)]
@@ -94,7 +94,7 @@ def evaluate_numpy(expr: sympy.Expr, values: dict[str, np.ndarray]) -> np.ndarra
 
 
 def _form(node: sympy.Basic):
-    if node.is_Add or node.is_Mul or node.is_Pow:
+    if node.is_Add or node.is_Mul or node.is_Pow or isinstance(node, (sympy.Max, sympy.Min, sympy.Heaviside)):
         return ("structure", None, False)
     if node.args and not isinstance(node, TensorFunction):
         return code_form(type(node))
@@ -114,6 +114,10 @@ def _evaluate_node(node: sympy.Basic, form, args: list, values: dict[str, np.nda
         return functools.reduce(np.multiply, args)
     if node.is_Pow:
         return np.power(args[0], args[1])
+    if isinstance(node, (sympy.Max, sympy.Min)):  # max pooling's windows, written out per unit
+        return functools.reduce(np.maximum if isinstance(node, sympy.Max) else np.minimum, args)
+    if isinstance(node, sympy.Heaviside):  # H(0) is SymPy's 1/2 unless a second argument says
+        return np.heaviside(args[0], args[1] if len(args) > 1 else 0.5)
     if form is not None:
         kind, code, fold = form
         function = functools.partial(code, np) if kind == "kernel" else getattr(np, code)

@@ -14,7 +14,8 @@ number to the lines of train.py that compute it.
 
 A network of layers (:class:`SequentialDerivation`) has its equations in tensor form only, each
 op printed by its own ``_latex`` (conv, rot180, maxpool, vec, BN): forward pass, objective,
-backward pass, gradients, the lemmas of its ops; no per-unit steps, picture or worked example yet.
+backward pass, gradients, the lemmas of its ops; no per-unit steps yet. Its picture (the layer
+stack) and its worked example come from :mod:`~symbackprop.backends.layers_document`.
 """
 
 from __future__ import annotations
@@ -29,16 +30,18 @@ import sympy
 from sympy.printing.conventions import requires_partial
 
 from symbackprop.analysis import Analysis
-from symbackprop.analysis.consistency import CHECK_RUN
+from symbackprop.analysis.consistency import CHECK_RUN, SEQUENTIAL_POINTS
 from symbackprop.backends import diagram
 from symbackprop.backends.d2l_sections import d2l_sections
 from symbackprop.backends.environment import render, tex_escape
 from symbackprop.backends.graph_teaching import graph_teaching
+from symbackprop.backends.layers_document import layer_stack, layers_example
 from symbackprop.backends.messages import catalogue
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
 from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
+from symbackprop.calculus.sequential_units import BATCH as UNIT_BATCH
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
 from symbackprop.core.sequential import SEQUENCE_TYPES
 from symbackprop.registry import (
@@ -50,6 +53,7 @@ from symbackprop.registry import (
     LOSSES,
     SEQUENCE_LAYER_OPS,
     Lemma,
+    LossMean,
     elementwise_activations,
 )
 
@@ -186,11 +190,11 @@ class _Builder:
         }
         if self.sequential:
             decay = m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
-            text["loss"] = [m.loss_words, decay if self.net.weight_decay else m.batch_words]
-            text["delta"] = [m.layers_backward_words]
+            text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
+            text["delta"] = [m.layers_backward_words] + self._layers_check_words()
             text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
             if self.sequence_model:
-                text["delta"] = [m.sequence_backward_words]
+                text["delta"] = [m.sequence_backward_words] + self._layers_check_words()
                 text["gradient"] = [m.sequence_gradient_words, m.gradient_words.format(rate=rate)]
         graph = not self.layered and not self.sequential
         if graph and self.net.trainable:  # a graph with a loss to train: gradients, then updates
@@ -222,6 +226,23 @@ class _Builder:
             parts["matrix"].after = self._input_gradient_words()
             if self.net.notation == "node" and self.net.bias and self.net.depth == 2:
                 parts["matrix"].words.insert(0, self._stacked_words())
+
+    def _layers_loss_words(self) -> str:
+        """A network of layers: one example's loss, the summand of the objective's mean."""
+        graph = self.graph
+        mean = next(e for e in graph.nodes.values() if isinstance(e, LossMean))
+        with self.printer.one_example():
+            term = self.printer.parenthesize(mean.args[0], 50)
+        return self.msg.layers_loss_words.format(loss=rf"\sum_{{k}} {term}")
+
+    def _layers_check_words(self) -> list[str]:
+        """How a network of layers' tensor equations were checked against its units."""
+        c = self.a.consistency
+        if c is None:
+            return []
+        words = self.msg.layers_check_smaller if c.shortened else self.msg.layers_check
+        shape = r"$" + r" \times ".join(str(n) for n in c.sizes) + r"$"
+        return [words.format(batch=UNIT_BATCH, points=SEQUENTIAL_POINTS, checks=c.comparisons, shape=shape)]
 
     def _matrix_words(self, parts: dict[str, Part]) -> None:
         """The words between a part's per-unit equations (one example) and its matrix form: the
@@ -427,8 +448,9 @@ class _Builder:
 
     # --- worked example -------------------------------------------------------------------
     def example(self) -> dict | None:
-        if self.sequential:  # feature maps have no tables yet: train.py computes every value
-            return {"too_large": True, "words": self.msg.layers_example}
+        if self.sequential:  # feature maps as matrices per channel, the convolution's grids
+            rate = f"${self.p(self.graph.learning_rate_symbol)} = {self.net.learning_rate:g}$"
+            return layers_example(self.a.layers_example, self.p, number_latex, self.msg, self.net, rate)
         if self.a.example_too_large:
             return {"too_large": True, "words": self.msg.example_too_large}
         ex = self.a.example
@@ -520,6 +542,8 @@ class _Builder:
 
     @cached_property
     def _picture_layout(self) -> diagram.Layout | None:
+        if self.sequential:  # the layer stack with its shapes
+            return layer_stack(self.net, self.msg, self.lang)
         if not self.layered:
             return None
         net, names = self.net, self.d.names
@@ -674,7 +698,9 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         "title": (net.title_zh if lang == "zh" and net.title_zh else net.title) or net.name,
         "intro": b.intro(),
         "picture": b.picture(),
-        "weights_words": (b.msg.weights_words if net.bias else b.msg.weights_words_no_bias)
+        "weights_words": b.msg.layers_stack_words
+        if b.sequential
+        else (b.msg.weights_words if net.bias else b.msg.weights_words_no_bias)
         if b.picture_labelled()
         else "",
         "tikz_libraries": diagram.TIKZ_LIBRARIES,
@@ -706,7 +732,7 @@ def latex_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]
     return render("latex/derivation.tex.j2", **context(analysis, locations, lang))
 
 
-NO_FIGURES = {"picture": "", "circuit": "", "d2l_graph": ""}
+NO_FIGURES = {"picture": "", "circuit": "", "d2l_graph": "", "conv": ""}
 
 
 def markdown_document(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> str:
@@ -735,6 +761,7 @@ def markdown_with_figures(
         ("picture", ctx["picture"]),
         ("d2l_graph", d2l.get("graph", "")),
         ("circuit", example.get("circuit", "")),
+        ("conv", example.get("conv", "")),
     ):
         if tikz:
             names[slot] = f"{stem}.fig{len(figures) + 1}.svg"

@@ -138,6 +138,14 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Each matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed.",
         "下面每个矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较）。",
     ),
+    "layers_check": (
+        "Each tensor equation below was checked against the per-unit derivation before it was printed: every entry of every value, error term and gradient of a batch of {batch} examples, written out one unit at a time and differentiated by the scalar engine, at {points} random points ({checks} comparisons).",
+        "下面每个张量公式在打印之前都已与逐单元推导核对：把 {batch} 个样本的批量逐个单元写出、由标量引擎求导，在 {points} 个随机点上比较每个值、误差项和梯度的每个分量（共 {checks} 次比较）。",
+    ),
+    "layers_check_smaller": (
+        "Each tensor equation below was checked against the per-unit derivation before it was printed, on a smaller network with the same layers (input {shape}, at most 2 channels a convolution and 3 units a hidden dense layer; the equations do not depend on the sizes): every entry of every value, error term and gradient of a batch of {batch} examples, written out one unit at a time and differentiated by the scalar engine, at {points} random points ({checks} comparisons).",
+        "下面每个张量公式在打印之前都已与逐单元推导核对，所用的是层相同而规模更小的网络（输入 {shape}，每个卷积至多 2 个通道，每个隐藏全连接层至多 3 个单元；公式与规模无关）：把 {batch} 个样本的批量逐个单元写出、由标量引擎求导，在 {points} 个随机点上比较每个值、误差项和梯度的每个分量（共 {checks} 次比较）。",
+    ),
     "matrix_check_shortened": (
         "Each kind of matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed, on this network with at most {width} units a layer and each run of identical hidden layers cut to {run}: every layer of a run has equations of the same form.",
         "下面每一类矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较），核对所用的网络每层至多 {width} 个单元，连续相同的隐藏层只保留 {run} 层：同一段中每层的公式形式相同。",
@@ -322,10 +330,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "sequence_gradient_words": (
         r"A weight the steps share collects one term from each step, summed over time, each averaged over the batch: $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$; attention's $W_q$ gets $\frac{1}{m} \sum_{i} X^{\top} \partial J / \partial Q$, and $W_k$, $W_v$ likewise.",
         r"各时间步共享的权重从每个时间步得到一项，对时间求和，并对批取平均：$\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$；注意力的 $W_q$ 得到 $\frac{1}{m} \sum_{i} X^{\top} \partial J / \partial Q$，$W_k$、$W_v$ 同理。",
-    ),
-    "layers_example": (
-        "The values of a network of layers are not tabulated here yet; train.py computes them: its forward and backward return every value, at the example or at any other point.",
-        "此处暂不列出分层网络的数值；train.py 会计算它们：其中的 forward 与 backward 返回每个值，可在算例或任意其他点上计算。",
     ),
     "appendix_words": (
         "Each numbered equation and the functions and lines of the generated train.py that compute it: forward and backward compute what they return, step a whole training step from one forward pass.",
@@ -607,6 +611,92 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "这里没有评分报告：请用 --report DIR 启动服务器，DIR 中有 grade 写出的 index.html。",
     ),
     "web_not_found": ("Not found", "未找到"),
+    # a network of layers: the objective's sentence, the worked example and its pictures
+    "layers_loss_words": (
+        r"One example's loss is ${loss}$, summed over the output units $k$.",
+        r"单个样本的损失为 ${loss}$，对输出单元 $k$ 求和。",
+    ),
+    "layers_example_data": (
+        r"The example data have {m} examples, and one step of train.py uses them all: the gradient of a parameter is the mean over them.{coupled} The values below are the first example's, from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
+        r"算例数据共 {m} 个样本，train.py 的一步训练用到全部样本：参数的梯度是它们的平均。{coupled}下面列出第一个样本的数值，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
+    ),
+    "layers_example_data_one": (
+        r"The example runs through the equations above from the parameters train.py starts from (drawn with seed {seed}){masks}: each layer's values beside their error terms, then each parameter with its gradient and its value after one step of gradient descent with {rate}.",
+        r"把算例代入上面的公式，参数取 train.py 的初始值（随机种子 {seed}）{masks}：每层的数值与其误差项并排，然后是每个参数、它的梯度，以及学习率 {rate} 的一步梯度下降之后的值。",
+    ),
+    "layers_example_coupled": (
+        " Batch norm's mean and variance are those of the whole batch, so the first example's values depend on the others too.",
+        "批归一化的均值与方差取自整个批量，所以第一个样本的数值也依赖其他样本。",
+    ),
+    "layers_example_masks": (
+        ", and the dropout masks the first ones it draws",
+        "，随机失活的掩码取 train.py 最先抽取的那一个",
+    ),
+    "layers_example_maps": (
+        r"A feature map is printed as one matrix per channel $c$, side by side; a kernel as one matrix per filter $f$ and input channel $c$.",
+        r"特征图按通道 $c$ 逐个写成矩阵，并排列出；卷积核按滤波器 $f$ 与输入通道 $c$ 逐个写成矩阵。",
+    ),
+    "layers_example_input": ("The input and the target:", "输入与目标值："),
+    "layers_example_input_masks": (
+        "The inputs (the example and the dropout masks) and the target:",
+        "输入（样本与随机失活的掩码）与目标值：",
+    ),
+    "layers_example_layer": ("Layer {number}, {kind}:", "第 {number} 层，{kind}："),
+    "layers_example_parameters": (
+        "The parameters, their gradients and their values after one step:",
+        "参数、梯度与一步更新后的值：",
+    ),
+    "layers_example_objective": (
+        r"The objective at these parameters is $J = {value}$, the mean of the examples' losses over the batch.{decay} The first example's own loss is ${loss}$.",
+        r"在这些参数下损失函数为 $J = {value}$，即各样本的损失对批量的平均。{decay}第一个样本自身的损失为 ${loss}$。",
+    ),
+    "layers_example_decay": (" The weight-decay term is added to it.", "其中还加上了权重衰减项。"),
+    "layers_example_conv": (
+        r"The convolution of layer {layer} on the first example, for the input's first channel and the first filter (its kernel $W^{{({layer})}}_{{1,1}}$): the entries of the highlighted window of the input times those of the kernel, summed, give the highlighted entry of the output $z^{{({layer})}}$.{bias}{channels} The window moves {stride} to the next entry.",
+        r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器（卷积核 $W^{{({layer})}}_{{1,1}}$）：输入中高亮窗口的元素与卷积核的元素逐一相乘再求和，得到输出 $z^{{({layer})}}$ 中高亮的那一项。{bias}{channels}窗口每次移动 {stride} 得到下一项。",
+    ),
+    "layers_example_conv_channels": (
+        " The input's other channels add their own such sums.",
+        "输入其余通道的同样的和也加在一起。",
+    ),
+    "layers_example_conv_bias": (
+        r" The bias $b^{{({layer})}}_1 = {value}$ is added to it.",
+        r"再加上偏置 $b^{{({layer})}}_1 = {value}$。",
+    ),
+    "layers_example_stride_one": ("one place", "一格"),
+    "layers_example_stride": ("{stride} places", "{stride} 格"),
+    "layers_example_too_large": (
+        "This network's tensors are too large to print here; train.py's forward and backward return every value.",
+        "该网络的张量太大，此处不列出；train.py 的 forward 与 backward 返回每个值。",
+    ),
+    "layers_stack_words": (
+        "The layers in order; each arrow carries one example's tensor, labelled with its shape.",
+        "各层依次排列；每个箭头传递一个样本的张量，旁边标出它的形状。",
+    ),
+    "figure_conv": ("The convolution of the worked example", "算例中的卷积"),
+    "conv_input": ("input", "输入"),
+    "conv_kernel": ("kernel", "卷积核"),
+    "conv_padded": (" (zero padding {padding}, shaded)", "（零填充 {padding}，灰色）"),
+    "conv_output": ("output", "输出"),
+    "layer_input": ("input", "输入"),
+    "layer_dense": ("dense", "全连接"),
+    "layer_conv2d": ("convolution", "卷积"),
+    "layer_maxpool2d": ("max pooling", "最大池化"),
+    "layer_avgpool2d": ("average pooling", "平均池化"),
+    "layer_flatten": ("flatten", "展平"),
+    "layer_batchnorm": ("batch norm", "批归一化"),
+    "layer_layernorm": ("layer norm", "层归一化"),
+    "layer_dropout": ("dropout", "随机失活"),
+    "layer_residual": ("residual connection", "残差连接"),
+    "layer_rnn": ("recurrent", "循环层"),
+    "layer_lstm": ("LSTM", "LSTM"),
+    "layer_gru": ("GRU", "GRU"),
+    "layer_attention": ("self-attention", "自注意力"),
+    "layer_mean_over_time": ("mean over time", "对时间取平均"),
+    "layer_last_step": ("last step", "最后一步"),
+    "layer_units": ("{units} units", "{units} 个单元"),
+    "layer_kernels": ("{channels} kernels", "{channels} 个卷积核"),
+    "layer_comma": (", ", "，"),
     # names of things
     "input": ("input", "输入层"),
     "hidden": ("hidden", "隐藏层"),

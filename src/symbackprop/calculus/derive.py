@@ -267,8 +267,10 @@ def delta_symbol(net: GraphNetwork, node: Symbol) -> Symbol:
     return net.delta_names.get(node, real(f"delta_{node.name}"))
 
 
-def derive_graph(net: GraphNetwork) -> GraphDerivation:
-    """Run reverse accumulation over ``net`` (see the module docstring)."""
+def derive_graph(net: GraphNetwork, simplify: bool = True) -> GraphDerivation:
+    """Run reverse accumulation over ``net`` (see the module docstring). ``simplify=False``
+    leaves the error terms as the chain rule writes them (no textbook rewrites: the per-unit
+    graphs the checks compare against, where only the values count)."""
     stored = {expr: node for node, expr in reversed(net.nodes.items()) if not (expr.is_Symbol or expr.is_Number)}
     rule = stored_values(stored)
     variables = set(net.leaves) | set(net.nodes)
@@ -286,7 +288,7 @@ def derive_graph(net: GraphNetwork) -> GraphDerivation:
     examples = per_example(net) if net.tensor else set()
     fused = activation_outputs(net, consumers)
     groups = net.target_groups
-    rules = [unit_sums_of_targets(groups), targets_sum_to_one(groups), CANCEL_QUOTIENTS]
+    rules = [unit_sums_of_targets(groups), targets_sum_to_one(groups), CANCEL_QUOTIENTS] if simplify else []
 
     def contribution(consumer: Symbol, v: Symbol, adjoint: sympy.Expr) -> sympy.Expr:
         if not net.tensor:

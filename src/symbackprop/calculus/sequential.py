@@ -27,6 +27,7 @@ import sympy
 from sympy import Symbol
 
 from symbackprop.calculus.derive import GraphDerivation, derive_graph
+from symbackprop.calculus.sequential_units import UnitGraph, sequential_unit_graph
 from symbackprop.calculus.equations import Equation, document_order, number, updated
 from symbackprop.core.sequential import SequentialNetwork, graph_and_names
 from symbackprop.registry import real
@@ -78,9 +79,14 @@ class SequentialDerivation:
         """The tensor equations, numbered in document order."""
         return number(document_order(self.tensor_equations))
 
+    @cached_property
+    def unit(self) -> UnitGraph:
+        """The per-unit graph of a batch of two examples and its scalar derivation (the checks')."""
+        return sequential_unit_graph(self.graph)
+
     @property
     def unit_derivation(self) -> GraphDerivation:
-        """The derivation of the tensor graph (there is no per-unit one yet)."""
+        """The derivation of the tensor graph (the documents print tensor equations only)."""
         return self.tensor
 
     @property

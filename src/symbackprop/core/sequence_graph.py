@@ -25,11 +25,11 @@ from symbackprop.registry import (
     GATES,
     Block,
     InitialMatVec,
-    MatMul,
     MatVec,
     RowSoftmax,
     Scores,
     SeqLinear,
+    SeqMatMul,
     TimeMean,
     TimeStack,
     TimeStep,
@@ -171,7 +171,7 @@ class SequenceGraph:
             mats[name] = self.node(self.sym(f"{name}{tag}", f"{name}{sup}", (steps, d), number), SeqLinear(X, W))
         S = self.node(self.sym(f"S{tag}", f"S{sup}", (steps, steps), number), Scores(mats["Q"], mats["K"], Integer(d)))
         A = self.node(self.sym(f"A{tag}", f"A{sup}", (steps, steps), number), RowSoftmax(S, Integer(int(layer.causal))))
-        return self.node(self.sym(f"O{tag}", f"O{sup}", (steps, d), number), MatMul(A, mats["V"]))
+        return self.node(self.sym(f"O{tag}", f"O{sup}", (steps, d), number), SeqMatMul(A, mats["V"]))
 
     def reduce(self, tag, layer, a, before, after, number: int) -> Symbol:
         """mean_over_time (1/T) sum_t x_t, or last_step x_T."""

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
 
@@ -585,3 +585,49 @@ def graph_and_names(
     builder = _GraphBuilder(net)
     graph = builder.build()
     return graph, dict(builder.latex), builder.vectors, dict(builder.layer_of)
+
+
+CHECK_ENTRIES = 400  # entries of one example's tensors up to which a network is checked as it is
+
+
+def entries(net: SequentialNetwork) -> int:
+    """How many scalars one example's input and layer outputs hold."""
+    return math.prod(net.input_shape) + sum(math.prod(s) for s in net.shapes)
+
+
+def small_instance(net: SequentialNetwork, limit: int = CHECK_ENTRIES) -> SequentialNetwork:
+    """The network itself if it is small, else a smaller one with the same layers for the
+    per-unit check: at most 2 channels a convolution and 3 units a hidden dense layer, and the
+    smallest input side the layers accept (the tensor equations do not depend on the sizes).
+    Without data: the check draws its own points."""
+    if entries(net) <= limit:
+        return net
+
+    def narrow(layer: Layer, last: bool) -> Layer:
+        body = tuple(narrow(b, False) for b in layer.body)
+        if layer.type == "conv2d":
+            return replace(layer, channels=min(layer.channels, 2), body=body)
+        if layer.type == "dense" and not last:
+            return replace(layer, units=min(layer.units, 3), body=body)
+        if layer.type in RECURRENT_TYPES:
+            return replace(layer, units=min(layer.units, 2))
+        if layer.type == "attention":
+            return replace(layer, dim=min(layer.dim, 2))
+        return replace(layer, body=body)
+
+    layers = tuple(narrow(layer, i == len(net.layers) - 1) for i, layer in enumerate(net.layers))
+    if len(net.input_shape) == 2:  # a sequence: fewer features; its steps kept where a layer unrolls them
+        steps, width = net.input_shape
+        unrolled = any(layer.type in RECURRENT_TYPES for layer in net.layers) or net.loss_per_step
+        shape = (steps if unrolled else min(steps, 3), min(width, 2))
+        return replace(net, input_shape=shape, layers=layers, example={})
+    channels = net.input_shape[:1] if len(net.input_shape) == 1 else (min(net.input_shape[0], 2),)
+    sides = [()] if len(net.input_shape) == 1 else [(s, s) for s in range(1, max(net.input_shape[1:]) + 1)]
+    for side in sides:
+        shape = channels if not side else (*channels, *side)
+        try:
+            small = replace(net, input_shape=shape, layers=layers, example={})
+        except LayerError:
+            continue
+        return small  # the smallest side the layers accept
+    return replace(net, layers=layers, example={})

@@ -281,6 +281,37 @@ def _columns(printer, a, k: int, stride: int, padding: int) -> str:
     return share(f"columns_{a.name}", code)
 
 
+# --- entries (the per-unit forms the checks expand a tensor graph with) ---------------------------
+
+
+def _whole(*args) -> list[int]:
+    return [int(a) for a in args]
+
+
+def _pairwise_max(ctx, label: str, cells: list):
+    """max of a window as a tree of two-argument max gates, each inner one a node of its own
+    (``ctx.shared``): each gate's derivative is one step function, where SymPy's Max of many
+    arguments (which flattens nested ones) compares every pair of them."""
+    level = 0
+    while len(cells) > 2:
+        pairs = [
+            ctx.shared(f"{label}_{level}_{i}", lambda i=i: sympy.Max(cells[i], cells[i + 1]))
+            for i in range(0, len(cells) - 1, 2)
+        ]
+        cells = pairs + ([cells[-1]] if len(cells) % 2 else [])
+        level += 1
+    return sympy.Max(*cells)
+
+
+def _normalised_entry(ctx, label, value, group, eps):
+    """(x - mean) / sqrt(var + eps) of one entry over its group (biased variance, as PyTorch); the
+    group's mean and variance are nodes of their own (``ctx.shared``), named by ``label``."""
+    n = len(group)
+    mean = ctx.shared(f"mean_{label}", lambda: sympy.Add(*group) / n)
+    var = ctx.shared(f"var_{label}", lambda: sympy.Add(*((g - mean) ** 2 for g in group)) / n)
+    return (value - mean) / sympy.sqrt(var + eps)
+
+
 class Conv2d(TensorFunction):
     """conv(a, W): kernels W (F, C, k, k) cross-correlated with one example's map a (C, H, W).
 
@@ -295,6 +326,20 @@ class Conv2d(TensorFunction):
         if argindex == 0:
             return Conv2dWeight(ct, a, k, s, p)
         return Conv2dInput(W, ct, k, s, p, h, w)
+
+    def units(self, ctx, k, j=None):
+        """z_{f,i,j} = sum_{c,u,v} W_{f,c,u,v} a_{c, s i + u - p, s j + v - p} (zero padding)."""
+        W, a, size, s, p, h, w = self.args
+        size, s, p, h, w = _whole(size, s, p, h, w)
+        f, row, column = k
+        terms = []
+        for c in range(ctx.shape(W)[1]):
+            for u in range(size):
+                for v in range(size):
+                    r, q = s * row + u - p, s * column + v - p
+                    if 0 <= r < h and 0 <= q < w:
+                        terms.append(ctx.entry(W, (f, c, u, v)) * ctx.component(a, (c, r, q)))
+        return sympy.Add(*terms)
 
     def _latex(self, printer, exp=None):
         W, a, _, s, p, _, _ = self.args
@@ -371,6 +416,9 @@ class ChannelBias(TensorFunction):
     def vjp(self, argindex, ct):
         return ChannelMean(ct)
 
+    def units(self, ctx, k, j=None):
+        return ctx.entry(self.args[0], (k[0],))
+
     def _latex(self, printer, exp=None):
         return printer._print(self.args[0])
 
@@ -407,6 +455,12 @@ class MaxPool2d(TensorFunction):
     def vjp(self, argindex, ct):
         a, size, stride, h, w = self.args
         return MaxPool2dInput(a, self, ct, size, stride)
+
+    def units(self, ctx, k, j=None):
+        a, size, stride = self.args[0], *_whole(*self.args[1:3])
+        c, row, column = k
+        cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
+        return _pairwise_max(ctx, f"max_{ctx.example}_{c}_{row}_{column}", cells)
 
     def _latex(self, printer, exp=None):
         a, size, stride = self.args[:3]
@@ -449,6 +503,12 @@ class AvgPool2d(TensorFunction):
         _, size, stride, h, w = self.args
         return AvgPool2dInput(ct, size, stride, h, w)
 
+    def units(self, ctx, k, j=None):
+        a, size, stride = self.args[0], *_whole(*self.args[1:3])
+        c, row, column = k
+        cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
+        return sympy.Add(*cells) / size**2
+
     def _latex(self, printer, exp=None):
         a, size, stride = self.args[:3]
         sub = f"{int(size)}" + (f",\\,s={int(stride)}" if stride != size else "")
@@ -483,6 +543,11 @@ class Flatten(TensorFunction):
 
     def vjp(self, argindex, ct):
         return Unflatten(ct, *self.args[1:])
+
+    def units(self, ctx, k, j=None):
+        _, h, w = _whole(*self.args[1:])
+        c, rest = divmod(k, h * w)
+        return ctx.component(self.args[0], (c, *divmod(rest, w)))
 
     def _latex(self, printer, exp=None):
         return r"\operatorname{vec}\left(%s\right)" % printer._print(self.args[0])
@@ -523,6 +588,22 @@ class BatchNorm(TensorFunction):
         a, eps = self.args
         return BatchNormInput(a, self, ct, eps)
 
+    def units(self, ctx, k, j=None):
+        """Per feature over the batch; on a feature map per channel over the batch and the positions."""
+        a, eps = self.args
+        index = k if isinstance(k, tuple) else (k,)
+        shape = ctx.shape(a)
+        if len(shape) == 1:
+            group = [ctx.component_of(a, index, n) for n in range(ctx.m)]
+        else:
+            group = [
+                ctx.component_of(a, (index[0], r, q), n)
+                for n in range(ctx.m)
+                for r in range(shape[1])
+                for q in range(shape[2])
+            ]
+        return _normalised_entry(ctx, str(index[0]), ctx.component(a, k), group, eps)
+
     def _latex(self, printer, exp=None):
         return r"\frac{%s - \mu_{B}}{\sqrt{\sigma_{B}^{2} + \epsilon}}" % printer._print(self.args[0])
 
@@ -557,6 +638,16 @@ class LayerNorm(TensorFunction):
     def vjp(self, argindex, ct):
         a, eps = self.args
         return LayerNormInput(a, self, ct, eps)
+
+    def units(self, ctx, k, j=None):
+        """Over all the entries of the example's own tensor."""
+        a, eps = self.args
+        shape = ctx.shape(a)
+        cells = [(i,) for i in range(shape[0])] if len(shape) == 1 else None
+        if cells is None:
+            cells = [(c, r, q) for c in range(shape[0]) for r in range(shape[1]) for q in range(shape[2])]
+        group = [ctx.component(a, cell if len(cell) > 1 else cell[0]) for cell in cells]
+        return _normalised_entry(ctx, f"example_{ctx.example}", ctx.component(a, k), group, eps)
 
     def _latex(self, printer, exp=None):
         return r"\frac{%s - \mu}{\sqrt{\sigma^{2} + \epsilon}}" % printer._print(self.args[0])

@@ -21,7 +21,7 @@ The ops here are the glue between the matrix form of a sequence and its steps:
 * attention on one example's X (T, D): :class:`SeqLinear` X W (Q, K, V, with W (D, d_k) as the
   equations write X W_q), :class:`Scores` Q K^T / sqrt(d_k), :class:`RowSoftmax` (row-wise, the
   causal mask optional: entries above the diagonal are -inf before it and 0 after), and
-  :class:`MatMul` A V. Their backward rules: (delta W^T, (1/m) sum_i X_i^T delta_i), delta K /
+  :class:`SeqMatMul` A V. Their backward rules: (delta W^T, (1/m) sum_i X_i^T delta_i), delta K /
   sqrt(d_k) and delta^T Q / sqrt(d_k), the softmax Jacobian diag(a) - a a^T row by row
   (a ⊙ (delta - (delta a) 1), which gives the masked entries 0), delta V^T and A^T delta.
 
@@ -97,6 +97,16 @@ def row_softmax_input(xp, a, d):
     return a * (d - xp.sum(d * a, axis=-1, keepdims=True))
 
 
+def _flat(k) -> int:
+    """A vector's entry index: an int, or the 1-tuple the per-unit context may pass."""
+    return k[0] if isinstance(k, tuple) else int(k)
+
+
+def _pair(k, j=None) -> tuple[int, int]:
+    """A matrix entry's (row, column): a tuple, or two ints."""
+    return tuple(k) if isinstance(k, tuple) else (int(k), int(j))
+
+
 def _tex_operand(printer, expr) -> str:
     """A factor or a subscripted base in LaTeX: a symbol as it is, anything else in parentheses."""
     text = printer._print(expr)
@@ -115,6 +125,10 @@ class TimeStep(TensorFunction):
     def vjp(self, argindex, ct):
         _, t, steps = self.args
         return TimePut(ct, t, steps)
+
+    def units(self, ctx, k, j=None):
+        x, t = self.args[:2]
+        return ctx.component(x, (int(t), _flat(k)))
 
     def _latex(self, printer, exp=None):
         x, t = self.args[:2]
@@ -145,6 +159,10 @@ class TimeStack(TensorFunction):
     def vjp(self, argindex, ct):
         return TimeStep(ct, Integer(argindex), Integer(len(self.args)))
 
+    def units(self, ctx, k, j=None):
+        t, i = _pair(k, j)
+        return ctx.component(self.args[t], i)
+
     def _latex(self, printer, exp=None):
         return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(
             r"\left(%s\right)^{\top}" % printer._print(a) for a in self.args
@@ -161,6 +179,11 @@ class TimeMean(TensorFunction):
 
     def vjp(self, argindex, ct):
         return TimeSpread(ct, self.args[1])
+
+    def units(self, ctx, k, j=None):
+        X, steps = self.args
+        i = _flat(k)
+        return sympy.Add(*(ctx.component(X, (t, i)) for t in range(int(steps)))) / int(steps)
 
     def _latex(self, printer, exp=None):
         X, steps = self.args
@@ -196,6 +219,10 @@ class Block(TensorFunction):
     def vjp(self, argindex, ct):
         _, k, n, _ = self.args
         return BlockPut(ct, k, n)
+
+    def units(self, ctx, k, j=None):
+        z, block, _, h = self.args
+        return ctx.component(z, int(block) * int(h) + _flat(k))
 
     def _latex(self, printer, exp=None):
         z, k, n, h = self.args
@@ -237,6 +264,11 @@ class InitialMatVec(TensorFunction):
         W, h0 = self.args
         return InitialOuter(ct, h0) if argindex == 0 else MatTVec(W, ct)
 
+    def units(self, ctx, k, j=None):
+        W, h0 = self.args
+        r = _flat(k)
+        return sympy.Add(*(ctx.entry(W, r, c) * ctx.component(h0, c) for c in range(ctx.shape(W)[1])))
+
     def _latex(self, printer, exp=None):
         return "%s %s" % tuple(printer._print(a) for a in self.args)
 
@@ -275,6 +307,11 @@ class SeqLinear(TensorFunction):
         X, W = self.args
         return SeqWeight(X, ct) if argindex == 1 else MatMulT(ct, W)
 
+    def units(self, ctx, k, j=None):
+        X, W = self.args
+        t, c = _pair(k, j)
+        return sympy.Add(*(ctx.component(X, (t, r)) * ctx.entry(W, r, c) for r in range(ctx.shape(W)[0])))
+
     def _latex(self, printer, exp=None):
         return "%s %s" % tuple(_tex_operand(printer, a) for a in self.args)
 
@@ -301,7 +338,7 @@ class SeqWeight(TensorFunction):
         return "%s / m" % self._sumcode(printer)
 
 
-class MatMul(TensorFunction):
+class SeqMatMul(TensorFunction):
     """A B: two per-example matrices multiplied (the attention output A V)."""
 
     nargs = 2
@@ -309,6 +346,12 @@ class MatMul(TensorFunction):
     def vjp(self, argindex, ct):
         A, B = self.args
         return MatMulT(ct, B) if argindex == 0 else TMatMul(A, ct)
+
+    def units(self, ctx, k, j=None):
+        A, B = self.args
+        t, c = _pair(k, j)
+        inner = ctx.shape(A)[1] if A.is_Symbol else ctx.shape(B)[0]
+        return sympy.Add(*(ctx.component(A, (t, s)) * ctx.component(B, (s, c)) for s in range(inner)))
 
     def _latex(self, printer, exp=None):
         return "%s %s" % tuple(_tex_operand(printer, a) for a in self.args)
@@ -351,6 +394,13 @@ class Scores(TensorFunction):
     def vjp(self, argindex, ct):
         Q, K, dk = self.args
         return ScoresQuery(ct, K, dk) if argindex == 0 else ScoresKey(ct, Q, dk)
+
+    def units(self, ctx, k, j=None):
+        Q, K, dk = self.args
+        t, u = _pair(k, j)
+        width = ctx.shape(Q)[1]
+        dot = sympy.Add(*(ctx.component(Q, (t, c)) * ctx.component(K, (u, c)) for c in range(width)))
+        return dot / sympy.sqrt(int(dk))
 
     def _latex(self, printer, exp=None):
         Q, K, dk = self.args
@@ -399,6 +449,15 @@ class RowSoftmax(TensorFunction):
     def vjp(self, argindex, ct):
         return RowSoftmaxInput(self, ct)
 
+    def units(self, ctx, k, j=None):
+        """a_{t,u} = exp(s_{t,u}) / sum_v exp(s_{t,v}), v <= t under the causal mask (0 above it)."""
+        S, causal = self.args
+        t, u = _pair(k, j)
+        seen = range(t + 1) if causal else range(ctx.shape(S)[1])
+        if u not in seen:
+            return sympy.S.Zero
+        return sympy.exp(ctx.component(S, (t, u))) / sympy.Add(*(sympy.exp(ctx.component(S, (t, v))) for v in seen))
+
     def _latex(self, printer, exp=None):
         S, causal = self.args
         name = (
@@ -437,7 +496,7 @@ SEQUENCE_CLASSES = (
     InitialOuter,
     SeqLinear,
     SeqWeight,
-    MatMul,
+    SeqMatMul,
     MatMulT,
     TMatMul,
     Scores,

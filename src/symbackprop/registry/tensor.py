@@ -22,6 +22,7 @@ x^{(i)}, \\delta^{(2)(i)} there), so that no per-example quantity stands in a su
 
 from __future__ import annotations
 
+import itertools
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
@@ -222,7 +223,10 @@ class FrobSq(TensorFunction):
 
     def units(self, ctx, k=0, j=None):
         W = self.args[0]
-        rows, cols = ctx.shape(W)
+        shape = ctx.shape(W)
+        if len(shape) != 2:  # a convolution's kernels (F, C, k, k)
+            return sympy.Add(*(ctx.entry(W, index) ** 2 for index in itertools.product(*map(range, shape))))
+        rows, cols = shape
         return sympy.Add(*(ctx.entry(W, r, c) ** 2 for r in range(rows) for c in range(cols)))
 
     def index_form(self, ctx, k=0, j=None):
