@@ -694,6 +694,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "layer_attention": ("self-attention", "自注意力"),
     "layer_mean_over_time": ("mean over time", "对时间取平均"),
     "layer_last_step": ("last step", "最后一步"),
+    "layer_causal": ("causal", "因果掩码"),
     "layer_units": ("{units} units", "{units} 个单元"),
     "layer_kernels": ("{channels} kernels", "{channels} 个卷积核"),
     "layer_comma": (", ", "，"),
