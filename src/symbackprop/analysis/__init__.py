@@ -92,6 +92,7 @@ class Analysis:
     d2l: D2lBackward | None = None  # d2l notation: its backward pass in its order, with prod
     memory: MemoryUse | None = None  # d2l notation: what training keeps in memory that prediction does not
     layers_example: SequentialExample | None = None  # a network of layers: its worked example
+    index_forms: tuple = ()  # a network of layers: its equations entry by entry (IndexEquation)
 
 
 def analyse(
@@ -106,8 +107,13 @@ def analyse(
     if isinstance(derivation, SequentialDerivation):
         from symbackprop.analysis.sequential_example import sequential_example
 
+        from symbackprop.calculus.sequential_index import index_equations
+
         example = sequential_example(derivation)
-        return Analysis(derivation, derivation.equations, None, {}, {}, layers_check, None, layers_example=example)
+        forms = tuple(index_equations(derivation))
+        return Analysis(
+            derivation, derivation.equations, None, {}, {}, layers_check, None, layers_example=example, index_forms=forms
+        )
 
     layered = isinstance(derivation, LayeredDerivation)
     unit = (derivation.unit_derivation if derivation.small else None) if layered else derivation

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import sympy
@@ -234,6 +234,32 @@ class _Builder:
         with self.printer.one_example():
             term = self.printer.parenthesize(mean.args[0], 50)
         return self.msg.layers_loss_words.format(loss=rf"\sum_{{k}} {term}")
+
+    def index_section(self) -> dict | None:
+        """A network of layers' equations entry by entry: forward, error terms, gradients, each
+        line tagged with the number of the tensor equation it writes out."""
+        forms = self.a.index_forms
+        if not forms:
+            return None
+        numbers = {eq.label: eq.number for eq in self.a.equations}
+        groups: dict[str, list[PrintedLine]] = {"forward": [], "delta": [], "gradient": []}
+        for form in forms:
+            eq = form.equation
+            key = "forward" if eq.kind in ("forward", "loss") else eq.kind
+            line = self.line(eq.lhs, eq.rhs)
+            groups[key].append(replace(line, reason=f"\\eqref{{{form.tensor}}}"))
+        m = self.msg
+        skipped = self._index_skipped()
+        return {
+            "words": [m.index_words] + ([m.index_skipped.format(ops=skipped)] if skipped else []),
+            "groups": [(getattr(m, f"index_{k}"), lines) for k, lines in groups.items() if lines],
+        }
+
+    def _index_skipped(self) -> str:
+        """The layer types whose equations stay in tensor form (pooling's routing, normalisation)."""
+        kinds = [layer.type for top in self.net.layers for layer in (*top.body, top)]
+        names = [getattr(self.msg, f"index_only_tensor_{k}") for k in dict.fromkeys(kinds) if k in INDEX_TENSOR_ONLY]
+        return self.msg.clause_separator.join(names)
 
     def _layers_check_words(self) -> list[str]:
         """How a network of layers' tensor equations were checked against its units."""
@@ -682,6 +708,9 @@ def _gate_label(expr: sympy.Expr, name: str) -> str:
     return name
 
 
+INDEX_TENSOR_ONLY = ("maxpool2d", "avgpool2d", "batchnorm", "layernorm")
+
+
 def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> dict:
     """Everything the templates need, printed."""
     b = _Builder(analysis, locations, lang)
@@ -705,6 +734,7 @@ def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lan
         else "",
         "tikz_libraries": diagram.TIKZ_LIBRARIES,
         "parts": b.parts(),
+        "index": b.index_section() if b.sequential else None,
         "lemmas": b.lemmas(),
         "example": b.example(),
         "gates": not b.layered and not b.sequential,

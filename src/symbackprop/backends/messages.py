@@ -138,6 +138,34 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Each matrix equation below was checked against the per-node equations (component by component, {checks} comparisons) before it was printed.",
         "下面每个矩阵公式在打印之前都已与逐节点公式逐分量核对（共 {checks} 次比较）。",
     ),
+    "index_heading": ("Entry by entry", "逐个分量"),
+    "index_words": (
+        "First the equations of each layer one entry at a time, as the teaching material writes them, for one example (the batch averages them, as the tensor forms of the next sections say). Indices count from 0, as in PyTorch: $x_{c,i,j}$ is channel $c$, row $i$, column $j$ of a map, $W_{f,c,u,v}$ the weight of kernel $f$ on channel $c$ at offset $(u, v)$. An entry outside its map is zero: the zero padding of a convolution's input, and in the input's error term the entries of $\\delta$ beyond the border, which makes that sum the full convolution of $\\delta$ with the kernel rotated by 180 degrees. On the right of each line, the tensor equation it writes out.",
+        "先按教材的写法逐个分量写出各层的公式，针对单个样本（批量取其平均，见后面几节的张量形式）。下标从 0 起，与 PyTorch 相同：$x_{c,i,j}$ 是特征图第 $c$ 个通道第 $i$ 行第 $j$ 列的分量，$W_{f,c,u,v}$ 是第 $f$ 个卷积核在通道 $c$、偏移 $(u, v)$ 处的权重。特征图范围之外的分量为零：卷积输入的零填充，以及输入误差项中越过边界的 $\\delta$ 分量，正因如此这个和式是 $\\delta$ 与旋转 180 度的卷积核的完全卷积。每行右侧是它所展开的张量公式。",
+    ),
+    "index_skipped": (
+        "Stated in tensor form only, with their words there: {ops}.",
+        "以下只给出张量形式，说明见相应公式：{ops}。",
+    ),
+    "index_only_tensor_maxpool2d": (
+        "max pooling's error term, which goes to the maximum of each window",
+        "最大池化的误差项，它只传给每个窗口的最大值",
+    ),
+    "index_only_tensor_avgpool2d": (
+        "average pooling's error term, spread evenly over each window",
+        "平均池化的误差项，它均匀分给窗口中的每个分量",
+    ),
+    "index_only_tensor_batchnorm": (
+        "batch norm, whose mean and variance are taken over the batch",
+        "批归一化，它的均值和方差取自整个批量",
+    ),
+    "index_only_tensor_layernorm": (
+        "layer norm, whose mean and variance are taken over each example's entries",
+        "层归一化，它的均值和方差取自每个样本的全部分量",
+    ),
+    "index_forward": ("The forward pass:", "前向传播："),
+    "index_delta": ("The error terms, back from the output:", "误差项，从输出层往回："),
+    "index_gradient": ("The gradients:", "梯度："),
     "layers_check": (
         "Each tensor equation below was checked against the per-unit derivation before it was printed: every entry of every value, error term and gradient of a batch of {batch} examples, written out one unit at a time and differentiated by the scalar engine, at {points} random points ({checks} comparisons).",
         "下面每个张量公式在打印之前都已与逐单元推导核对：把 {batch} 个样本的批量逐个单元写出、由标量引擎求导，在 {points} 个随机点上比较每个值、误差项和梯度的每个分量（共 {checks} 次比较）。",

@@ -102,6 +102,10 @@ class NotationLatexPrinter(LatexPrinter):
         return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(cells)
 
     def _is_vector(self, expr) -> bool:
+        """Does the expression hold a whole tensor? One entry of it (``scalar_entry``) does not."""
+        entries = [a for a in sympy.preorder_traversal(expr) if getattr(a, "scalar_entry", False)]
+        if entries:
+            expr = expr.xreplace({e: sympy.Dummy() for e in entries})
         return bool(expr.free_symbols & self._vectors)
 
     def _print_Mul(self, expr):

@@ -341,6 +341,15 @@ class Conv2d(TensorFunction):
                         terms.append(ctx.entry(W, (f, c, u, v)) * ctx.component(a, (c, r, q)))
         return sympy.Add(*terms)
 
+    def index_form(self, ctx, k, j=None):
+        """The same with the sums written out (entries of a outside the map are the zero padding)."""
+        W, a, size, s, p, _, _ = self.args
+        size, s, p = _whole(size, s, p)
+        f, row, column = k
+        c, u, v = ctx.index("c"), ctx.index("u"), ctx.index("v")
+        term = ctx.entry(W, (f, c, u, v)) * ctx.component(a, (c, s * row + u - p, s * column + v - p))
+        return sympy.Sum(term, (v, 0, size - 1), (u, 0, size - 1), (c, 0, ctx.shape(W)[1] - 1))
+
     def _latex(self, printer, exp=None):
         W, a, _, s, p, _, _ = self.args
         return r"\operatorname{conv}%s\left(%s, %s\right)" % (
@@ -361,6 +370,19 @@ class Conv2dInput(TensorFunction):
 
     nargs = 7
     kernel = staticmethod(conv2d_input)
+
+    def index_form(self, ctx, k, j=None):
+        """d_{c,r,q} = sum_{f,u,v} W_{f,c,u,v} delta_{f,r+p-u,q+p-v}: the full convolution with the
+        kernel rotated by 180 degrees, delta zero outside its map (stride 1; a stride spreads delta
+        out first, which the tensor form says)."""
+        W, d, size, s, p, _, _ = self.args
+        size, s, p = _whole(size, s, p)
+        if s != 1:
+            raise NotImplementedError("a strided convolution's input error term in index form")
+        c, row, column = k
+        f, u, v = ctx.index("f"), ctx.index("u"), ctx.index("v")
+        term = ctx.entry(W, (f, c, u, v)) * ctx.component(d, (f, row + p - u, column + p - v))
+        return sympy.Sum(term, (v, 0, size - 1), (u, 0, size - 1), (f, 0, ctx.shape(W)[0] - 1))
 
     def _latex(self, printer, exp=None):
         W, d, _, s, p, _, _ = self.args
@@ -390,6 +412,17 @@ class Conv2dWeight(TensorFunction):
     nargs = 5
     batch_reduces = True
     kernel = staticmethod(conv2d_weight_sum)  # brings im2col and conv2d_weight_columns
+
+    def index_form(self, ctx, k, j=None):
+        """One example's sum_{i,j} delta_{f,i,j} a_{c, s i + u - p, s j + v - p}: each kernel entry
+        meets every position of the map."""
+        d, a, _, s, p = self.args
+        s, p = _whole(s, p)
+        f, c, u, v = k
+        row, column = ctx.index("i"), ctx.index("j")
+        _, ho, wo = ctx.shape(d)
+        term = ctx.component(d, (f, row, column)) * ctx.component(a, (c, s * row + u - p, s * column + v - p))
+        return sympy.Sum(term, (column, 0, wo - 1), (row, 0, ho - 1))
 
     def _latex(self, printer, exp=None):
         d, a, _, s, p = self.args
@@ -432,6 +465,14 @@ class ChannelMean(TensorFunction):
     nargs = 1
     batch_reduces = True
 
+    def index_form(self, ctx, k, j=None):
+        """One example's sum of delta over the positions of channel f."""
+        d = self.args[0]
+        f = k[0] if isinstance(k, tuple) else k
+        row, column = ctx.index("i"), ctx.index("j")
+        _, ho, wo = ctx.shape(d)
+        return sympy.Sum(ctx.component(d, (f, row, column)), (column, 0, wo - 1), (row, 0, ho - 1))
+
     def _latex(self, printer, exp=None):
         return r"\frac{1}{m} \sum_{i=1}^{m} \sum_{u,v} %s" % printer.parenthesize(self.args[0], 50)
 
@@ -461,6 +502,12 @@ class MaxPool2d(TensorFunction):
         c, row, column = k
         cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
         return _pairwise_max(ctx, f"max_{ctx.example}_{c}_{row}_{column}", cells)
+
+    def index_form(self, ctx, k, j=None):
+        a, size, stride = self.args[0], *_whole(*self.args[1:3])
+        c, row, column = k
+        cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
+        return sympy.Max(*cells, evaluate=False)
 
     def _latex(self, printer, exp=None):
         a, size, stride = self.args[:3]
@@ -509,6 +556,13 @@ class AvgPool2d(TensorFunction):
         cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
         return sympy.Add(*cells) / size**2
 
+    def index_form(self, ctx, k, j=None):
+        a, size, stride = self.args[0], *_whole(*self.args[1:3])
+        c, row, column = k
+        u, v = ctx.index("u"), ctx.index("v")
+        cell = ctx.component(a, (c, stride * row + u, stride * column + v))
+        return sympy.Sum(cell, (v, 0, size - 1), (u, 0, size - 1)) / size**2
+
     def _latex(self, printer, exp=None):
         a, size, stride = self.args[:3]
         sub = f"{int(size)}" + (f",\\,s={int(stride)}" if stride != size else "")
@@ -549,6 +603,9 @@ class Flatten(TensorFunction):
         c, rest = divmod(k, h * w)
         return ctx.component(self.args[0], (c, *divmod(rest, w)))
 
+    def index_form(self, ctx, k, j=None):
+        raise NotImplementedError("vec has no index form of its own: its inverse (the error term) has")
+
     def _latex(self, printer, exp=None):
         return r"\operatorname{vec}\left(%s\right)" % printer._print(self.args[0])
 
@@ -561,6 +618,14 @@ class Unflatten(TensorFunction):
     """vec^-1(delta): a vector's error term in the shape (C, H, W) of the map it flattened."""
 
     nargs = 4
+
+    def units(self, ctx, k, j=None):
+        _, h, w = _whole(*self.args[1:])
+        c, row, column = k
+        return ctx.component(self.args[0], c * h * w + row * w + column)
+
+    def index_form(self, ctx, k, j=None):
+        return self.units(ctx, k, j)
 
     def _latex(self, printer, exp=None):
         c, h, w = _ints(self, 1)
@@ -603,6 +668,9 @@ class BatchNorm(TensorFunction):
                 for q in range(shape[2])
             ]
         return _normalised_entry(ctx, str(index[0]), ctx.component(a, k), group, eps)
+
+    def index_form(self, ctx, k, j=None):
+        raise NotImplementedError("normalisation's index form: its statistics are written in words")
 
     def _latex(self, printer, exp=None):
         return r"\frac{%s - \mu_{B}}{\sqrt{\sigma_{B}^{2} + \epsilon}}" % printer._print(self.args[0])
@@ -648,6 +716,9 @@ class LayerNorm(TensorFunction):
             cells = [(c, r, q) for c in range(shape[0]) for r in range(shape[1]) for q in range(shape[2])]
         group = [ctx.component(a, cell if len(cell) > 1 else cell[0]) for cell in cells]
         return _normalised_entry(ctx, f"example_{ctx.example}", ctx.component(a, k), group, eps)
+
+    def index_form(self, ctx, k, j=None):
+        raise NotImplementedError("normalisation's index form: its statistics are written in words")
 
     def _latex(self, printer, exp=None):
         return r"\frac{%s - \mu}{\sqrt{\sigma^{2} + \epsilon}}" % printer._print(self.args[0])
