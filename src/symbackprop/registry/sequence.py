@@ -97,14 +97,22 @@ def row_softmax_input(xp, a, d):
     return a * (d - xp.sum(d * a, axis=-1, keepdims=True))
 
 
-def _flat(k) -> int:
-    """A vector's entry index: an int, or the 1-tuple the per-unit context may pass."""
-    return k[0] if isinstance(k, tuple) else int(k)
+def _flat(k):
+    """A vector's entry index: an int (or an index symbol, in an index form), or a 1-tuple."""
+    return k[0] if isinstance(k, tuple) else k
 
 
-def _pair(k, j=None) -> tuple[int, int]:
-    """A matrix entry's (row, column): a tuple, or two ints."""
-    return tuple(k) if isinstance(k, tuple) else (int(k), int(j))
+def _pair(k, j=None) -> tuple:
+    """A matrix entry's (row, column): a tuple, or two indices."""
+    return tuple(k) if isinstance(k, tuple) else (k, j)
+
+
+def _number(index) -> int:
+    """An index that must be a number (which step a stack's row is, which entries a causal mask
+    keeps); a symbolic index (an index form) has no such entry: the equation keeps its tensor form."""
+    if not isinstance(index, int) and not getattr(index, "is_Integer", False):
+        raise NotImplementedError("an entry of this op needs numeric indices")
+    return int(index)
 
 
 def _tex_operand(printer, expr) -> str:
@@ -161,7 +169,7 @@ class TimeStack(TensorFunction):
 
     def units(self, ctx, k, j=None):
         t, i = _pair(k, j)
-        return ctx.component(self.args[t], i)
+        return ctx.component(self.args[_number(t)], i)
 
     def _latex(self, printer, exp=None):
         return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(
@@ -452,7 +460,7 @@ class RowSoftmax(TensorFunction):
     def units(self, ctx, k, j=None):
         """a_{t,u} = exp(s_{t,u}) / sum_v exp(s_{t,v}), v <= t under the causal mask (0 above it)."""
         S, causal = self.args
-        t, u = _pair(k, j)
+        t, u = (_number(i) for i in _pair(k, j))
         seen = range(t + 1) if causal else range(ctx.shape(S)[1])
         if u not in seen:
             return sympy.S.Zero
