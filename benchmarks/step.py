@@ -1,6 +1,6 @@
 """Training-step speed: the generated train.py against hand-written NumPy, PyTorch and JAX.
 
-Usage: python benchmarks/step.py [--rounds N] [--quick] [--lenet]
+Usage: python benchmarks/step.py [--rounds N] [--quick] [--lenet] [--sequence]
 
 One network family (tanh hidden layers, softmax + cross-entropy output, weight decay), four sizes
 and batch sizes, float32 and float64. Every variant does the same work: one forward pass with
@@ -29,6 +29,14 @@ library's default allocator, and with glibc told to keep freed memory (``mallopt
 mmap thresholds of 32 MB). NumPy takes each step's multi-megabyte temporaries (im2col's
 columns) from malloc, and glibc by default gives such blocks back to the system and faults them
 in again on the next step; the second row shows what that costs. train.py never changes it.
+
+Then (with PyTorch; ``--sequence`` for this part alone) two sequence models, batch 32, each
+followed by dense 10 softmax, cross-entropy, weight decay: an RNN (T = 20, D = 32, H = 64, tanh,
+the last step) against PyTorch eager's ``torch.nn.RNN`` (its fused kernel, through
+``torch.func.functional_call`` with the network's weights, bias_hh = 0) and against the same
+recurrence written step by step in PyTorch eager; and single-head self-attention (T = 32,
+d = 64, mean over time) against the same layer written in PyTorch eager. Every PyTorch step is
+autograd's backward and an SGD update under no_grad; each is checked to agree first.
 """
 
 from __future__ import annotations
@@ -333,12 +341,135 @@ def bench_lenet_rows(rounds: int, allocator: str) -> None:
         )
 
 
+# --- sequence models against PyTorch eager --------------------------------------------------------
+SEQUENCE_BATCH = 32
+
+
+def rnn_net() -> SequentialNetwork:
+    layers = (Layer("rnn", units=64, activation="tanh"), Layer("dense", units=10, activation="softmax"))
+    return SequentialNetwork("rnn", (20, 32), layers, "cross_entropy", weight_decay=DECAY, learning_rate=RATE)
+
+
+def attention_net() -> SequentialNetwork:
+    layers = (Layer("attention", dim=64), Layer("mean_over_time"), Layer("dense", units=10, activation="softmax"))
+    return SequentialNetwork("attention", (32, 64), layers, "cross_entropy", weight_decay=DECAY, learning_rate=RATE)
+
+
+def torch_sequence_step(net: SequentialNetwork, forward):
+    """A PyTorch eager step around ``forward(values) -> the dense layer's input``: log-softmax
+    cross-entropy with weight decay, autograd's gradients, the update under no_grad."""
+    import torch
+
+    names, weights = list(net.parameter_names), net.weights()
+    tag = str(len(net.layers))
+
+    def step(values, lr=RATE):
+        x, t = values["x"], values["t"]
+        z = torch.addmm(values[f"b{tag}"], forward(values), values[f"W{tag}"].T)
+        logp = torch.log_softmax(z, dim=1)
+        objective = -(t * logp).sum() / x.shape[0] + DECAY / 2 * sum((values[w] ** 2).sum() for w in weights)
+        grads = torch.autograd.grad(objective, [values[n] for n in names])
+        new = dict(values)
+        with torch.no_grad():
+            for name, g in zip(names, grads):
+                new[name] = values[name] - lr * g
+        new["J"] = objective.detach()
+        return new
+
+    return step
+
+
+def torch_rnn_forwards(net: SequentialNetwork) -> dict:
+    """h_T by torch.nn.RNN's fused kernel, and by the recurrence written step by step."""
+    import torch
+
+    steps, width = net.input_shape
+    units = net.layers[0].units
+    module = torch.nn.RNN(width, units, batch_first=True)
+
+    def fused(values):
+        zero = torch.zeros_like(values["b_h1"])
+        weights = {"weight_ih_l0": values["W_xh1"], "weight_hh_l0": values["W_hh1"], "bias_ih_l0": values["b_h1"]}
+        out, _ = torch.func.functional_call(
+            module.to(values["x"].dtype), {**weights, "bias_hh_l0": zero}, (values["x"],)
+        )
+        return out[:, -1]
+
+    def by_step(values):
+        x, W_xh, W_hh, b = values["x"], values["W_xh1"], values["W_hh1"], values["b_h1"]
+        inputs = torch.addmm(b, x.reshape(-1, width), W_xh.T).reshape(x.shape[0], steps, units)
+        h = torch.tanh(inputs[:, 0])
+        for t in range(1, steps):
+            h = torch.tanh(torch.addmm(inputs[:, t], h, W_hh.T))
+        return h
+
+    return {"torch.nn.RNN": fused, "torch loop": by_step}
+
+
+def torch_attention_forward(values):
+    import torch
+
+    x = values["x"]
+    Q, K, V = (x @ values[f"W_{part}1"] for part in "qkv")
+    A = torch.softmax(Q @ K.transpose(1, 2) / Q.shape[-1] ** 0.5, dim=-1)
+    return (A @ V).mean(dim=1)
+
+
+def bench_sequence(rounds: int) -> None:
+    import torch
+
+    rng = np.random.default_rng(0)
+    print(f"\nSequence models (batch {SEQUENCE_BATCH}): the generated step against PyTorch eager, one thread")
+    print(
+        f"{'network':<28} {'dtype':<8} {'gen us':>9} {'torch us':>9} {'gen/torch':>9} {'gen-pt us':>10} {'gen-pt/torch':>12}"
+    )
+    cases = [(rnn_net(), name, fn) for name, fn in torch_rnn_forwards(rnn_net()).items()]
+    cases.append((attention_net(), "torch", torch_attention_forward))
+    modules = {}
+    for net, reference, forward in cases:
+        if net.name not in modules:
+            modules[net.name] = import_source(derive(net).to_numpy(), name=f"bench_gen_{net.name}")
+        generated = modules[net.name]
+        for dtype in (np.float32, np.float64):
+            values = dict(net.initial_parameters())
+            values["x"] = rng.normal(0, 1, (SEQUENCE_BATCH, *net.input_shape))
+            values["t"] = np.eye(10)[rng.integers(0, 10, SEQUENCE_BATCH)]
+            values = {k: v.astype(dtype) for k, v in values.items()}
+            tv = {k: torch.from_numpy(v) for k, v in values.items()}
+            leaves = {k: v.clone().requires_grad_(k in net.parameter_names) for k, v in tv.items()}
+            torch_step = torch_sequence_step(net, forward)
+            agree(generated.step(values), {k: v.detach().numpy() for k, v in torch_step(leaves).items()}, dtype)
+            variants = [
+                Variant("gen", lambda: generated.step(values)),
+                Variant("torch", lambda: torch_step(leaves)),
+                Variant("gen-pt", lambda: generated.step(tv)),
+            ]
+            counts = {v.name: calls_for(v.call, budget=0.2) for v in variants}
+            for _ in range(rounds):
+                for v in variants:
+                    v.best = min(v.best, timed(v.call, counts[v.name]))
+            t = {v.name: v.best for v in variants}
+            label = f"{net.name} vs {reference}"
+            print(
+                f"{label:<28} {dtype.__name__:<8} {1e6 * t['gen']:>9.0f} {1e6 * t['torch']:>9.0f}"
+                f" {t['gen'] / t['torch']:>9.3f} {1e6 * t['gen-pt']:>10.0f} {t['gen-pt'] / t['torch']:>12.3f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="3 rounds, NumPy only")
     parser.add_argument("--lenet", action="store_true", help="only the LeNet-5 network against PyTorch eager")
+    parser.add_argument("--sequence", action="store_true", help="only the RNN and attention against PyTorch eager")
     args = parser.parse_args()
+    if args.sequence:
+        import torch
+
+        torch.set_num_threads(1)
+        bench_sequence(args.rounds)
+        return
     if args.lenet:
         import torch
 
@@ -392,6 +523,7 @@ def main() -> None:
     )
     if "torch" in libraries:
         bench_lenet(rounds)
+        bench_sequence(rounds)
 
 
 if __name__ == "__main__":

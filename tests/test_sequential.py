@@ -84,8 +84,11 @@ RESIDUAL_CONV = SequentialNetwork(
 NETWORKS = [CONV, RESIDUAL_CONV]
 
 
+SEQUENCE_EXAMPLES = ["attention-tiny", "gru-tiny", "lstm-tiny", "rnn-tiny"]  # tests/test_sequence_models.py
+
+
 def test_the_layer_examples_load_by_name_but_are_not_listed_yet():
-    assert staged_example_names() == EXAMPLES
+    assert staged_example_names() == sorted(EXAMPLES + SEQUENCE_EXAMPLES)
     assert not set(EXAMPLES) & set(example_names())
     net = load_spec("lenet-tiny")
     assert isinstance(net, SequentialNetwork)
@@ -433,7 +436,18 @@ BAD = [
         "layers[0]",
         r"must be a vector",
     ),
-    ("input-two-axes", conv_spec(input="[6, 6]"), "network.input", r"\[channels, height, width\] or \[features\]"),
+    (
+        "input-four-axes",
+        conv_spec(input="[1, 6, 6, 2]"),
+        "network.input",
+        r"\[channels, height, width\], \[time steps, features\] or \[features\]",
+    ),
+    (
+        "conv-on-a-sequence",
+        conv_spec(input="[6, 6]"),
+        "layers[0]",
+        r"layer 1 \(conv2d\): conv2d does not take a sequence",
+    ),
     ("input-zero", conv_spec(input="[1, 0, 6]"), "network.input", r"whole numbers"),
     ("unknown-loss", conv_spec(loss="hinge"), "network.loss", r"unknown loss 'hinge'"),
     (

@@ -85,7 +85,11 @@ def random_values(
     if isinstance(net, SequentialNetwork):
         values = {name: rng.normal(0.0, 0.7, shape) for name, shape in net.parameter_shapes().items()}
         values["x"] = rng.normal(0.0, 1.0, (batch, *net.input_shape))
-        values["t"] = random_targets(loss(net.loss).targets, rng, batch, net.output_shape[0])
+        kind, out = loss(net.loss).targets, net.output_shape
+        if len(out) == 2:  # a per-step loss: targets (m, T, outputs), each step's of the loss's kind
+            values["t"] = np.stack([random_targets(kind, rng, batch, out[1]) for _ in range(out[0])], axis=1)
+        else:
+            values["t"] = random_targets(kind, rng, batch, out[0])
         for name, (shape, rate) in net.masks().items():
             values[name] = (rng.random((batch, *shape)) >= rate).astype(float)
         return values

@@ -229,6 +229,15 @@ mask<l>: like layer l's input, 1 keeps an entry; W<l>: (out, in) or (out_channel
 in_channels, k, k), b<l>, gamma<l>, beta<l>: (out,), (channels,) or layer norm's input)."""
 
 
+class _ZerosLike(sympy.Function):
+    """A gradient that is 0 (no path from the parameter to the objective), as zeros of its shape."""
+
+    nargs = 1
+
+    def _arraycode(self, printer):
+        return f"xp.zeros_like({printer._print(self.args[0])})"
+
+
 @dataclass
 class _TensorPlan:
     """What a batched module needs beyond its equations: leaves, constants, initial values."""
@@ -240,6 +249,7 @@ class _TensorPlan:
     parameters: tuple[str, ...]
     objective: str
     context: dict  # the template's: name, title, constants, initial lines, ...
+    clip_norm: float = 0.0  # step clips the gradient to this global norm (0: no clipping)
 
 
 def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
@@ -271,7 +281,9 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
     deltas = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in by_kind["delta"]]
     gradients = {eq.target: eq for eq in by_kind["gradient"]}
     input_gradients = [gradients.pop(x) for x in plan.inputs]
-    grad_lines = [_Line(eq.lhs.name, eq.rhs, eq.number) for eq in gradients.values()]
+    grad_lines = [
+        _Line(eq.lhs.name, eq.rhs if eq.rhs != 0 else _ZerosLike(leaf), eq.number) for leaf, eq in gradients.items()
+    ]
     updates = {eq.target: eq for eq in by_kind["update"]}
 
     # forward()
@@ -306,7 +318,12 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
     bwd.raw(f"{INDENT}}}")
     bwd.raw(f"{INDENT}if inputs:")
     for eq in input_gradients:
-        build.emit(bwd, f'grads["{eq.target.name}"]', lambda e=eq.rhs: build.code(e), (eq.number,), INDENT * 2)
+        target, mean = f'grads["{eq.target.name}"]', eq.rhs * plan.batch
+        if _fits(target, build.code(eq.rhs)) or mean.has(plan.batch):
+            build.emit(bwd, target, lambda e=eq.rhs: build.code(e), (eq.number,), INDENT * 2)
+        else:  # a sum too long for one line (one term per time step): the sum, then the 1/m
+            build.emit(bwd, target, lambda e=mean: _bare(build.code(e)), (eq.number,), INDENT * 2)
+            bwd.raw(f"{INDENT * 2}{target} = {target} / m  # eq. ({eq.number})")
     bwd.raw(f"{INDENT}return grads")
 
     # step(values, lr=None): one forward pass, sums, folded updates
@@ -318,7 +335,10 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
         batch = [t for t in sympy.Add.make_args(eq.rhs) if isinstance(t, TensorFunction) and t.batch_reduces]
         direct = sympy.Add(*(t for t in sympy.Add.make_args(eq.rhs) if t not in batch))
         sum_name = f"sum_{leaf.name}"
-        sums.append((sum_name, lambda batch=batch: " + ".join(t._sumcode(printer) for t in batch), eq.number))
+        zero = f"xp.zeros_like({leaf.name})"  # a weight no step uses (W_hh of one time step, h_0 = 0)
+        sums.append(
+            (sum_name, lambda batch=batch, zero=zero: " + ".join(t._sumcode(printer) for t in batch) or zero, eq.number)
+        )
         update_code.append((leaf, sum_name, direct, updates[leaf].number))
     body = forward + loss_lines + deltas
     build.reads(stp, set().union(*(line.reads for line in body), {leaf.name for leaf in updates}))
@@ -329,6 +349,9 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
     for name, code, number in sums:
         build.emit(stp, name, code, (number,))
     stp.raw(f"{INDENT}new = dict(values)")
+    if plan.clip_norm:
+        _clipped_updates(stp, update_code, printer)
+        update_code = []
     for leaf, sum_name, direct, number in update_code:
         # p - lr (sum/m + c p) = (1 - lr c) p - (lr/m) sum, computed in the sum's own array
         p = leaf.name
@@ -346,11 +369,31 @@ def _tensor_module(plan: _TensorPlan) -> tuple[dict, list[_Function]]:
         "objective": objective,
         "name_lines": _name_lines(params, params, tuple(s.name for s in plan.inputs), ("t",)),
         "helpers": helper_source({"array_namespace"}).rstrip(),
-        "kernels": kernel_source(_kernels_used(exprs)).rstrip(),
+        "kernels": kernel_source(_kernels_used(exprs) | ({"squared_norm"} if plan.clip_norm else set())).rstrip(),
         "masks": [],
         **plan.context,
     }
     return context, [fwd, bwd, stp]
+
+
+def _clipped_updates(fn: _Function, update_code: list, printer: ArrayPrinter) -> None:
+    """The updates with the gradient clipped to the global norm CLIP_NORM, as PyTorch's
+    ``clip_grad_norm_`` clips it: g <- g min(1, CLIP_NORM / (||g|| + 1e-6)), ||g|| over every
+    parameter's gradient (weight decay's term included), then p <- p - lr g."""
+    numbers = tuple(number for *_, number in update_code)
+    for i, (leaf, sum_name, direct, number) in enumerate(update_code):
+        fn.raw(f"{INDENT}{sum_name} /= m  # eq. ({number})", (number,))
+        if direct != 0:
+            c = sympy.simplify(direct / leaf)
+            fn.raw(f"{INDENT}{sum_name} += {printer.doprint(c)} * {leaf.name}  # eq. ({number})")
+        total = f"squared_norm(xp, {sum_name})"
+        fn.raw(f"{INDENT}norm = {total if i == 0 else f'norm + {total}'}  # eq. ({number})")
+    fn.emit("scale", "CLIP_NORM / (xp.sqrt(norm) + 1e-6)", numbers)
+    fn.emit("scale", "-lr * xp.minimum(scale, xp.ones_like(scale))", numbers)
+    for leaf, sum_name, _, number in update_code:
+        fn.raw(f"{INDENT}{sum_name} *= scale  # eq. ({number})")
+        fn.raw(f"{INDENT}{sum_name} += {leaf.name}  # eq. ({number})")
+        fn.raw(f'{INDENT}new["{leaf.name}"] = {sum_name}')
 
 
 def _layered_plan(d: LayeredDerivation) -> _TensorPlan:
@@ -397,6 +440,8 @@ def _sequential_plan(d: SequentialDerivation) -> _TensorPlan:
         "initial_lines": _sequential_initial_lines(net),
         "masks": [(name, shape, repr(float(rate))) for name, (shape, rate) in masks.items()],
     }
+    if net.clip_norm:
+        context["constants"].append(("CLIP_NORM", repr(float(net.clip_norm))))
     return _TensorPlan(
         d.equations,
         real("lambda"),
@@ -405,6 +450,7 @@ def _sequential_plan(d: SequentialDerivation) -> _TensorPlan:
         net.parameter_names,
         graph.objective.name,
         context,
+        clip_norm=net.clip_norm,
     )
 
 
@@ -483,7 +529,7 @@ def _sequential_initial_lines(net) -> list[str]:
     for name, shape in net.parameter_shapes().items():
         scale = net.initial_scale(name)
         if scale is not None:
-            fan_in = math.prod(shape[1:])
+            fan_in = net.fan_in(name)
             code = f"rng.normal(0.0, INIT_SCALE / {math.sqrt(fan_in)!r}, {shape!r})"
         else:
             code = f"np.{'ones' if name.startswith('gamma') else 'zeros'}({shape!r})"
@@ -496,15 +542,16 @@ def _sequential_initial_lines(net) -> list[str]:
             else:
                 lines += [f'{INDENT}values["{key}"] = np.array(', *_nested_lines(2, net.example[key]), f"{INDENT})"]
     else:
-        n_out = net.output_shape[0]
+        n_out = net.output_shape[-1]
+        rows = (8, *net.output_shape[:-1])  # (8, T) with a per-step loss
         lines += assignment(INDENT, 'values["x"]', f"rng.normal(0.0, 1.0, {(8, *net.input_shape)!r})")
         kind = loss(net.loss).targets
         if kind == "one-hot":
-            lines += assignment(INDENT, 'values["t"]', f"np.eye({n_out})[rng.integers(0, {n_out}, 8)]")
+            lines += assignment(INDENT, 'values["t"]', f"np.eye({n_out})[rng.integers(0, {n_out}, {rows!r})]")
         elif kind == "unit":
-            lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, (8, {n_out}))")
+            lines += assignment(INDENT, 'values["t"]', f"rng.uniform(0.0, 1.0, {(*rows, n_out)!r})")
         else:
-            lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, (8, {n_out}))")
+            lines += assignment(INDENT, 'values["t"]', f"rng.normal(0.0, 1.0, {(*rows, n_out)!r})")
     if net.masks():
         lines.append(f'{INDENT}values.update(dropout_masks(values["x"], rng))')
     return lines + [f"{INDENT}return values"]

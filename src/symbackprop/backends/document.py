@@ -43,17 +43,23 @@ from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.calculus.sequential_units import BATCH as UNIT_BATCH
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
+from symbackprop.core.sequential import SEQUENCE_TYPES
 from symbackprop.registry import (
     ACTIVATIONS,
+    CELL_ACTIVATION,
     CONV_LAYER_OPS,
+    GATES,
     LAYER_OPS,
     LOSSES,
+    SEQUENCE_LAYER_OPS,
     Lemma,
     LossMean,
     elementwise_activations,
 )
 
-ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual")  # the layer types with an f
+ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual", "rnn")  # the layer types with an f
+# the activations of the gates (and of an LSTM's cell output)
+GATED_ACTIVATIONS = {kind: (*(act for _, act in gates), CELL_ACTIVATION) for kind, gates in GATES.items()}
 LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
 
 
@@ -187,6 +193,9 @@ class _Builder:
             text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
             text["delta"] = [m.layers_backward_words] + self._layers_check_words()
             text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
+            if self.sequence_model:
+                text["delta"] = [m.sequence_backward_words] + self._layers_check_words()
+                text["gradient"] = [m.sequence_gradient_words, m.gradient_words.format(rate=rate)]
         graph = not self.layered and not self.sequential
         if graph and self.net.trainable:  # a graph with a loss to train: gradients, then updates
             text["gradient"] = [m.graph_gradient_words, m.graph_update_words.format(rate=rate)]
@@ -430,10 +439,15 @@ class _Builder:
 
         return re.sub(r"\$[^$]*\$", maths, latex)
 
+    @property
+    def sequence_model(self) -> bool:
+        """A network of layers with a recurrent or attention layer (its own notes on time)."""
+        return self.sequential and any(layer.type in SEQUENCE_TYPES for layer in self.net.layers)
+
     def _layer_ops(self) -> list:
         """The registry records of the layer types a network of layers uses, in order (dense: W a)."""
         kinds = [layer.type for top in self.net.layers for layer in (*top.body, top)]
-        records = {**CONV_LAYER_OPS, "dense": LAYER_OPS["linear"]}
+        records = {**CONV_LAYER_OPS, **SEQUENCE_LAYER_OPS, "dense": LAYER_OPS["linear"]}
         return [records[k] for k in dict.fromkeys(kinds)]
 
     def _activations_used(self) -> list[str]:
@@ -443,10 +457,12 @@ class _Builder:
         found = []
         if self.sequential:  # the layers that have an activation (not pooling, flatten, dropout)
             used = [
-                layer.activation
+                act
                 for top in self.net.layers
                 for layer in (*top.body, top)
-                if layer.type in ACTIVATED_LAYERS
+                for act in (
+                    (layer.activation,) if layer.type in ACTIVATED_LAYERS else GATED_ACTIVATIONS.get(layer.type, ())
+                )
             ]
             return list(dict.fromkeys(used))
         for expr in self.net.nodes.values():
@@ -621,7 +637,7 @@ class _Builder:
     def intro(self) -> list[str]:
         m = self.msg
         if self.sequential:
-            return [self._layers_intro(), m.layers_notation]
+            return [self._layers_intro(), m.layers_notation] + ([m.sequence_notation] if self.sequence_model else [])
         if self.layered:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)
@@ -635,7 +651,7 @@ class _Builder:
     def _layers_intro(self) -> str:
         """The layers one by one (type, size, activation), the input's shape and the loss."""
         m, lang = self.msg, self.lang
-        records = {**CONV_LAYER_OPS, "dense": LAYER_OPS["linear"]}
+        records = {**CONV_LAYER_OPS, **SEQUENCE_LAYER_OPS, "dense": LAYER_OPS["linear"]}
 
         def one(layer) -> str:
             name = records[layer.type].description[lang]
@@ -645,6 +661,10 @@ class _Builder:
                 "maxpool2d": f"{layer.size} x {layer.size}, s = {layer.step}",
                 "avgpool2d": f"{layer.size} x {layer.size}, s = {layer.step}",
                 "dropout": f"p = {layer.rate:g}",
+                "rnn": f"{layer.units}, {layer.returns}",
+                "lstm": f"{layer.units}, {layer.returns}",
+                "gru": f"{layer.units}, {layer.returns}",
+                "attention": f"d_k = {layer.dim}" + (", causal" if layer.causal else ""),
             }.get(layer.type, "")
             if layer.type == "residual":
                 size = m.list_separator.join(one(part) for part in layer.body)

@@ -29,7 +29,7 @@ GAP_PT = 20.0  # \qquad between two items of a line
 VECTOR_ROW = 10  # a longer vector is printed in rows of this many entries
 MAX_COLUMNS = 20  # of a bmatrix (the example sets MaxMatrixCols to this)
 BLOCK_PT = LINE_PT - 90.0  # a wider matrix is printed in blocks of columns (room for its name)
-ACTIVATED = ("dense", "conv2d", "batchnorm", "layernorm", "residual")
+ACTIVATED = ("dense", "conv2d", "batchnorm", "layernorm", "residual", "rnn")
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,10 @@ def _layer_text(layer, msg) -> str:
         "maxpool2d": rf"${layer.size} \times {layer.size}$",
         "avgpool2d": rf"${layer.size} \times {layer.size}$",
         "dropout": rf"$p = {layer.rate:g}$",
+        "rnn": msg.layer_units.format(units=layer.units),
+        "lstm": msg.layer_units.format(units=layer.units),
+        "gru": msg.layer_units.format(units=layer.units),
+        "attention": rf"$d_k = {layer.dim}$" + (msg.layer_comma + msg.layer_causal if layer.causal else ""),
     }.get(layer.type, "")
     if layer.type == "conv2d" and (layer.step != 1 or layer.padding):
         extra += msg.layer_comma + rf"$s = {layer.step}, p = {layer.padding}$"

@@ -15,7 +15,10 @@ subclasses add what the notation and the array API need, and fail loudly on anyt
   piecewise functions as ``xp.where`` (a product with a step folded into it, so relu' costs a
   comparison and a select), and symbols by their code names. An op may name a value its code
   needs (``prerequisite``: a conv input's im2col, which the kernel gradient reuses); the code
-  generator collects those and computes each once per function.
+  generator collects those and computes each once per function. A sum of error terms each put
+  in its own place of a sequence or of a stacked gate vector (the engine's sum over the steps
+  x_t, over an LSTM's gates) prints as one ``xp.stack`` or ``xp.concat`` of the parts, not as a
+  sum of arrays that are zero but for one part.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
 from symbackprop.core.latex_names import upright_base, with_upright_base
-from symbackprop.registry import Elementwise, TensorFunction
+from symbackprop.registry import BlockPut, Elementwise, TensorFunction, TimePut
 
 
 class NotationLatexPrinter(LatexPrinter):
@@ -86,6 +89,18 @@ class NotationLatexPrinter(LatexPrinter):
         body = self._print(expr.function)
         return tex + (r"\left(%s\right)" % body if isinstance(expr.function, sympy.Add) else body)
 
+    def _print_Add(self, expr, order=None):
+        """Error terms put in distinct places of a stacked gate vector or a sequence, summed (the
+        engine's sum over the gates or the steps), as the one stacked vector they make."""
+        places = _places(expr)
+        if places is None:
+            return super()._print_Add(expr, order)
+        kind, parts = places
+        cells = [self._print(p) if p is not None else r"\mathbf{0}" for p in parts]
+        if kind is TimePut:
+            cells = [r"\left(%s\right)^{\top}" % c if c != r"\mathbf{0}" else c for c in cells]
+        return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(cells)
+
     def _is_vector(self, expr) -> bool:
         """Does the expression hold a whole tensor? One entry of it (``scalar_entry``) does not."""
         entries = [a for a in sympy.preorder_traversal(expr) if getattr(a, "scalar_entry", False)]
@@ -122,6 +137,18 @@ class NotationLatexPrinter(LatexPrinter):
         if coeff == -1:
             return "- " + parts
         return self.parenthesize(coeff, PRECEDENCE["Mul"]) + " " + parts
+
+
+def _places(expr: sympy.Add):
+    """(TimePut or BlockPut, the part at each place or None) when a sum is of such puts alone, into
+    distinct places of one stack; else None."""
+    puts = [a for a in expr.args if isinstance(a, (TimePut, BlockPut))]
+    if len(puts) < 2 or len(puts) != len(expr.args) or len({(type(a), a.args[2]) for a in puts}) != 1:
+        return None
+    places = {int(a.args[1]): a.args[0] for a in puts}
+    if len(places) != len(puts):
+        return None
+    return type(puts[0]), [places.get(k) for k in range(int(puts[0].args[2]))]
 
 
 def _step_as_piecewise(h: sympy.Heaviside) -> sympy.Piecewise:
@@ -184,6 +211,18 @@ class ArrayPrinter(KernelPrinter):
         self.prerequisites.setdefault(name, code)
         return name
 
+    def _print_Add(self, expr):
+        """Puts into distinct places of one sequence or stacked vector, as one stack or concat."""
+        places = _places(expr)
+        if places is None:
+            return super()._print_Add(expr)
+        kind, found = places
+        some = self._print(next(p for p in found if p is not None))
+        parts = [self._print(p) if p is not None else f"xp.zeros_like({some})" for p in found]
+        if kind is TimePut:
+            return "xp.stack([%s], axis=1)" % ", ".join(parts)
+        return "xp.concat([%s], axis=-1)" % ", ".join(parts)
+
     def _print_Mul(self, expr):
         first = [f for f in expr.args if f in self._leading]
         if first and len(first) < len(expr.args) and not any(f.is_Number for f in expr.args):
@@ -207,7 +246,8 @@ class ArrayPrinter(KernelPrinter):
     def operand(self, expr) -> str:
         """An operand of @ or .T: a name as it is, anything else in parentheses."""
         text = self._print(expr)
-        return text if expr.is_Symbol else f"({text})"
+        atom = expr.is_Symbol or getattr(expr, "code_atom", False)  # x[:, t, :] needs no parentheses
+        return text if atom else f"({text})"
 
     def _print_Symbol(self, expr):
         if expr in self._names:

@@ -97,13 +97,17 @@ def assignment(indent: str, target: str, expr: str, comment: str = "") -> list[s
 
 
 def _call_parts(expr: str) -> tuple[str, list[str]] | None:
-    """``f(a, g(b), c)`` as ('f', ['a', 'g(b)', 'c']) when the whole expression is one call."""
+    """``f(a, g(b), c)`` as ('f(', ['a', 'g(b)', 'c']) when the whole expression is one call, and
+    a list display ``[a, b]`` as ('[', ['a', 'b'])."""
     toks = _tokens(expr)
-    i = 0
-    while i + 1 < len(toks) and toks[i].type == tokenize.NAME and toks[i + 1].string == ".":
-        i += 2
-    if len(toks) < i + 3 or toks[i].type != tokenize.NAME or toks[i + 1].string != "(" or toks[-1].string != ")":
-        return None
+    if len(toks) >= 2 and toks[0].string == "[" and toks[-1].string == "]":
+        i = -1  # a list: its bracket opens at token 0
+    else:
+        i = 0
+        while i + 1 < len(toks) and toks[i].type == tokenize.NAME and toks[i + 1].string == ".":
+            i += 2
+        if len(toks) < i + 3 or toks[i].type != tokenize.NAME or toks[i + 1].string != "(" or toks[-1].string != ")":
+            return None
     depth, args, start = 0, [], toks[i + 1].end[1]
     for j, tok in enumerate(toks[i + 1 :], start=i + 1):
         s = tok.string
@@ -119,7 +123,7 @@ def _call_parts(expr: str) -> tuple[str, list[str]] | None:
     last = expr[start : toks[-1].start[1]].strip()
     if last:
         args.append(last)
-    return expr[: toks[i + 1].start[1]], args
+    return expr[: toks[i + 1].end[1]], args
 
 
 def _split_call(indent: str, prefix: str, expr: str, suffix: str) -> list[str]:
@@ -130,9 +134,10 @@ def _split_call(indent: str, prefix: str, expr: str, suffix: str) -> list[str]:
     if len(line) <= LINE_LENGTH or parts is None or not parts[1]:
         return [line]
     head, args = parts
+    close = "]" if head == "[" else ")"
     inner = indent + "    "
     joined = ", ".join(args)
     if len(inner + joined) <= LINE_LENGTH:
-        return [f"{indent}{prefix}{head}(", inner + joined, f"{indent}){suffix}"]
+        return [f"{indent}{prefix}{head}", inner + joined, f"{indent}{close}{suffix}"]
     body = [row for a in args for row in _split_call(inner, "", a, ",")]
-    return [f"{indent}{prefix}{head}(", *body, f"{indent}){suffix}"]
+    return [f"{indent}{prefix}{head}", *body, f"{indent}{close}{suffix}"]

@@ -67,8 +67,13 @@ def index_latex(index: sympy.Expr) -> str:
 
 
 def _subscripted(name: str, sub: str) -> str:
-    """name with a subscript: W^{(1)} -> W^{(1)}_{f,c}; a name that has one already is braced."""
-    if "_" in name.split("^")[0]:
+    """name with a subscript: W^{(1)} -> W^{(1)}_{f,c}; a name that ends in a subscript (a time
+    step's, h^{(1)}_{2}) takes the index into it, h^{(1)}_{2,k}; one with a subscript elsewhere
+    (W_{xh}^{(1)}) is braced."""
+    head, brace, last = name.rpartition("_{")
+    if brace and last.endswith("}") and "{" not in last[:-1] and "}" not in last[:-1]:
+        return f"{head}_{{{last[:-1]},{sub}}}"
+    if "_" in name:
         return f"{{{name}}}_{{{sub}}}"
     return f"{name}_{{{sub}}}"
 

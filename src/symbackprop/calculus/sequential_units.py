@@ -29,7 +29,7 @@ from sympy import Symbol
 
 from symbackprop.calculus.derive import GraphDerivation, derive_graph
 from symbackprop.core.network import GraphNetwork
-from symbackprop.registry import TensorFunction, real
+from symbackprop.registry import TensorFunction, TimeStep, real
 
 SEPARATOR = "__"  # between a tensor's name and an entry's indices (W1_1 is a residual body's W)
 
@@ -133,6 +133,20 @@ class Entries:
         raise ValueError(f"no vector in {expr}")
 
 
+def _target_of(target: sympy.Expr) -> Symbol:
+    """The target tensor of a group's member (t itself, or t of a step's row y_t)."""
+    return target.args[0] if isinstance(target, TimeStep) else target
+
+
+def _group_indices(graph: GraphNetwork, target: sympy.Expr) -> list[tuple[int, ...]]:
+    """The entries of a target whose units sum to one: all of a target vector's, or one step's
+    row of a per-step loss's targets (the group is y_t = TimeStep(t, step, T))."""
+    if isinstance(target, TimeStep):
+        name, step = target.args[0], int(target.args[1])
+        return [(step, *index) for index in indices(graph.shapes[name][1:])]
+    return indices(graph.shapes[target])
+
+
 BATCH = 2  # examples of the per-unit instance: batch norm's statistics need more than one
 
 
@@ -195,7 +209,7 @@ def sequential_unit_graph(graph: GraphNetwork, m: int = BATCH) -> UnitGraph:
             parameters[s] = 0.0
             origin[s] = (p, index, None)
     groups = tuple(
-        tuple(real(entry_name(t.name, index, n)) for index in indices(graph.shapes[t]))
+        tuple(real(entry_name(_target_of(t).name, index, n)) for index in _group_indices(graph, t))
         for (t,) in graph.target_groups
         for n in range(m)
     )
@@ -213,4 +227,3 @@ def sequential_unit_graph(graph: GraphNetwork, m: int = BATCH) -> UnitGraph:
         constants=dict(graph.constants),
     )
     return UnitGraph(net, m, origin, dict(ctx.scalars), dict(graph.shapes))
-

@@ -23,6 +23,27 @@ position in ``[[layers]]``, from 1; the input is a^(0) = x) writes
 * residual   the body's layers from a^(l-1) (named l_1, l_2, ...: W^(l,1), z^(l,2)),
   z^(l) = a^(l-1) + (the body's output), a^(l) = f(z^(l))
 
+Sequence models take one example's sequence x of shape (T, D) (``input = [T, D]``) and are
+unrolled through time: one node per step, the steps sharing their weights (the graph of these
+layers is :mod:`symbackprop.core.sequence_graph`'s, their ops :mod:`symbackprop.registry.sequence`'s),
+h_0 = 0 and c_0 = 0:
+
+* rnn        z^(l)_t = W_xh^(l) x_t + W_hh^(l) h^(l)_{t-1} + b_h^(l),   h^(l)_t = f(z^(l)_t)
+* lstm       z^(l)_t = W_ih^(l) x_t + W_hh^(l) h^(l)_{t-1} + b^(l) (4H: the gates i, f, g, o in
+  PyTorch's order), s^(l)_{i,t} its block i, ..., i_t = sigmoid(s_i), f_t = sigmoid(s_f),
+  g_t = tanh(s_g), o_t = sigmoid(s_o), c_t = f_t c_{t-1} + i_t g_t, h_t = o_t tanh(c_t)
+* gru        u^(l)_t = W_ih^(l) x_t + b^(l), v^(l)_t = W_hh^(l) h_{t-1} (3H: r, z, n),
+  r_t = sigmoid(u_r + v_r), z_t = sigmoid(u_z + v_z), n_t = tanh(u_n + r_t v_n),
+  h_t = (1 - z_t) n_t + z_t h_{t-1}
+* attention  Q = X W_q, K = X W_k, V = X W_v (W: (D, dim)), S = Q K^T / sqrt(dim),
+  A = softmax(S) row by row (causal: entries above the diagonal masked), O^(l) = A V
+* mean_over_time  a^(l) = (1/T) sum_t x_t;   last_step  a^(l) = x_T
+
+A recurrent layer returns h_T (``return = "last"``) or the sequence of its steps
+(``"sequence"``). PyTorch has two biases per gate (b_ih + b_hh); here they are merged into one
+b: the same network as PyTorch's with b_ih = b and b_hh = 0 (for the GRU's n gate too, where
+PyTorch's b_hn sits inside r_t ( ... )).
+
 then J = (1/m) sum_i loss(a_i, t_i) + (lambda/2) sum ||W||^2 over every dense and conv kernel.
 Parameters are laid out as PyTorch lays them out: W (out, in) or (F, C, k, k), b (out,),
 gamma and beta (features,), or (C,) after a convolution (per channel), or the input's own shape
@@ -42,8 +63,11 @@ import sympy
 from sympy import Integer, Symbol
 
 from symbackprop.core.network import GraphNetwork, NetworkError
+from symbackprop.core.sequence_graph import BLOCKS, SequenceGraph
+from symbackprop.core.sequence_graph import layer_sup as _sup
 from symbackprop.registry import (
     ACTIVATIONS,
+    RNN_ACTIVATION,
     AvgPool2d,
     BatchNorm,
     ChannelBias,
@@ -54,15 +78,23 @@ from symbackprop.registry import (
     LossMean,
     MatVec,
     MaxPool2d,
+    TimeStep,
     activation,
     loss,
     real,
 )
 
 LayerType = Literal[
-    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual"
-]
-LAYER_TYPES = ("dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual")
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual",
+    "rnn", "lstm", "gru", "attention", "mean_over_time", "last_step",
+]  # fmt: skip
+SEQUENCE_TYPES = ("rnn", "lstm", "gru", "attention", "mean_over_time", "last_step")
+RECURRENT_TYPES = ("rnn", "lstm", "gru")
+LAYER_TYPES = (
+    "dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm", "layernorm", "dropout", "residual",
+    *SEQUENCE_TYPES,
+)  # fmt: skip
+RETURNS = ("last", "sequence")
 # the fields of each layer type (spec keys), the required ones first
 LAYER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dense": (("units",), ("activation", "bias")),
@@ -74,6 +106,12 @@ LAYER_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "layernorm": ((), ("eps", "activation")),
     "dropout": (("rate",), ()),
     "residual": (("body",), ("activation",)),
+    "rnn": (("units",), ("activation", "return", "learn_initial")),
+    "lstm": (("units",), ("return", "learn_initial")),
+    "gru": (("units",), ("return", "learn_initial")),
+    "attention": (("dim",), ("causal",)),
+    "mean_over_time": ((), ()),
+    "last_step": ((), ()),
 }
 DEFAULT_EPS = 1e-5
 
@@ -90,7 +128,11 @@ class LayerError(NetworkError):
 class Layer:
     """One layer: its type and the fields that type has (the others keep their defaults).
 
-    ``stride`` None is the type's default: 1 for a convolution, the window's size for pooling."""
+    ``stride`` None is the type's default: 1 for a convolution, the window's size for pooling.
+    ``returns`` is a recurrent layer's ``return`` ("last" or "sequence"); ``dim`` attention's d_k.
+    ``learn_initial`` makes a recurrent layer's h_0 (and an LSTM's c_0) a parameter ``h0<l>``
+    (``c0<l>``), the same for every example, starting at 0. An rnn's activation defaults to
+    tanh, every other type's to identity."""
 
     type: str
     units: int = 0
@@ -99,11 +141,19 @@ class Layer:
     stride: int | None = None
     padding: int = 0
     size: int = 0
-    activation: str = "identity"
+    activation: str = ""  # "": the type's default (tanh for rnn, identity for the others)
     bias: bool = True
     rate: float = 0.0
     eps: float = DEFAULT_EPS
     body: tuple[Layer, ...] = ()
+    returns: str = "last"
+    dim: int = 0
+    causal: bool = False
+    learn_initial: bool = False  # h_0 (and an LSTM's c_0) a parameter, not 0
+
+    def __post_init__(self) -> None:
+        if not self.activation:
+            object.__setattr__(self, "activation", RNN_ACTIVATION if self.type == "rnn" else "identity")
 
     @property
     def step(self) -> int:
@@ -126,8 +176,14 @@ def _fits(net: str, field: str, where: str, layer: Layer, shape: tuple[int, ...]
     kind = layer.type
     if kind not in LAYER_TYPES:
         raise fail("type", f"unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
-    if kind in ("dense", "conv2d", "batchnorm", "layernorm", "residual") and layer.activation not in ACTIVATIONS:
+    if kind in ("dense", "conv2d", "batchnorm", "layernorm", "residual", "rnn") and layer.activation not in ACTIVATIONS:
         raise fail("activation", f"unknown activation {layer.activation!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+    if kind in SEQUENCE_TYPES:
+        return _sequence_fits(fail, layer, shape)
+    if len(shape) == 2:
+        raise fail(
+            "", f"{kind} does not take a sequence ({_grid(shape)}); reduce it first (mean_over_time or last_step)"
+        )
     if kind == "dense":
         if len(shape) != 1:
             raise fail("", f"a dense layer needs a vector input, got {_grid(shape)} (add a flatten layer before it)")
@@ -159,6 +215,25 @@ def _fits(net: str, field: str, where: str, layer: Layer, shape: tuple[int, ...]
     return (c, (h - size) // s + 1, (w - size) // s + 1)
 
 
+def _sequence_fits(fail, layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The output shape of a sequence layer on a (T, D) input."""
+    kind = layer.type
+    if len(shape) != 2:
+        raise fail("", f"{kind} needs a sequence input (time steps, features), got {_grid(shape)}")
+    steps, _ = shape
+    if kind in RECURRENT_TYPES:
+        if layer.units < 1:
+            raise fail("units", "expected a whole number of units, at least 1")
+        if layer.returns not in RETURNS:
+            raise fail("return", f"expected one of {', '.join(map(repr, RETURNS))}, got {layer.returns!r}")
+        return (layer.units,) if layer.returns == "last" else (steps, layer.units)
+    if kind == "attention":
+        if layer.dim < 1:
+            raise fail("dim", "expected a whole number, at least 1")
+        return (steps, layer.dim)
+    return shape[1:]  # mean_over_time, last_step
+
+
 @dataclass
 class SequentialNetwork:
     """A network given as a list of layers (see the module docstring)."""
@@ -172,6 +247,8 @@ class SequentialNetwork:
     epochs: int = 20
     seed: int = 0
     init_scale: float = 1.0  # weights: normal(0, init_scale / sqrt(fan_in))
+    clip_norm: float = 0.0  # step clips the gradient to this global norm (0: no clipping)
+    loss_per_step: bool = False  # a sequence out, targets (m, T, outputs), the loss summed over the steps
     notation: Literal["layer"] = "layer"
     example: dict[str, list] = field(default_factory=dict)
     title: str = ""
@@ -184,7 +261,14 @@ class SequentialNetwork:
             raise LayerError(self.name, "layers", "no layers")
         self.shapes = self._infer()
         out = self.output_shape
-        if len(out) != 1:
+        if self.loss_per_step and len(out) != 2:
+            raise LayerError(
+                self.name,
+                f"layers[{len(self.layers) - 1}]",
+                f"a per-step loss needs a sequence out (time steps, outputs), got {_grid(out)}"
+                ' (no mean_over_time or last_step; a recurrent layer\'s return = "sequence")',
+            )
+        if len(out) != 1 and not self.loss_per_step:
             raise LayerError(
                 self.name,
                 f"layers[{len(self.layers) - 1}]",
@@ -202,7 +286,10 @@ class SequentialNetwork:
         for i, layer in enumerate(self.layers):
             field_, where = f"layers[{i}]", f"layer {i + 1} ({layer.type})"
             self._vector_activation(layer, field_, where, i == last)
-            out = _fits(self.name, field_, where, layer, shape)
+            if self.loss_per_step and layer.type == "dense" and len(shape) == 2:
+                out = (shape[0], *_fits(self.name, field_, where, layer, shape[1:]))  # each step's
+            else:
+                out = _fits(self.name, field_, where, layer, shape)
             if layer.type == "residual":
                 inner = shape
                 for j, part in enumerate(layer.body):
@@ -271,8 +358,8 @@ class SequentialNetwork:
         """W<l>, b<l>, gamma<l>, beta<l> in layer order, in PyTorch's layouts."""
         shapes: dict[str, tuple[int, ...]] = {}
         for tag, layer, before, _ in self._walk():
-            if layer.type == "dense":
-                shapes[f"W{tag}"] = (layer.units, before[0])
+            if layer.type == "dense":  # before[-1]: each step's features under a per-step loss
+                shapes[f"W{tag}"] = (layer.units, before[-1])
                 if layer.bias:
                     shapes[f"b{tag}"] = (layer.units,)
             elif layer.type == "conv2d":
@@ -283,6 +370,19 @@ class SequentialNetwork:
                 shape = before if layer.type == "layernorm" else before[:1]
                 shapes[f"gamma{tag}"] = shape
                 shapes[f"beta{tag}"] = shape
+            elif layer.type == "rnn":
+                h = layer.units
+                shapes.update({f"W_xh{tag}": (h, before[1]), f"W_hh{tag}": (h, h), f"b_h{tag}": (h,)})
+                if layer.learn_initial:
+                    shapes[f"h0{tag}"] = (h,)
+            elif layer.type in BLOCKS:
+                h, n = layer.units, BLOCKS[layer.type]
+                shapes.update({f"W_ih{tag}": (n * h, before[1]), f"W_hh{tag}": (n * h, h), f"b{tag}": (n * h,)})
+                if layer.learn_initial:
+                    shapes.update({f"h0{tag}": (h,), **({f"c0{tag}": (h,)} if layer.type == "lstm" else {})})
+            elif layer.type == "attention":
+                for part in "qkv":
+                    shapes[f"W_{part}{tag}"] = (before[1], layer.dim)
         return shapes
 
     @property
@@ -302,8 +402,13 @@ class SequentialNetwork:
         gamma, beta (0, 1, 0, as PyTorch starts batch norm)."""
         if not name.startswith("W"):
             return None
+        return self.init_scale / math.sqrt(self.fan_in(name))
+
+    def fan_in(self, name: str) -> int:
+        """The inputs of each unit a weight feeds: its rows' length (W (out, in) or (F, C, k, k)),
+        but attention's W_q, W_k, W_v (D, dim) multiply from the right: D."""
         shape = self.parameter_shapes()[name]
-        return self.init_scale / math.sqrt(math.prod(shape[1:]))
+        return shape[0] if name[:3] in ("W_q", "W_k", "W_v") else math.prod(shape[1:])
 
     def initial_parameters(self) -> dict[str, np.ndarray]:
         """The parameters from the spec's seed (the generated code draws the same ones)."""
@@ -322,12 +427,8 @@ class SequentialNetwork:
         return graph_and_names(self)[0]
 
 
-def _sup(tag: str) -> str:
-    return "^{(%s)}" % tag.replace("_", ",")
-
-
 @dataclass
-class _GraphBuilder:
+class _GraphBuilder(SequenceGraph):
     """Symbols, LaTeX names, shapes and nodes of a sequential network's tensor graph."""
 
     net: SequentialNetwork
@@ -365,6 +466,14 @@ class _GraphBuilder:
     def layer(self, tag: str, layer: Layer, a: Symbol, before, after, number: int) -> Symbol:
         sup = _sup(tag)
         kind = layer.type
+        if kind == "dense" and len(before) == 2:
+            return self.dense_steps(tag, layer, a, before, number)
+        if kind in RECURRENT_TYPES:
+            return self.recurrent(tag, layer, a, before, number)
+        if kind == "attention":
+            return self.attention(tag, layer, a, before, number)
+        if kind in ("mean_over_time", "last_step"):
+            return self.reduce(tag, layer, a, before, after, number)
         if kind == "dense":
             W = self.param(f"W{tag}", f"W{sup}", (layer.units, before[0]), number)
             expr = MatVec(W, a)
@@ -419,17 +528,24 @@ class _GraphBuilder:
             a = self.layer(str(i + 1), layer, a, shape, net.shapes[i], i + 1)
             shape = net.shapes[i]
         t = self.sym("t", "y", net.output_shape, len(net.layers))
-        term = loss(net.loss).term(a, t)
+        if isinstance(a, list):  # a per-step loss: y_t, row t of the targets, against each step's output
+            steps = net.output_shape[0]
+            targets = [TimeStep(t, Integer(s), Integer(steps)) for s in range(steps)]
+            data = sympy.Add(*(LossMean(loss(net.loss).term(a_t, y_t)) for a_t, y_t in zip(a, targets)))
+            groups = tuple((y_t,) for y_t in targets)
+        else:
+            data = LossMean(loss(net.loss).term(a, t))
+            groups = ((t,),)
         objective = self.sym("J", "J", ())
         lam = self.sym("lambda", r"\lambda", ())
         weights = [p for p in self.parameters if p.name.startswith("W")]
         if net.weight_decay:  # J = L + s, the regularisation term its own node
-            data, reg = self.sym("L", "L", ()), self.sym("s", "s", ())
-            self.nodes[data] = LossMean(term)
+            mean, reg = self.sym("L", "L", ()), self.sym("s", "s", ())
+            self.nodes[mean] = data
             self.nodes[reg] = lam / 2 * sympy.Add(*(FrobSq(W) for W in weights))
-            self.nodes[objective] = sympy.Add(data, reg, evaluate=False)
+            self.nodes[objective] = sympy.Add(mean, reg, evaluate=False)
         else:
-            self.nodes[objective] = LossMean(term)
+            self.nodes[objective] = data
         rate = self.sym("alpha", r"\alpha", ())
         self.sym("m", "m", ())
         return GraphNetwork(
@@ -446,7 +562,7 @@ class _GraphBuilder:
             notation="layer",
             latex_names=self.latex,
             delta_names=self.delta_names,
-            target_groups=((t,),) if loss(net.loss).targets_sum_to_one else (),
+            target_groups=groups if loss(net.loss).targets_sum_to_one else (),
             learning_rate_symbol=rate,
             constants={lam: net.weight_decay} if net.weight_decay else {},
             shapes={
@@ -493,9 +609,18 @@ def small_instance(net: SequentialNetwork, limit: int = CHECK_ENTRIES) -> Sequen
             return replace(layer, channels=min(layer.channels, 2), body=body)
         if layer.type == "dense" and not last:
             return replace(layer, units=min(layer.units, 3), body=body)
+        if layer.type in RECURRENT_TYPES:
+            return replace(layer, units=min(layer.units, 2))
+        if layer.type == "attention":
+            return replace(layer, dim=min(layer.dim, 2))
         return replace(layer, body=body)
 
     layers = tuple(narrow(layer, i == len(net.layers) - 1) for i, layer in enumerate(net.layers))
+    if len(net.input_shape) == 2:  # a sequence: fewer features; its steps kept where a layer unrolls them
+        steps, width = net.input_shape
+        unrolled = any(layer.type in RECURRENT_TYPES for layer in net.layers) or net.loss_per_step
+        shape = (steps if unrolled else min(steps, 3), min(width, 2))
+        return replace(net, input_shape=shape, layers=layers, example={})
     channels = net.input_shape[:1] if len(net.input_shape) == 1 else (min(net.input_shape[0], 2),)
     sides = [()] if len(net.input_shape) == 1 else [(s, s) for s in range(1, max(net.input_shape[1:]) + 1)]
     for side in sides:

@@ -33,8 +33,16 @@ from symbackprop.core.examples import example_names, example_text, staged_exampl
 from symbackprop.core.expr import ExprError, parse_expression
 from symbackprop.core.limits import time_limit
 from symbackprop.core.network import D2L_SHAPE, RESERVED_NAMES, GraphNetwork, LayeredNetwork, NetworkError
-from symbackprop.core.sequential import DEFAULT_EPS, LAYER_FIELDS, LAYER_TYPES, Layer, LayerError, SequentialNetwork
-from symbackprop.registry import ACTIVATIONS, LOSSES, expression_functions, real
+from symbackprop.core.sequential import (
+    DEFAULT_EPS,
+    LAYER_FIELDS,
+    LAYER_TYPES,
+    RETURNS,
+    Layer,
+    LayerError,
+    SequentialNetwork,
+)
+from symbackprop.registry import ACTIVATIONS, LOSSES, RNN_ACTIVATION, expression_functions, real
 
 MAX_SPEC_BYTES = 1_000_000
 EXPRESSION_SECONDS = 2.0
@@ -46,7 +54,7 @@ TARGET_SUM_TOLERANCE = 1e-9
 COMMON_KEYS = {"name", "title", "title_zh", "learning_rate", "example", "epochs"}
 EXPRESSION_KEYS = COMMON_KEYS | {"inputs", "targets", "parameters", "frozen", "nodes", "loss", "output"}
 MLP_KEYS = {"sizes", "activations", "loss", "bias", "weight_decay", "notation", "seed", "init_scale"}
-NETWORK_KEYS = {"input", "loss", "weight_decay", "notation", "seed", "init_scale"}
+NETWORK_KEYS = {"input", "loss", "weight_decay", "notation", "seed", "init_scale", "clip_norm", "loss_per_step"}
 MAX_SIDE = 100_000  # units, channels, a side of an input
 MAX_ENTRIES = 10_000_000  # entries of one example's input or of one layer's output
 
@@ -351,9 +359,11 @@ class _Reader:
         table = self.get(d, "network", "network", dict, required=True)
         self.unknown_keys(table, NETWORK_KEYS, "network.")
         shape = self.get(table, "network.input", "input", list, required=True)
-        if not 1 <= len(shape) <= 3 or len(shape) == 2 or any(not self.whole(v, 1, MAX_SIDE) for v in shape):
+        if not 1 <= len(shape) <= 3 or any(not self.whole(v, 1, MAX_SIDE) for v in shape):
             raise self.fail(
-                "network.input", "expected one example's shape: [channels, height, width] or [features], whole numbers"
+                "network.input",
+                "expected one example's shape: [channels, height, width], [time steps, features] or [features],"
+                " whole numbers",
             )
         if math.prod(shape) > MAX_ENTRIES:
             raise self.fail("network.input", f"more than {MAX_ENTRIES} entries per example")
@@ -384,6 +394,8 @@ class _Reader:
             epochs=common["epochs"],
             seed=self.seed(table, "network"),
             init_scale=self.positive("network.init_scale", table.get("init_scale", 1.0)),
+            clip_norm=self.positive("network.clip_norm", table["clip_norm"]) if "clip_norm" in table else 0.0,
+            loss_per_step=self.get(table, "network.loss_per_step", "loss_per_step", bool, False),
         )
         for i, out in enumerate(net.shapes):
             if math.prod(out) > MAX_ENTRIES:
@@ -414,7 +426,12 @@ class _Reader:
             if key not in spec:
                 raise self.fail(f"{field}.{key}", f"{where}: missing")
         fields: dict[str, Any] = {}
-        for key, (low, high) in (("units", (1, MAX_SIDE)), ("channels", (1, MAX_SIDE)), ("kernel", (1, 1000))):
+        for key, (low, high) in (
+            ("units", (1, MAX_SIDE)),
+            ("channels", (1, MAX_SIDE)),
+            ("kernel", (1, 1000)),
+            ("dim", (1, MAX_SIDE)),
+        ):
             if key in spec:
                 if not self.whole(spec[key], low, high):
                     raise self.fail(f"{field}.{key}", f"{where}: expected a whole number from {low} to {high}")
@@ -430,6 +447,20 @@ class _Reader:
                 known = ", ".join(sorted(ACTIVATIONS))
                 raise self.fail(f"{field}.activation", f"{where}: unknown activation {act!r}; known: {known}")
             fields["activation"] = act
+        if kind == "rnn":
+            fields.setdefault("activation", RNN_ACTIVATION)
+        if "return" in spec:
+            if spec["return"] not in RETURNS:
+                raise self.fail(f"{field}.return", f'{where}: expected "last" or "sequence", got {spec["return"]!r}')
+            fields["returns"] = spec["return"]
+        if "learn_initial" in spec:
+            if not isinstance(spec["learn_initial"], bool):
+                raise self.fail(f"{field}.learn_initial", f"{where}: expected true or false")
+            fields["learn_initial"] = spec["learn_initial"]
+        if "causal" in spec:
+            if not isinstance(spec["causal"], bool):
+                raise self.fail(f"{field}.causal", f"{where}: expected true or false")
+            fields["causal"] = spec["causal"]
         if "bias" in spec:
             if not isinstance(spec["bias"], bool):
                 raise self.fail(f"{field}.bias", f"{where}: expected true or false")
@@ -469,7 +500,8 @@ class _Reader:
         if set(example) not in (set(), {"x", "t"}) or (example and len(example["x"]) != len(example["t"])):
             raise self.fail("example", "give both x and t, with one entry per example each")
         if example:
-            self.targets(LOSSES[net.loss].targets, example["t"])
+            rows = example["t"] if len(net.output_shape) == 1 else [step for row in example["t"] for step in row]
+            self.targets(LOSSES[net.loss].targets, rows)
             if net.batch_norm and len(example["x"]) < 2:
                 raise self.fail("example.x", "batch norm needs at least two examples (one example normalises to zero)")
         return example

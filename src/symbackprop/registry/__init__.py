@@ -11,7 +11,9 @@ Everything else reads these tables; no other module names an activation or a los
 * :func:`numpy_kernels` — the kernels bound to NumPy, for evaluating equations;
 * :func:`register_activation` — a new activation from one SymPy expression, at run time;
 * ``layers`` — the ops of convolutional networks (convolution, pooling, flatten, batch and layer
-  norm), one class each, with their records in ``CONV_LAYER_OPS``.
+  norm), one class each, with their records in ``CONV_LAYER_OPS``;
+* ``sequence`` — the ops of sequence models (time steps, gate blocks, attention), with their
+  records in ``SEQUENCE_LAYER_OPS``.
 """
 
 from __future__ import annotations
@@ -48,9 +50,29 @@ from symbackprop.registry.layers import (
     Flatten,
     LayerNorm,
     MaxPool2d,
-    kernel_samples,
 )
+from symbackprop.registry.layers import kernel_samples as conv_kernel_samples
 from symbackprop.registry.losses import LOSSES
+from symbackprop.registry.sequence import (
+    CELL_ACTIVATION,
+    GATES,
+    RNN_ACTIVATION,
+    SEQUENCE_CLASSES,
+    SEQUENCE_HELPER_KERNELS,
+    SEQUENCE_LAYER_OPS,
+    Block,
+    BlockPut,
+    InitialMatVec,
+    RowSoftmax,
+    Scores,
+    SeqLinear,
+    SeqMatMul,
+    TimeMean,
+    TimePut,
+    TimeStack,
+    TimeStep,
+    sequence_kernel_samples,
+)
 from symbackprop.registry.tensor import (
     LAYER_OPS,
     BatchMean,
@@ -65,8 +87,10 @@ from symbackprop.registry.tensor import (
 
 __all__ = [
     "ACTIVATIONS",
+    "CELL_ACTIVATION",
     "CONV_LAYER_OPS",
     "FUNCTIONS",
+    "GATES",
     "LANGUAGES",
     "LAYER_OPS",
     "LOSSES",
@@ -79,7 +103,10 @@ __all__ = [
     "Conv2d",
     "Domain",
     "Elementwise",
+    "Block",
+    "BlockPut",
     "Flatten",
+    "InitialMatVec",
     "FrobSq",
     "LayerNorm",
     "Lemma",
@@ -89,9 +116,19 @@ __all__ = [
     "MatTVec",
     "MatVec",
     "MathFunction",
+    "SeqMatMul",
     "MaxPool2d",
+    "RowSoftmax",
+    "Scores",
+    "SeqLinear",
+    "TimeMean",
+    "TimeStack",
+    "TimePut",
+    "TimeStep",
     "Sigmoid",
     "Softmax",
+    "RNN_ACTIVATION",
+    "SEQUENCE_LAYER_OPS",
     "SoftmaxVector",
     "TensorFunction",
     "Text",
@@ -110,6 +147,12 @@ __all__ = [
     "real",
     "register_activation",
 ]
+
+
+def kernel_samples(xp, x) -> dict[str, tuple]:
+    """Arguments for every layer kernel around a map x (m, C, H, W) of at least 3 x 3: the
+    convolutional ones on x, the sequence ones on its first channel as sequences (m, H, W)."""
+    return {**conv_kernel_samples(xp, x), **sequence_kernel_samples(xp, x[:, 0])}
 
 
 def activation(name: str) -> Activation:
@@ -200,12 +243,12 @@ def kernels() -> dict[str, Callable]:
         if callable(f.code):
             found[f.code.__name__] = f.code
     classes = [a.function for a in ACTIVATIONS.values() if isinstance(a.function, type)]
-    classes += [Softmax, LogSoftmax, FrobSq, *LAYER_CLASSES]
+    classes += [Softmax, LogSoftmax, FrobSq, *LAYER_CLASSES, *SEQUENCE_CLASSES]
     for cls in classes:
         kernel = getattr(cls, "kernel", None)
         if kernel is not None:
             found[kernel.__name__] = kernel
-    for kernel in HELPER_KERNELS:
+    for kernel in (*HELPER_KERNELS, *SEQUENCE_HELPER_KERNELS):
         found[kernel.__name__] = kernel
     return found
 

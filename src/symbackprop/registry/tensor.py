@@ -23,7 +23,6 @@ x^{(i)}, \\delta^{(2)(i)} there), so that no per-example quantity stands in a su
 from __future__ import annotations
 
 import itertools
-
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
