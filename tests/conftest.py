@@ -8,9 +8,12 @@ import pytest
 
 from symbackprop import derive, load_spec
 from symbackprop.analysis.gradcheck import import_source
-from symbackprop.core.examples import example_names
+from symbackprop.core.examples import classic_example_names
 
-EXAMPLES = example_names()
+# The graph and layer-size examples: every per-unit, notation, diagram and verification test runs
+# over them. The networks of layers (lenet-tiny, ...) have their own files (test_sequential*.py,
+# test_conv_oracle.py), which run the same kinds of checks in the forms those networks have.
+EXAMPLES = classic_example_names()
 
 
 @lru_cache(maxsize=None)

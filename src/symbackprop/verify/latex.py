@@ -876,7 +876,7 @@ class Parser:
 
 COSTS = {"J", "E"}
 UPDATE_MARKERS = {"new", "+", "t+1", "(t+1)", "k+1", "(k+1)", "next"}
-LAYER = re.compile(r"\d+|[lL](?:[+-]\d+)?|n_\{?l\}?(?:[+-]\d+)?")
+LAYER = re.compile(r"\d+(?:,\d+)?|[lL](?:[+-]\d+)?|n_\{?l\}?(?:[+-]\d+)?")  # (1,2): a residual block's layer
 
 
 def _derivative(numerator: Node, denominator: Node) -> Node | None:

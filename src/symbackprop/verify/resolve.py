@@ -122,22 +122,22 @@ def sequential_table(unit) -> Table:
     for symbol, (tensor, index, _) in unit.origin.items():
         name = tensor.name
         keys = []
-        m = re.fullmatch(r"(z|a|xhat|W|b|gamma|beta|mask)(\d+)", name)
+        m = re.fullmatch(r"(z|a|xhat|W|b|gamma|beta|mask)(\d+(?:_\d+)?)", name)
         if name == "x":
             keys = [("x", None), ("a", 0)]
         elif name == "t":
             keys = [("y", None), ("t", None)]
         elif m:
             base = {"mask": "r", "xhat": "xhat"}.get(m.group(1), m.group(1))
-            keys = [(base, int(m.group(2)))]
+            keys = [(base, _layer_key(m.group(2)))]
         for base, layer in keys:
             table.add(base, index, layer, symbol)
             if len(index) == 3:
                 maps[(base, layer)] = tuple(unit.shapes[tensor])
         if name.startswith("z") and m and symbol in delta_of:
-            table.add("delta", index, int(m.group(2)), delta_of[symbol])
+            table.add("delta", index, _layer_key(m.group(2)), delta_of[symbol])
             if len(index) == 3:
-                maps[("delta", int(m.group(2)))] = tuple(unit.shapes[tensor])
+                maps[("delta", _layer_key(m.group(2)))] = tuple(unit.shapes[tensor])
     ranks: dict[tuple[str, int], set] = {}  # a base whose entries of one rank are in one layer only
     for (base, index, layer), symbol in list(table.symbols.items()):
         if layer is not None:
@@ -164,6 +164,11 @@ def sequential_table(unit) -> Table:
     table.per_example = {s for s, (t, _, example) in unit.origin.items() if example is not None}
     table.per_example |= set(delta_of.values())
     return table
+
+
+def _layer_key(tag: str) -> int | str:
+    """A layer's number from a tensor's name: 1 (z1), or "1,2" for a residual block's (z1_2)."""
+    return int(tag) if tag.isdigit() else tag.replace("_", ",")
 
 
 def _layered_table(derivation) -> Table:
@@ -351,6 +356,8 @@ class Evaluator:
     def layer(self, layer: int | str | None, env: dict[str, int]) -> int | None:
         """A layer superscript's value: a number; l, l+1 bound like any index; n_l and L the last layer."""
         if layer is None or isinstance(layer, int):
+            return layer
+        if re.fullmatch(r"\d+,\d+", layer):  # a residual block's own layer (l, k)
             return layer
         m = re.fullmatch(r"(n_l|L|l)([+-]\d+)?", layer)
         if m is None:
@@ -1140,7 +1147,7 @@ def _occurrences(tree):
 
 def _layer_binding(layer, key_layer, last: int) -> tuple[bool, int | None]:
     """Does a key's layer fit a written one? (fits, the value of l it implies)."""
-    if layer is None or isinstance(layer, int):
+    if layer is None or isinstance(layer, int) or re.fullmatch(r"\d+,\d+", layer):
         return layer == key_layer, None
     if key_layer is None:
         return False, None

@@ -1,9 +1,9 @@
 """Built-in example specs, shipped as package data (``<name>.toml`` beside this file).
 
-``sequential/`` holds the examples of the ``[[layers]]`` form (convolution, batch norm, dropout,
-a residual block). They load by name like the others (``load_spec("lenet-tiny")``), but
-:func:`example_names` does not list them yet: the listed examples are the ones every document,
-notebook and verification test runs over, and those features do not cover these layers yet.
+The networks of layers (``lenet-tiny``, ``bn-mlp``, ``dropout-mlp``, ``resnet-block``) are listed
+with the others. ``sequential/`` holds the sequence models (recurrent, LSTM, GRU, attention),
+which load by name (``load_spec("rnn-tiny")``) but are not listed yet: their documents do not
+yet have what a handout needs (the unrolled graph, a worked example over time, verification).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def example_names() -> list[str]:
 
 
 def staged_example_names() -> list[str]:
-    """Names of the built-in ``[[layers]]`` examples (not in :func:`example_names` yet), sorted."""
+    """Names of the built-in sequence models (not in :func:`example_names` yet), sorted."""
     folder = resources.files(__name__).joinpath(STAGED)
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
@@ -34,3 +34,14 @@ def example_text(name: str) -> str:
 
 def example_title(name: str) -> str:
     return tomllib.loads(example_text(name)).get("title", "")
+
+
+def layer_example_names() -> list[str]:
+    """The listed examples that are networks of layers (``[[layers]]`` specs)."""
+    return [n for n in example_names() if "layers" in tomllib.loads(example_text(n))]
+
+
+def classic_example_names() -> list[str]:
+    """The listed examples given as a graph or as layer sizes (not ``[[layers]]``)."""
+    layers = set(layer_example_names())
+    return [n for n in example_names() if n not in layers]
