@@ -385,6 +385,32 @@ _SEVERAL_LINES = re.compile(r"\\\\|\\begin\{(align|aligned|gather|equation|split
 
 def _verify(spec: str, answer: str, target_text: str | None, notation: str | None) -> Verdict:
     ctx = context(spec, notation)
+    verdict = _verify_in(ctx, spec, answer, target_text, notation)
+    if ctx.table.layers and isinstance(verdict, Verdict):  # entries as a student writes them: W1[0,0,1,2]
+        verdict = replace(verdict, target=entry_names(verdict.target), message=entry_names(verdict.message))
+    return verdict
+
+
+_ENTRY = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*?)__(\d+(?:_\d+)*)\b")
+
+
+def entry_names(text: str | None) -> str | None:
+    """z1__0_1_2_3 (example 0's z^(1) at (1, 2, 3)) as z1[1,2,3]; W1__0_0_1_2 as W1[0,0,1,2]. The
+    checker's instance is one example, whose index 0 data symbols carry first."""
+    if not text:
+        return text
+
+    def one(m: re.Match) -> str:
+        name, digits = m.group(1), m.group(2).split("_")
+        data = re.sub(r"^(delta_|d)(?=[a-z])", "", name).rstrip("0123456789_") in ("x", "t", "z", "a", "xhat", "mask")
+        if data and len(digits) > 1:
+            digits = digits[1:]
+        return f"{name}[{','.join(digits)}]"
+
+    return _ENTRY.sub(one, text)
+
+
+def _verify_in(ctx, spec: str, answer: str, target_text: str | None, notation: str | None) -> Verdict:
     if isinstance(answer, str) and _SEVERAL_LINES.search(_without_matrices(answer)) and not target_text:
         return _several_lines(spec, answer, notation)
     try:
