@@ -95,7 +95,7 @@ def test_the_conv_window_is_the_first_output_entry():
     assert conv.output.shape == (4, 4) and conv.input.shape == (6, 6) and conv.kernel.shape == (3, 3)
     rows = builder("lenet-tiny").example()["conv_sum"]  # the window's products, row by row, then z
     assert len(rows) == k + 1 and rows[-1] == "&= " + number_latex(float(conv.output[0, 0]))
-    assert rows[0].startswith("z^{(1)}_{1,1,1} &= " + number_latex(float(conv.input[0, 0])) + r" \cdot ")
+    assert rows[0].startswith("z^{(1)}_{0,0,0} &= " + number_latex(float(conv.input[0, 0])) + r" \cdot ")
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -156,7 +156,7 @@ def test_a_feature_map_is_a_matrix_per_channel_and_numbers_are_the_tables():
     ex = b.example()
     layer1 = ex["layers"][0][1]
     z1 = derivation("lenet-tiny").analysis.layers_example.layers[0].rows[0].value
-    assert layer1[0].count(r"\begin{bmatrix}") == 2 and "c=2" in layer1[0]
+    assert layer1[0].count(r"\begin{bmatrix}") == 2 and "c=1" in layer1[0]
     assert number_latex(float(z1[1, 0, 0])) in layer1[0]
     assert "not tabulated" not in derivation("lenet-tiny").to_latex()
 
@@ -242,7 +242,7 @@ def test_wide_rows_wrap_into_blocks_and_the_pictures_keep_the_rule():
     b = _Builder(d.analysis, {}, "en")
     ex = b.example()
     params = "\n".join(ex["params"])
-    assert r"\underset{j=1..8}" in params and r"\underset{j=17..18}" in params  # W^(7) is 3 x 18
+    assert r"\underset{j=0..7}" in params and r"\underset{j=16..17}" in params  # W^(7) is 3 x 18
     assert ex["conv_sum"] == []  # two input channels: the one channel's products are not z
     assert b._picture_layout.geometry.collisions() == []
     assert ex["conv_layout"].geometry.collisions() == []
@@ -267,5 +267,5 @@ def test_the_markdown_links_the_stack_and_the_convolution_as_svg_files():
         assert links == [(msg.figure_network, f"{stem}.fig1.svg"), (msg.figure_conv, f"{stem}.fig2.svg")]
         stack, conv = doc.figures.values()
         assert stack in d.to_latex(lang) and conv in d.to_latex(lang)
-        assert r"z^{(1)}_{1,1,1} &= 0.91 \cdot" in doc.text  # the window's sum, in MathJax
+        assert r"z^{(1)}_{0,0,0} &= 0.91 \cdot" in doc.text  # the window's sum, in MathJax
     assert len(derivation("bn-mlp").to_markdown_document("en").figures) == 1  # no convolution

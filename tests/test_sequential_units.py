@@ -111,8 +111,12 @@ def test_a_wrong_error_term_in_train_py_fails_the_check():
 
 def test_an_unrotated_kernel_would_be_caught():
     """The input's error term with the kernel not rotated (a student's classic slip) differs."""
-    net = SequentialNetwork("one-conv", (1, 4, 4), (Layer("conv2d", channels=1, kernel=2), Layer("flatten"),
-                                                   Layer("dense", units=2, activation="softmax")), "cross_entropy")
+    net = SequentialNetwork(
+        "one-conv",
+        (1, 4, 4),
+        (Layer("conv2d", channels=1, kernel=2), Layer("flatten"), Layer("dense", units=2, activation="softmax")),
+        "cross_entropy",
+    )
     d = SequentialDerivation(net)
     module = import_source(derive(net).to_numpy(), name="units_unrotated")
     check_sequential(d, module)

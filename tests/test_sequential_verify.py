@@ -45,7 +45,10 @@ def test_every_line_written_entry_by_entry_verifies(name, lang):
     ("spec", "answer"),
     [
         ("lenet-tiny", r"\frac{\partial L}{\partial W_{f,c,u,v}} = \sum_{i,j} \delta_{f,i,j} x_{c,i+u,j+v}"),
-        ("lenet-tiny", r"\frac{\partial J}{\partial x_{c,r,q}} = \sum_{f,u,v} \delta^{(1)}_{f,r-u,q-v} W^{(1)}_{f,c,u,v}"),
+        (
+            "lenet-tiny",
+            r"\frac{\partial J}{\partial x_{c,r,q}} = \sum_{f,u,v} \delta^{(1)}_{f,r-u,q-v} W^{(1)}_{f,c,u,v}",
+        ),
         ("lenet-tiny", r"\frac{\partial J}{\partial b^{(1)}_{f}} = \sum_{i=0}^{3} \sum_{j=0}^{3} \delta^{(1)}_{f,i,j}"),
         ("lenet-tiny", r"z^{(1)}_{f,i,j} = \sum_{c,u,v} W^{(1)}_{f,c,u,v} x_{c,i+u,j+v} + b^{(1)}_f"),
         ("dropout-mlp", r"\delta^{(1)}_{k} = 2 r^{(2)}_k \frac{\partial J}{\partial a^{(2)}_{k}} [z^{(1)}_k > 0]"),
@@ -65,7 +68,11 @@ def test_a_courses_answers_are_correct(spec, answer):
             r"\frac{\partial J}{\partial x_{c,r,q}} = \sum_{f,u,v} \delta^{(1)}_{f,r+u-2,q+v-2} W^{(1)}_{f,c,u,v}",
             "kernel_not_rotated",
         ),
-        ("dropout-mlp", r"\delta^{(1)}_{k} = 2 \frac{\partial J}{\partial a^{(2)}_{k}} [z^{(1)}_k > 0]", "missing_mask"),
+        (
+            "dropout-mlp",
+            r"\delta^{(1)}_{k} = 2 \frac{\partial J}{\partial a^{(2)}_{k}} [z^{(1)}_k > 0]",
+            "missing_mask",
+        ),
         ("dropout-mlp", r"\delta^{(1)}_{k} = \frac{\partial J}{\partial a^{(2)}_{k}} [z^{(1)}_k > 0]", "missing_mask"),
     ],
 )
@@ -75,10 +82,14 @@ def test_the_mistakes_are_named(spec, answer, code):
 
 
 def test_a_missing_sum_over_the_positions_is_said():
-    v = verify_answer("lenet-tiny", r"\frac{\partial J}{\partial W^{(1)}_{f,c,u,v}} = \delta^{(1)}_{f,i,j} x_{c,i+u,j+v}")
+    v = verify_answer(
+        "lenet-tiny", r"\frac{\partial J}{\partial W^{(1)}_{f,c,u,v}} = \delta^{(1)}_{f,i,j} x_{c,i+u,j+v}"
+    )
     assert v.verdict == "invalid" and "free on the right-hand side" in v.message and "sum over it" in v.message
 
 
 def test_a_wrong_index_is_wrong():
-    v = verify_answer("lenet-tiny", r"\frac{\partial J}{\partial W^{(1)}_{f,c,u,v}} = \sum_{i,j} \delta^{(1)}_{f,i,j} x_{c,i+v,j+u}")
+    v = verify_answer(
+        "lenet-tiny", r"\frac{\partial J}{\partial W^{(1)}_{f,c,u,v}} = \sum_{i,j} \delta^{(1)}_{f,i,j} x_{c,i+v,j+u}"
+    )
     assert v.verdict == "incorrect"

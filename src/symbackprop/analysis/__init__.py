@@ -112,7 +112,15 @@ def analyse(
         example = sequential_example(derivation)
         forms = tuple(index_equations(derivation))
         return Analysis(
-            derivation, derivation.equations, None, {}, {}, layers_check, None, layers_example=example, index_forms=forms
+            derivation,
+            derivation.equations,
+            None,
+            {},
+            {},
+            layers_check,
+            None,
+            layers_example=example,
+            index_forms=forms,
         )
 
     layered = isinstance(derivation, LayeredDerivation)
@@ -235,7 +243,15 @@ def _example(derivation, unit: GraphDerivation) -> WorkedExample | None:
     edges = {k: _number(v) for k, v in evaluate_edges(unit, values).items()} if graph else {}
     node_rows = _node_rows(unit, forward, dict(delta_rows), gradient_rows) if graph else []
     return WorkedExample(
-        forward, delta_rows, gradient_rows, flat, gradient_of, edges, layers=layers, rows_in_data=rows, node_rows=node_rows
+        forward,
+        delta_rows,
+        gradient_rows,
+        flat,
+        gradient_of,
+        edges,
+        layers=layers,
+        rows_in_data=rows,
+        node_rows=node_rows,
     )
 
 

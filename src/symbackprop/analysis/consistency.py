@@ -100,7 +100,6 @@ def _components(names, eq) -> list[tuple[int, int | None]]:
     return [(k, None) for k in range(shape[0])]
 
 
-
 SEQUENTIAL_POINTS = 2
 TOLERANCE = 1e-9
 
@@ -155,7 +154,9 @@ def check_sequential(derivation, module, points: int = SEQUENTIAL_POINTS, seed: 
             scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
             error = float(np.max(np.abs(got - want))) / scale if want.size else 0.0
             if not error <= TOLERANCE:
-                raise ConsistencyError(f"{net.name}: {eq.kind} of {name} differs from the per-unit derivation by {error:.3g}")
+                raise ConsistencyError(
+                    f"{net.name}: {eq.kind} of {name} differs from the per-unit derivation by {error:.3g}"
+                )
             comparisons += want.size
     return Consistency(comparisons, tuple(net.input_shape))
 

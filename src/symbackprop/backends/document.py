@@ -192,7 +192,7 @@ class _Builder:
             decay = m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
             text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
             text["delta"] = [m.layers_backward_words] + self._layers_check_words()
-            text["gradient"] = [m.layers_gradient_words, m.gradient_words.format(rate=rate)]
+            text["gradient"] = [m.layers_gradient_words, m.layers_update_words.format(rate=rate)]
             if self.sequence_model:
                 text["delta"] = [m.sequence_backward_words] + self._layers_check_words()
                 text["gradient"] = [m.sequence_gradient_words, m.gradient_words.format(rate=rate)]
@@ -241,7 +241,6 @@ class _Builder:
         forms = self.a.index_forms
         if not forms:
             return None
-        numbers = {eq.label: eq.number for eq in self.a.equations}
         groups: dict[str, list[PrintedLine]] = {"forward": [], "delta": [], "gradient": []}
         for form in forms:
             eq = form.equation
@@ -251,9 +250,14 @@ class _Builder:
         m = self.msg
         skipped = self._index_skipped()
         return {
-            "words": [m.index_words] + ([m.index_skipped.format(ops=skipped)] if skipped else []),
+            "words": [m.index_words]
+            + ([m.index_conv_words] if self._has_conv() else [])
+            + ([m.index_skipped.format(ops=skipped)] if skipped else []),
             "groups": [(getattr(m, f"index_{k}"), lines) for k, lines in groups.items() if lines],
         }
+
+    def _has_conv(self) -> bool:
+        return any(layer.type == "conv2d" for top in self.net.layers for layer in (*top.body, top))
 
     def _index_skipped(self) -> str:
         """The layer types whose equations stay in tensor form (pooling's routing, normalisation)."""

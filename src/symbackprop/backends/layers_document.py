@@ -67,7 +67,7 @@ def _column_blocks(rows: list[list[str]]) -> list[_Piece]:
             start, used = j, 10.0
         used += width
     blocks.append((start, len(widths)))
-    return [_matrix([row[a:b] for row in rows], f"j={a + 1}" + (f"..{b}" if b - a > 1 else "")) for a, b in blocks]
+    return [_matrix([row[a:b] for row in rows], f"j={a}" + (f"..{b - 1}" if b - a > 1 else "")) for a, b in blocks]
 
 
 def tensor_pieces(value: np.ndarray, fmt: Callable[[float], str]) -> list[_Piece]:
@@ -90,13 +90,13 @@ def tensor_pieces(value: np.ndarray, fmt: Callable[[float], str]) -> list[_Piece
     if value.ndim == 3:
         several = value.shape[0] > 1
         return [
-            _matrix([[fmt(float(v)) for v in row] for row in channel], f"c={c + 1}" if several else "")
+            _matrix([[fmt(float(v)) for v in row] for row in channel], f"c={c}" if several else "")
             for c, channel in enumerate(value)
         ]
     pieces = []
     for f, filters in enumerate(value):
         for c, channel in enumerate(filters):
-            label = f"f={f + 1},c={c + 1}" if value.shape[1] > 1 else f"f={f + 1}"
+            label = f"f={f},c={c}" if value.shape[1] > 1 else f"f={f}"
             pieces.append(_matrix([[fmt(float(v)) for v in row] for row in channel], label))
     return pieces
 
@@ -206,13 +206,13 @@ def conv_picture(conv, fmt, msg, p):
     if conv is None:
         return None
     k = conv.window[0]
-    source = f"{msg.conv_input} ${p(conv.symbols[0])}$, $c=1$"
+    source = f"{msg.conv_input} ${p(conv.symbols[0])}$, $c=0$"
     if conv.padding:
         source += msg.conv_padded.format(padding=conv.padding)
     grids = [
         (source, [[fmt(float(v)) for v in row] for row in conv.input]),
-        (f"{msg.conv_kernel} ${p(conv.symbols[1])}_{{1,1}}$", [[fmt(float(v)) for v in row] for row in conv.kernel]),
-        (f"{msg.conv_output} ${p(conv.symbols[2])}$, $f=1$", [[fmt(float(v)) for v in row] for row in conv.output]),
+        (f"{msg.conv_kernel} ${p(conv.symbols[1])}_{{0,0}}$", [[fmt(float(v)) for v in row] for row in conv.kernel]),
+        (f"{msg.conv_output} ${p(conv.symbols[2])}$, $f=0$", [[fmt(float(v)) for v in row] for row in conv.output]),
     ]
     frames = [(0, 0, k, k), None, (0, 0, 1, 1)]
     return conv_layout(grids, [r"$\star$", "$=$"], frames, [conv.padding, 0, 0])
@@ -236,7 +236,7 @@ def conv_sum_rows(conv, fmt, p) -> list[str]:
         rows.append(" + ".join(terms))
     if conv.bias is not None:
         rows[-1] += f" + {factor(conv.bias)}"
-    name = f"{p(conv.symbols[2])}_{{1,1,1}}"
+    name = f"{p(conv.symbols[2])}_{{0,0,0}}"
     lines = [f"{name} &= {rows[0]}"] + [rf"&\quad + {row}" for row in rows[1:]]
     lines.append(f"&= {fmt(float(conv.output[0, 0]))}")
     return lines

@@ -140,8 +140,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "index_heading": ("Entry by entry", "逐个分量"),
     "index_words": (
-        "First the equations of each layer one entry at a time, as the teaching material writes them, for one example (the batch averages them, as the tensor forms of the next sections say). Indices count from 0, as in PyTorch: $x_{c,i,j}$ is channel $c$, row $i$, column $j$ of a map, $W_{f,c,u,v}$ the weight of kernel $f$ on channel $c$ at offset $(u, v)$. An entry outside its map is zero: the zero padding of a convolution's input, and in the input's error term the entries of $\\delta$ beyond the border, which makes that sum the full convolution of $\\delta$ with the kernel rotated by 180 degrees. On the right of each line, the tensor equation it writes out.",
-        "先按教材的写法逐个分量写出各层的公式，针对单个样本（批量取其平均，见后面几节的张量形式）。下标从 0 起，与 PyTorch 相同：$x_{c,i,j}$ 是特征图第 $c$ 个通道第 $i$ 行第 $j$ 列的分量，$W_{f,c,u,v}$ 是第 $f$ 个卷积核在通道 $c$、偏移 $(u, v)$ 处的权重。特征图范围之外的分量为零：卷积输入的零填充，以及输入误差项中越过边界的 $\\delta$ 分量，正因如此这个和式是 $\\delta$ 与旋转 180 度的卷积核的完全卷积。每行右侧是它所展开的张量公式。",
+        "First the equations of each layer one entry at a time, as the teaching material writes them, for one example (the batch averages them, as the tensor forms of the next sections say). Indices count from 0, as in PyTorch. On the right of each line, the tensor equation it writes out.",
+        "先按教材的写法逐个分量写出各层的公式，针对单个样本（批量取其平均，见后面几节的张量形式）。下标从 0 起，与 PyTorch 相同。每行右侧是它所展开的张量公式。",
+    ),
+    "index_conv_words": (
+        "In a feature map, $x_{c,i,j}$ is channel $c$, row $i$, column $j$; $W_{f,c,u,v}$ is the weight of kernel $f$ on channel $c$ at offset $(u, v)$. An entry outside its map is zero: the zero padding of a convolution's input, and in the input's error term the entries of $\\delta$ beyond the border, which makes that sum the full convolution of $\\delta$ with the kernel rotated by 180 degrees.",
+        "特征图中，$x_{c,i,j}$ 是第 $c$ 个通道第 $i$ 行第 $j$ 列的分量，$W_{f,c,u,v}$ 是第 $f$ 个卷积核在通道 $c$、偏移 $(u, v)$ 处的权重。特征图范围之外的分量为零：卷积输入的零填充，以及输入误差项中越过边界的 $\\delta$ 分量，正因如此这个和式是 $\\delta$ 与旋转 180 度的卷积核的完全卷积。",
     ),
     "index_skipped": (
         "Stated in tensor form only, with their words there: {ops}.",
@@ -166,6 +170,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "index_forward": ("The forward pass:", "前向传播："),
     "index_delta": ("The error terms, back from the output:", "误差项，从输出层往回："),
     "index_gradient": ("The gradients:", "梯度："),
+    "layers_update_words": (
+        "The gradient of each parameter follows from the error term of the node it feeds, averaged over the batch, and gradient descent with learning rate {rate} updates it:",
+        "每个参数的梯度由它所连接节点的误差项得到，并对批量取平均；学习率为 {rate} 的梯度下降按下式更新它：",
+    ),
     "layers_check": (
         "Each tensor equation below was checked against the per-unit derivation before it was printed: every entry of every value, error term and gradient of a batch of {batch} examples, written out one unit at a time and differentiated by the scalar engine, at {points} random points ({checks} comparisons).",
         "下面每个张量公式在打印之前都已与逐单元推导核对：把 {batch} 个样本的批量逐个单元写出、由标量引擎求导，在 {points} 个随机点上比较每个值、误差项和梯度的每个分量（共 {checks} 次比较）。",
@@ -680,16 +688,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "layers_example_decay": (" The weight-decay term is added to it.", "其中还加上了权重衰减项。"),
     "layers_example_conv": (
-        r"The convolution of layer {layer} on the first example, for the input's first channel and the first filter (its kernel $W^{{({layer})}}_{{1,1}}$): the entries of the highlighted window of the input times those of the kernel, summed, give the highlighted entry of the output $z^{{({layer})}}$.{bias}{channels} The window moves {stride} to the next entry.",
-        r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器（卷积核 $W^{{({layer})}}_{{1,1}}$）：输入中高亮窗口的元素与卷积核的元素逐一相乘再求和，得到输出 $z^{{({layer})}}$ 中高亮的那一项。{bias}{channels}窗口每次移动 {stride} 得到下一项。",
+        r"The convolution of layer {layer} on the first example, for the input's first channel and the first filter, $c = 0$ and $f = 0$ (its kernel $W^{{({layer})}}_{{0,0}}$): the entries of the highlighted window of the input times those of the kernel, summed, give the highlighted entry of the output $z^{{({layer})}}$.{bias}{channels} The window moves {stride} to the next entry.",
+        r"第 {layer} 层的卷积作用在第一个样本上，取输入的第一个通道与第一个滤波器，即 $c = 0$、$f = 0$（卷积核 $W^{{({layer})}}_{{0,0}}$）：输入中高亮窗口的元素与卷积核的元素逐一相乘再求和，得到输出 $z^{{({layer})}}$ 中高亮的那一项。{bias}{channels}窗口每次移动 {stride} 得到下一项。",
     ),
     "layers_example_conv_channels": (
         " The input's other channels add their own such sums.",
         "输入其余通道的同样的和也加在一起。",
     ),
     "layers_example_conv_bias": (
-        r" The bias $b^{{({layer})}}_1 = {value}$ is added to it.",
-        r"再加上偏置 $b^{{({layer})}}_1 = {value}$。",
+        r" The bias $b^{{({layer})}}_0 = {value}$ is added to it.",
+        r"再加上偏置 $b^{{({layer})}}_0 = {value}$。",
     ),
     "layers_example_stride_one": ("one place", "一格"),
     "layers_example_stride": ("{stride} places", "{stride} 格"),

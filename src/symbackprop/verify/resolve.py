@@ -268,8 +268,10 @@ def index_elements(text: str) -> list[str]:
             raise ResolveError(f"an empty index in _{{{text}}}")
         return parts
     compact = text.replace(" ", "")
-    if re.fullmatch(_LINEAR_INDEX, compact) and re.search(r"[A-Za-z0-9][+-]", compact) and not re.fullmatch(
-        r"[A-Za-z][+-]\d+", compact
+    if (
+        re.fullmatch(_LINEAR_INDEX, compact)
+        and re.search(r"[A-Za-z0-9][+-]", compact)
+        and not re.fullmatch(r"[A-Za-z][+-]\d+", compact)
     ):
         return [compact]
     return _ELEMENT.findall(text)
