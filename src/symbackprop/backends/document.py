@@ -246,7 +246,7 @@ class _Builder:
             eq = form.equation
             key = "forward" if eq.kind in ("forward", "loss") else eq.kind
             line = self.line(eq.lhs, eq.rhs)
-            groups[key].append(replace(line, reason=f"\\eqref{{{form.tensor}}}"))
+            groups[key].append(replace(line, reason=form.tensor))  # the label of the tensor equation
         m = self.msg
         skipped = self._index_skipped()
         return {
@@ -254,6 +254,7 @@ class _Builder:
             + ([m.index_conv_words] if self._has_conv() else [])
             + ([m.index_skipped.format(ops=skipped)] if skipped else []),
             "groups": [(getattr(m, f"index_{k}"), lines) for k, lines in groups.items() if lines],
+            "numbers": {eq.label: eq.number for eq in self.a.equations},
         }
 
     def _has_conv(self) -> bool:
