@@ -129,3 +129,22 @@ def test_an_unrotated_kernel_would_be_caught():
 
     with pytest.raises(ConsistencyError, match="gradient of x"):
         check_sequential(d, types.SimpleNamespace(forward=module.forward, backward=backward))
+
+
+def test_ties_in_a_pooling_window_go_to_the_first_entry_in_both_forms():
+    """Windows of a map that was all zero padding tie exactly: the per-unit max gates send the
+    gradient to the first entry, as the tensor form routes it (found by hypothesis in CI)."""
+    net = SequentialNetwork(
+        "ties",
+        (1, 3, 3),
+        (
+            Layer("conv2d", channels=1, kernel=1, padding=1, activation="elu"),
+            Layer("conv2d", channels=3, kernel=2, stride=3, padding=2, activation="elu"),
+            Layer("maxpool2d", size=3, stride=1),
+            Layer("flatten"),
+            Layer("dense", units=2, activation="softmax"),
+        ),
+        "cross_entropy",
+    )
+    d = SequentialDerivation(net)
+    check_sequential(d, import_source(derive(net).to_numpy(), name="units_ties"), points=3)

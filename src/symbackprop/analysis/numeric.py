@@ -15,6 +15,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from symbackprop.registry import TensorFunction, code_form, numpy_kernels
+from symbackprop.registry.layers import MaxGate
 
 BIG_INTEGER = 2**53  # beyond this an int64 literal would overflow, or lose nothing as a float
 
@@ -94,7 +95,7 @@ def evaluate_numpy(expr: sympy.Expr, values: dict[str, np.ndarray]) -> np.ndarra
 
 
 def _form(node: sympy.Basic):
-    if node.is_Add or node.is_Mul or node.is_Pow or isinstance(node, (sympy.Max, sympy.Min, sympy.Heaviside)):
+    if node.is_Add or node.is_Mul or node.is_Pow or isinstance(node, (sympy.Max, sympy.Min, sympy.Heaviside, MaxGate)):
         return ("structure", None, False)
     if node.args and not isinstance(node, TensorFunction):
         return code_form(type(node))
@@ -114,8 +115,8 @@ def _evaluate_node(node: sympy.Basic, form, args: list, values: dict[str, np.nda
         return functools.reduce(np.multiply, args)
     if node.is_Pow:
         return np.power(args[0], args[1])
-    if isinstance(node, (sympy.Max, sympy.Min)):  # max pooling's windows, written out per unit
-        return functools.reduce(np.maximum if isinstance(node, sympy.Max) else np.minimum, args)
+    if isinstance(node, (sympy.Max, sympy.Min, MaxGate)):  # max pooling's windows, written out per unit
+        return functools.reduce(np.minimum if isinstance(node, sympy.Min) else np.maximum, args)
     if isinstance(node, sympy.Heaviside):  # H(0) is SymPy's 1/2 unless a second argument says
         return np.heaviside(args[0], args[1] if len(args) > 1 else 0.5)
     if form is not None:

@@ -231,8 +231,8 @@ def kinks_of(cls: type) -> tuple[float, ...]:
     for f in FUNCTIONS.values():
         if f.sympy_class is cls and f.sympy_class is not sympy.Pow:
             return f.domain.kinks
-    if isinstance(cls, type) and issubclass(cls, TensorFunction):
-        return getattr(cls, "kinks", ())  # max pooling: where entries of a window tie
+    if isinstance(cls, type) and (issubclass(cls, TensorFunction) or hasattr(cls, "kinks")):
+        return getattr(cls, "kinks", ())  # max pooling and its per-unit gates: where entries tie
     return (0.0,) if cls is sympy.Heaviside else ()
 
 

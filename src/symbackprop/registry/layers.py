@@ -288,19 +288,41 @@ def _whole(*args) -> list[int]:
     return [int(a) for a in args]
 
 
+class MaxGate(sympy.Function):
+    """max(a, b) of a max-pooling window written out, with max pooling's rule for ties: the
+    gradient goes to the first argument where they are equal ([a >= b] and [b > a]), as the
+    tensor form routes it to the first maximum of the window (SymPy's Max splits it in halves
+    and sorts its arguments, which would lose which one is first)."""
+
+    nargs = 2
+    kinks: ClassVar[tuple[float, ...]] = (0.0,)  # where the two tie
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sympy.Heaviside(a - b, 1) if argindex == 1 else sympy.Heaviside(b - a, 0)
+
+    def _eval_is_real(self):
+        return True
+
+    def _latex(self, printer, exp=None):
+        text = r"\max\left(%s, %s\right)" % tuple(printer._print(a) for a in self.args)
+        return f"{text}^{{{exp}}}" if exp else text
+
+
 def _pairwise_max(ctx, label: str, cells: list):
-    """max of a window as a tree of two-argument max gates, each inner one a node of its own
-    (``ctx.shared``): each gate's derivative is one step function, where SymPy's Max of many
-    arguments (which flattens nested ones) compares every pair of them."""
+    """max of a window as a tree of two-argument max gates in row-major order, each inner one a
+    node of its own (``ctx.shared``): each gate's derivative is one step function (ties to the
+    first), where SymPy's Max of many arguments (which flattens nested ones) compares every pair
+    of them."""
     level = 0
     while len(cells) > 2:
         pairs = [
-            ctx.shared(f"{label}_{level}_{i}", lambda i=i: sympy.Max(cells[i], cells[i + 1]))
+            ctx.shared(f"{label}_{level}_{i}", lambda i=i: MaxGate(cells[i], cells[i + 1]))
             for i in range(0, len(cells) - 1, 2)
         ]
         cells = pairs + ([cells[-1]] if len(cells) % 2 else [])
         level += 1
-    return sympy.Max(*cells)
+    return MaxGate(*cells) if len(cells) == 2 else cells[0]
 
 
 def _normalised_entry(ctx, label, value, group, eps):

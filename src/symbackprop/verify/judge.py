@@ -37,6 +37,7 @@ from sympy import Symbol
 from symbackprop.analysis.numeric import evaluate_numpy
 from symbackprop.core.limits import time_limit
 from symbackprop.registry import elementary, kinks_of
+from symbackprop.registry.layers import MaxGate
 
 POINTS = 384
 M_VALUES = (1, 2, 3, 5)
@@ -338,7 +339,7 @@ def _walk_node(node, args: list, point: dict):
         return mpmath.exp(args[0])
     if isinstance(node, sympy.log):
         return mpmath.log(args[0]) if args[0] > 0 else None
-    if isinstance(node, sympy.Max):
+    if isinstance(node, (sympy.Max, MaxGate)):
         return max(args)
     if isinstance(node, sympy.Min):
         return min(args)
