@@ -106,7 +106,6 @@ def analyse(
 
     if isinstance(derivation, SequentialDerivation):
         from symbackprop.analysis.sequential_example import sequential_example
-
         from symbackprop.calculus.sequential_index import index_equations
 
         example = sequential_example(derivation)

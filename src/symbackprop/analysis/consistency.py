@@ -119,8 +119,8 @@ def check_sequential(derivation, module, points: int = SEQUENTIAL_POINTS, seed: 
     so the comparison is numerical, entry by entry, at points away from ties.
     """
     from symbackprop.analysis.evaluate import evaluate_graph
-    from symbackprop.analysis.numeric import evaluate_numpy
     from symbackprop.analysis.gradcheck import random_values
+    from symbackprop.analysis.numeric import evaluate_numpy
 
     unit = derivation.unit
     m = unit.m

@@ -27,8 +27,8 @@ import sympy
 from sympy import Symbol
 
 from symbackprop.calculus.derive import GraphDerivation, derive_graph
-from symbackprop.calculus.sequential_units import UnitGraph, sequential_unit_graph
 from symbackprop.calculus.equations import Equation, document_order, number, updated
+from symbackprop.calculus.sequential_units import UnitGraph, sequential_unit_graph
 from symbackprop.core.sequential import SequentialNetwork, graph_and_names
 from symbackprop.registry import real
 
