@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_sequential import jax_agreement
 
 from symbackprop import derive, load_spec
 from symbackprop.analysis.gradcheck import check_derivation, import_source, random_values
@@ -428,31 +429,9 @@ def test_the_module_runs_on_array_api_strict_and_torch(net, backend):
             np.testing.assert_allclose(_numpy(got[key]), want[key], rtol=1e-12, atol=1e-13, err_msg=f"{name}[{key}]")
 
 
-JAX_SCRIPT = """
-import jax
-import numpy as np
-jax.config.update("jax_enable_x64", True)
-from symbackprop import derive, load_spec
-from symbackprop.analysis.gradcheck import import_source, random_values
-
-for name in ("rnn-tiny", "lstm-tiny", "gru-tiny", "attention-tiny"):
-    net = load_spec(name)
-    d = derive(net)
-    reference = import_source(d.to_numpy(), name="ref_" + name.replace("-", "_"))
-    jitted = import_source(d.to_numpy("jax"), name="jax_" + name.replace("-", "_"))
-    values = random_values(net, np.random.default_rng(0), batch=3)
-    want = reference.step(values)
-    for _ in range(2):  # the second call runs the compiled step
-        got = jitted.step({k: jax.numpy.asarray(v) for k, v in values.items()})
-    for key in want:
-        np.testing.assert_allclose(np.asarray(got[key]), want[key], rtol=1e-12, atol=1e-13, err_msg=name + key)
-print("agree")
-"""
-
-
 def test_the_jax_target_jit_compiles_the_sequence_steps_and_agrees():
     """In a process of its own (JAX starts threads)."""
-    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, timeout=300)
+    result = jax_agreement(EXAMPLES)
     assert result.returncode == 0 and result.stdout.strip() == "agree", result.stderr[-2000:]
 
 

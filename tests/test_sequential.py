@@ -561,7 +561,7 @@ jax.config.update("jax_enable_x64", True)
 from symbackprop import derive, load_spec
 from symbackprop.analysis.gradcheck import import_source, random_values
 
-for name in ("lenet-tiny", "bn-mlp", "dropout-mlp", "resnet-block"):
+for name in NAMES:
     net = load_spec(name)
     d = derive(net)
     reference = import_source(d.to_numpy(), name="ref_" + name.replace("-", "_"))
@@ -576,8 +576,15 @@ print("agree")
 """
 
 
+def jax_agreement(names: list[str]) -> subprocess.CompletedProcess:
+    """The jax target's jit-compiled step against the NumPy one, in a process of its own (JAX
+    starts threads); the shared script for the layer and the sequence examples."""
+    script = JAX_SCRIPT.replace("NAMES", repr(tuple(names)))
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
 def test_the_jax_target_jit_compiles_the_layer_steps_and_agrees():
     """In a process of its own (JAX starts threads); JAX's immutable arrays take .at[].add."""
     pytest.importorskip("jax", reason="the jax target is tested where JAX is installed")
-    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], capture_output=True, text=True, timeout=300)
+    result = jax_agreement(EXAMPLES)
     assert result.returncode == 0 and result.stdout.strip() == "agree", result.stderr[-2000:]

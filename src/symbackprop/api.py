@@ -75,7 +75,7 @@ class Derivation:
     @cached_property
     def analysis(self) -> Analysis:
         if isinstance(self.inner, SequentialDerivation):
-            return analyse(self.inner, layers_consistency(self.inner))
+            return analyse(self.inner, layers_consistency(self.inner, self.module("numpy").text))
         return analyse(self.inner)
 
     def module(self, target: str = "numpy") -> GeneratedModule:
@@ -134,13 +134,18 @@ class Derivation:
         return summary_latex(self.analysis)
 
 
-def layers_consistency(derivation: SequentialDerivation) -> Consistency:
+def layers_consistency(derivation: SequentialDerivation, source: str | None = None) -> Consistency:
     """Check a network of layers' tensor equations against its per-unit derivation, on the
     network or, if it is large, on a smaller instance of it (``small_instance``), through the
-    train.py generated from those equations (see :func:`check_sequential`)."""
+    train.py generated from those equations (see :func:`check_sequential`). ``source``: the
+    network's own train.py, if the caller has it already."""
     small = small_instance(derivation.network)
-    instance = derivation if small is derivation.network else SequentialDerivation(small)
-    module = import_source(generate(instance, "numpy").text, name="symbackprop_layers_check")
+    if small is derivation.network:
+        instance, text = derivation, source or generate(derivation, "numpy").text
+    else:
+        instance = SequentialDerivation(small)
+        text = generate(instance, "numpy").text
+    module = import_source(text, name="symbackprop_layers_check")
     result = check_sequential(instance, module)
     return replace(result, shortened=small is not derivation.network)
 

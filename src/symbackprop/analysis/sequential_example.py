@@ -109,13 +109,7 @@ def initial_point(net) -> dict[str, np.ndarray] | None:
     if not net.example:
         return None
     rng = np.random.default_rng(net.seed)
-    point: dict[str, np.ndarray] = {}
-    for name, shape in net.parameter_shapes().items():
-        scale = net.initial_scale(name)
-        if scale is not None:
-            point[name] = rng.normal(0.0, scale, shape)
-        else:
-            point[name] = np.ones(shape) if name.startswith("gamma") else np.zeros(shape)
+    point: dict[str, np.ndarray] = net.initial_parameters(rng)
     point["x"] = np.asarray(net.example["x"], dtype=float)
     point["t"] = np.asarray(net.example["t"], dtype=float)
     m = point["x"].shape[0]

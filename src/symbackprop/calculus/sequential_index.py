@@ -22,6 +22,7 @@ import sympy
 from sympy import Symbol
 
 from symbackprop.calculus.equations import Equation
+from symbackprop.calculus.sequential_units import vector_width
 from symbackprop.registry import Conv2d, TensorFunction
 
 
@@ -125,10 +126,7 @@ class IndexForms:
         return self.component(expr, index)
 
     def width(self, expr: sympy.Expr) -> int:
-        for s in sorted(expr.free_symbols, key=str):
-            if s in self.shapes and len(self.shapes[s]) == 1:
-                return self.shapes[s][0]
-        raise ValueError(f"no vector in {expr}")
+        return vector_width(self.shapes, expr)
 
     def component(self, expr: sympy.Expr, k=0, j=None) -> sympy.Expr:
         """Entry k (a symbol or a tuple of them) of one example's tensor expression."""

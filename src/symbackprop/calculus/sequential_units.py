@@ -40,6 +40,14 @@ def entry_name(name: str, index: tuple[int, ...], example: int | None = None) ->
     return name + SEPARATOR + "_".join(parts) if parts else name
 
 
+def vector_width(shapes: dict[Symbol, tuple[int, ...]], expr: sympy.Expr) -> int:
+    """The units of the vectors in an elementwise expression (softmax's, a loss's sum)."""
+    for s in sorted(expr.free_symbols, key=str):
+        if s in shapes and len(shapes[s]) == 1:
+            return shapes[s][0]
+    raise ValueError(f"no vector in {expr}")
+
+
 def indices(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     """Every index of a tensor of this shape, in C order."""
     return list(itertools.product(*(range(n) for n in shape)))
@@ -127,10 +135,7 @@ class Entries:
         return sympy.Add(*parts) / self.m
 
     def width(self, expr: sympy.Expr) -> int:
-        for s in sorted(expr.free_symbols, key=str):
-            if s in self.graph.shapes and len(self.graph.shapes[s]) == 1:
-                return self.graph.shapes[s][0]
-        raise ValueError(f"no vector in {expr}")
+        return vector_width(self.graph.shapes, expr)
 
 
 def _target_of(target: sympy.Expr) -> Symbol:

@@ -410,9 +410,10 @@ class SequentialNetwork:
         shape = self.parameter_shapes()[name]
         return shape[0] if name[:3] in ("W_q", "W_k", "W_v") else math.prod(shape[1:])
 
-    def initial_parameters(self) -> dict[str, np.ndarray]:
-        """The parameters from the spec's seed (the generated code draws the same ones)."""
-        rng = np.random.default_rng(self.seed)
+    def initial_parameters(self, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """The parameters from the spec's seed (the generated code draws the same ones); ``rng``:
+        a generator to draw them from, which goes on to draw what follows (dropout masks)."""
+        rng = rng if rng is not None else np.random.default_rng(self.seed)
         values = {}
         for name, shape in self.parameter_shapes().items():
             scale = self.initial_scale(name)

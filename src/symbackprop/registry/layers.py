@@ -47,6 +47,7 @@ a slice in place, or through ``.at[].add`` on JAX's immutable arrays.
 
 from __future__ import annotations
 
+import itertools
 from typing import ClassVar
 
 import sympy
@@ -309,6 +310,13 @@ class MaxGate(sympy.Function):
         return f"{text}^{{{exp}}}" if exp else text
 
 
+def _window(ctx, pool: TensorFunction, k: tuple) -> list:
+    """The entries of a pooling op's input in the window of output entry k = (c, i, j), row-major."""
+    a, size, stride = pool.args[0], *_whole(*pool.args[1:3])
+    c, row, column = k
+    return [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
+
+
 def _pairwise_max(ctx, label: str, cells: list):
     """max of a window as a tree of two-argument max gates in row-major order, each inner one a
     node of its own (``ctx.shared``): each gate's derivative is one step function (ties to the
@@ -520,15 +528,11 @@ class MaxPool2d(TensorFunction):
         return MaxPool2dInput(a, self, ct, size, stride)
 
     def units(self, ctx, k, j=None):
-        a, size, stride = self.args[0], *_whole(*self.args[1:3])
-        c, row, column = k
-        cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
-        return _pairwise_max(ctx, f"max_{ctx.example}_{c}_{row}_{column}", cells)
+        cells = _window(ctx, self, k)
+        return _pairwise_max(ctx, "max_%d_%d_%d_%d" % (ctx.example, *k), cells)
 
     def index_form(self, ctx, k, j=None):
-        a, size, stride = self.args[0], *_whole(*self.args[1:3])
-        c, row, column = k
-        cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
+        cells = _window(ctx, self, k)
         return sympy.Max(*cells, evaluate=False)
 
     def _latex(self, printer, exp=None):
@@ -573,10 +577,8 @@ class AvgPool2d(TensorFunction):
         return AvgPool2dInput(ct, size, stride, h, w)
 
     def units(self, ctx, k, j=None):
-        a, size, stride = self.args[0], *_whole(*self.args[1:3])
-        c, row, column = k
-        cells = [ctx.component(a, (c, stride * row + u, stride * column + v)) for u in range(size) for v in range(size)]
-        return sympy.Add(*cells) / size**2
+        cells = _window(ctx, self, k)
+        return sympy.Add(*cells) / int(self.args[1]) ** 2
 
     def index_form(self, ctx, k, j=None):
         a, size, stride = self.args[0], *_whole(*self.args[1:3])
@@ -732,11 +734,7 @@ class LayerNorm(TensorFunction):
     def units(self, ctx, k, j=None):
         """Over all the entries of the example's own tensor."""
         a, eps = self.args
-        shape = ctx.shape(a)
-        cells = [(i,) for i in range(shape[0])] if len(shape) == 1 else None
-        if cells is None:
-            cells = [(c, r, q) for c in range(shape[0]) for r in range(shape[1]) for q in range(shape[2])]
-        group = [ctx.component(a, cell if len(cell) > 1 else cell[0]) for cell in cells]
+        group = [ctx.component(a, cell) for cell in itertools.product(*map(range, ctx.shape(a)))]
         return _normalised_entry(ctx, f"example_{ctx.example}", ctx.component(a, k), group, eps)
 
     def index_form(self, ctx, k, j=None):
