@@ -6,7 +6,10 @@
   where one layer has kernels), the input's error term as the full convolution with the rotated
   kernel, with sums over several indices and entries outside the map zero;
 * the mistakes, each named: the kernel not rotated, the dropout mask left out (with or without
-  its scaling), a sum over the positions missing.
+  its scaling), a sum over the positions missing;
+* batch norm over a batch of three examples that differ (with two, each normalised entry is
+  +-1): the compact input error term and the three paths through the mean and the variance,
+  with the variance path or the mean path dropped named as such.
 
 The tensor-form lines (conv, rot180, route_max, vec^{-1}) are not read by the checker yet.
 """
@@ -77,7 +80,9 @@ def test_a_courses_answers_are_correct(spec, answer):
     ],
 )
 def test_the_mistakes_are_named(spec, answer, code):
-    v = verify_answer(spec, answer)
+    # 36 instances of the input's error term, each decided by walking the network (3.5 s of CPU
+    # alone): the limit is the diagnosis's, not the default 5 s a busy machine may overrun
+    v = verify_answer(spec, answer, seconds=30)
     assert v.verdict == "incorrect" and code in v.diagnosis, (v.verdict, v.diagnosis, v.message)
 
 
@@ -93,3 +98,59 @@ def test_a_wrong_index_is_wrong():
         "lenet-tiny", r"\frac{\partial J}{\partial W^{(1)}_{f,c,u,v}} = \sum_{i,j} \delta^{(1)}_{f,i,j} x_{c,i+v,j+u}"
     )
     assert v.verdict == "incorrect"
+
+
+# --- batch norm: a batch of examples that differ -------------------------------------------------
+
+BN_DELTA = (
+    r"\delta^{(1)(i)}_{k} = \frac{\gamma^{(2)}_k}{m\sqrt{(\sigma^{(2)}_k)^2+\epsilon}} \left( m \delta^{(2)(i)}_k"
+    r" - \sum_{j=1}^{m} \delta^{(2)(j)}_k {VARIANCE}\right)"
+)
+VARIANCE = r" - \hat{x}^{(2)(i)}_k \sum_{j=1}^{m} \delta^{(2)(j)}_k \hat{x}^{(2)(j)}_k"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        BN_DELTA.replace("{VARIANCE}", VARIANCE),
+        # the three paths as Ioffe and Szegedy write them, through dJ/dx-hat of each example
+        r"\delta^{(1)(i)}_k = \frac{1}{\sqrt{\sigma_k^2+\epsilon}} \left(\frac{\partial J}{\partial \hat{x}^{(2)}_k}"
+        r" - \sum_{j=1}^{m} \frac{\partial J}{\partial \hat{x}^{(2)(j)}_k} - \hat{x}^{(2)(i)}_k \sum_{j=1}^{m}"
+        r" \frac{\partial J}{\partial \hat{x}^{(2)(j)}_k} \hat{x}^{(2)(j)}_k\right)".replace(
+            r"\frac{\partial J}{\partial \hat{x}^{(2)}_k}", r"m \frac{\partial J}{\partial \hat{x}^{(2)(i)}_k}"
+        ),
+        r"\frac{\partial J}{\partial \gamma^{(2)}_k} = \frac{1}{m}\sum_{i=1}^{m} \delta^{(2)(i)}_k \hat{x}^{(2)(i)}_k",
+        r"\frac{\partial J}{\partial \beta_k} = \frac{1}{m}\sum_{i=1}^{m} \delta^{(2)(i)}_k",
+        r"\mu_k = \frac{1}{m}\sum_{i=1}^{m} a^{(1)(i)}_k",
+        r"\sigma_k^2 = \frac{1}{m}\sum_{i=1}^{m} (a^{(1)(i)}_k - \mu_k)^2",
+        r"\hat{x}^{(2)}_k = \frac{a^{(1)}_k - \mu_k}{\sqrt{\sigma_k^2 + \epsilon}}",
+    ],
+)
+def test_batch_norm_answers_are_judged_over_a_batch_that_differs(answer):
+    v = verify_answer("bn-mlp", answer)
+    assert v.verdict == "correct", v.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        (BN_DELTA.replace("{VARIANCE}", ""), "dropped_variance_path"),
+        (BN_DELTA.replace(r" - \sum_{j=1}^{m} \delta^{(2)(j)}_k {VARIANCE}", VARIANCE), "dropped_mean_path"),
+        (r"\frac{\partial J}{\partial \gamma^{(2)}_k} = \sum_{i=1}^{m} \delta^{(2)(i)}_k \hat{x}^{(2)(i)}_k", "factor"),
+        # the mean taken, but the normalised input left out: not a named mistake, and not correct
+        (BN_DELTA.replace("{VARIANCE}", VARIANCE.replace(r"\hat{x}^{(2)(i)}_k", "")), "other"),
+    ],
+)
+def test_batch_norm_mistakes_are_named(answer, code):
+    v = verify_answer("bn-mlp", answer)
+    assert (v.verdict, v.diagnosis) == ("incorrect", [code]), v.message
+
+
+def test_the_checkers_batch_of_examples_that_differ_has_no_degenerate_normalisation():
+    """With two examples each normalised entry is +-1 and the input's error term nearly zero,
+    which would let a wrong answer through; the checker's batch norm batch has three."""
+    from symbackprop.verify.context import DIFFERING_BATCH, context
+
+    table = context("bn-mlp").table
+    assert table.batch == DIFFERING_BATCH >= 3
+    assert context("lenet-tiny").table.batch == 1  # no statistics over the batch: alike examples

@@ -249,6 +249,9 @@ class LayerOp:
     description: Text
     spellings: tuple[str, ...] = ()
     lemma: Lemma | None = None
+    # statistics over the batch (batch norm): one example's values depend on the others', so a
+    # checker needs a batch of examples that differ
+    batch_statistics: bool = False
 
 
 def _linear_lemma():

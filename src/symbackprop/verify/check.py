@@ -38,7 +38,16 @@ from symbackprop.verify.context import (
     target_tree,
 )
 from symbackprop.verify.diagnose import _counterexample, _diagnose, _shape_mismatch
-from symbackprop.verify.judge import Decision, Problem, Sampler, decide, exact_value, probe_points, tie_points
+from symbackprop.verify.judge import (
+    Decision,
+    Problem,
+    Sampler,
+    decide,
+    exact_value,
+    is_large,
+    probe_points,
+    tie_points,
+)
 from symbackprop.verify.latex import MathLine, Node, ParseError, math_blocks, parse_line, short
 from symbackprop.verify.lemma import LemmaBlock, judge_lemma_line
 from symbackprop.verify.resolve import (
@@ -53,6 +62,7 @@ from symbackprop.verify.resolve import (
     free_indices,
     walk,
 )
+from symbackprop.verify.sequence import SEQUENCE_TENSORS, fold_labels, joined_subscripts
 from symbackprop.verify.verdict import CORRECT, INCORRECT, INVALID, UNDECIDED, Verdict, invalid
 
 TIME_LIMIT = 5.0
@@ -138,16 +148,19 @@ def judge(
         }
         return Verdict(INCORRECT, target.name, ["other"], decision.reason, example, decision.decided_by)
     codes, words = _diagnose(ctx, target, answer) if diagnose else ([], "the answer differs from the correct value")
-    example = _counterexample(ctx, answer, target, decision)
+    example = _counterexample(ctx, answer, target, decision) if diagnose else None  # the first wrong one's only
     return Verdict(INCORRECT, target.name, codes, f"{words[0].upper()}{words[1:]}.", example, decision.decided_by)
 
 
 def _divides_by_zero(ctx: Context, target: Target, denominators: list[sympy.Expr]) -> Decision | None:
     """x/x is not 1 where x = 0: an answer that divides by something that vanishes where the
-    reference is defined is not the reference there."""
+    reference is defined is not the reference there. Not for a network of layers, whose
+    expressions are walked, not solved (judge.Problem)."""
+    if ctx.table.layers:
+        return None
     for den in denominators:
         g = in_leaves(ctx, _scalar(ctx, den)) if target.kind != "layer" else None
-        if g is None or not g.free_symbols:
+        if g is None or not g.free_symbols or is_large(g):  # a large one: its ties are not solved for
             continue
         reference = in_leaves(ctx, _scalar(ctx, target.reference)) if target.kind != "layer" else None
         problem = Problem(g, reference if reference is not None else sympy.S.Zero, ctx.sampler)
@@ -213,12 +226,22 @@ def _equation(answer: str, target_text: str | None) -> Equation:
     return Equation(None, "=", [s for s in sides if s is not None], target, target_text, ranges)
 
 
+def _labelled(ctx: Context, eq: Equation) -> Equation:
+    """A sequence model's labelled names read as one name each (W_{hh,k,j}: W_hh's entry k, j;
+    see verify/sequence.py), before the equation's free indices are counted."""
+    target = (fold_labels(ctx.table, eq.target[0]), eq.target[1]) if eq.target else None
+    rhs = [fold_labels(ctx.table, side) for side in eq.rhs]
+    return replace(eq, lhs=fold_labels(ctx.table, eq.lhs), rhs=rhs, target=target)
+
+
 def _read(ctx: Context, eq: Equation, env: dict, exact: bool) -> tuple[Target, Target | None, list[Reading]]:
     """Resolve an equation at one binding of its free indices: (target asked for, target the
     left-hand side names, the right-hand sides)."""
     evaluator = Evaluator(ctx.table)
     evaluator.exact = exact
-    evaluator.examples, evaluator.batch_equation = example_scope(eq.lhs, eq.rhs, eq.target[0] if eq.target else None)
+    evaluator.examples, evaluator.batch_equation = example_scope(
+        eq.lhs, eq.rhs, eq.target[0] if eq.target else None, ctx.table.batch > 1
+    )
     asked = None
     if eq.target is not None:
         try:
@@ -232,11 +255,25 @@ def _read(ctx: Context, eq: Equation, env: dict, exact: bool) -> tuple[Target, T
     for side in eq.rhs:
         evaluator.transposed.clear()  # what the target's name or an earlier step noticed does not count
         evaluator.denominators.clear()
-        expr = evaluator.evaluate(side, env)
+        expr = batch_average(ctx.table, evaluator, asked or written, evaluator.evaluate(side, env))
         if isinstance(expr, sympy.Basic) and expr.has(Transposed):
             raise ResolveError("a transpose stands outside a product; it belongs in W^T \\delta or \\delta a^T")
         readings.append(Reading(expr, list(evaluator.transposed), list(evaluator.denominators)))
     return asked or written, written, readings
+
+
+def batch_average(table, evaluator: Evaluator, target: Target | None, expr):
+    """A parameter's gradient or update written for one example (the documents' entry-by-entry
+    lines: "the batch averages them"), where the checker's examples differ: its mean over them."""
+    if table.batch == 1 or target is None or target.kind not in ("gradient", "update"):
+        return expr
+    if target.symbol in table.per_example:  # an input's: one example's own
+        return expr
+    if evaluator.batch_equation or evaluator.examples or not isinstance(expr, sympy.Basic):
+        return expr
+    if not expr.free_symbols & table.per_example:
+        return expr
+    return sympy.Add(*(expr.xreplace(m) for m in table.example_maps)) / table.batch
 
 
 def _same_target(a: Target, b: Target) -> bool:
@@ -391,6 +428,7 @@ def _verify(spec: str, answer: str, target_text: str | None, notation: str | Non
     return verdict
 
 
+DATA_TENSORS = ("x", "t", "z", "a", "xhat", "mask", *SEQUENCE_TENSORS)  # one example's: its index left out
 _ENTRY = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*?)__(\d+(?:_\d+)*)\b")
 
 
@@ -402,7 +440,7 @@ def entry_names(text: str | None) -> str | None:
 
     def one(m: re.Match) -> str:
         name, digits = m.group(1), m.group(2).split("_")
-        data = re.sub(r"^(delta_|d)(?=[a-z])", "", name).rstrip("0123456789_") in ("x", "t", "z", "a", "xhat", "mask")
+        data = re.sub(r"^(delta_|d)(?=[a-z])", "", name).rstrip("0123456789_") in DATA_TENSORS
         if data and len(digits) > 1:
             digits = digits[1:]
         return f"{name}[{','.join(digits)}]"
@@ -414,8 +452,10 @@ def _verify_in(ctx, spec: str, answer: str, target_text: str | None, notation: s
     if isinstance(answer, str) and _SEVERAL_LINES.search(_without_matrices(answer)) and not target_text:
         return _several_lines(spec, answer, notation)
     try:
-        eq = _equation(answer, target_text)
-        example_scope(eq.lhs, eq.rhs, eq.target[0] if eq.target else None)  # refuses what it cannot judge
+        eq = _labelled(ctx, _equation(joined_subscripts(answer), target_text and joined_subscripts(target_text)))
+        example_scope(
+            eq.lhs, eq.rhs, eq.target[0] if eq.target else None, ctx.table.batch > 1
+        )  # refuses what it cannot judge
         free = free_indices((eq.lhs, *eq.rhs, eq.target[0] if eq.target else None))
         if free:
             return _general(ctx, eq, free)

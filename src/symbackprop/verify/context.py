@@ -26,7 +26,7 @@ from symbackprop.calculus.sequential_units import sequential_unit_graph
 from symbackprop.core.network import LayeredNetwork
 from symbackprop.core.sequential import SequentialNetwork
 from symbackprop.core.spec import load_spec
-from symbackprop.registry import loss
+from symbackprop.registry import CONV_LAYER_OPS, SEQUENCE_LAYER_OPS, loss
 from symbackprop.verify.judge import Sampler
 from symbackprop.verify.latex import Node, parse_line
 from symbackprop.verify.resolve import (
@@ -39,11 +39,15 @@ from symbackprop.verify.resolve import (
     derivative_of,
     example_derivative,
     objective_term_derivative,
+    one_example,
     sequential_table,
     update_of,
 )
 
 POINTS = 64  # float probes for diagnosis (the verdict has its own, see judge.py)
+# examples of the checker's batch where statistics over the batch make examples differ (batch
+# norm): with two, each normalised entry is +-1 and the input's error term all but vanishes
+DIFFERING_BATCH = 3
 
 
 @dataclass
@@ -70,8 +74,9 @@ def context(spec: str, notation: str | None = None) -> Context:
     network = load_spec(spec)
     if notation and isinstance(network, LayeredNetwork):
         network = replace(network, notation=notation)
-    if isinstance(network, SequentialNetwork):  # entry by entry, one example
-        table = sequential_table(sequential_unit_graph(SequentialDerivation(network).graph, m=1))
+    if isinstance(network, SequentialNetwork):  # entry by entry: one example, or a batch that differs
+        m = DIFFERING_BATCH if _batch_statistics(network) else 1
+        table = sequential_table(sequential_unit_graph(SequentialDerivation(network).graph, m=m))
     else:
         derivation = LayeredDerivation(network) if isinstance(network, LayeredNetwork) else derive_graph(network)
         table = build_table(derivation)
@@ -79,6 +84,13 @@ def context(spec: str, notation: str | None = None) -> Context:
     groups = table.unit.network.target_groups
     assumed = {g[-1]: 1 - sympy.Add(*g[:-1]) for g in groups if len(g) > 1}
     return Context(table, sampler, _points(table, sampler), assumed)
+
+
+def _batch_statistics(network: SequentialNetwork) -> bool:
+    """Whether a layer (or a residual block's) takes statistics over the batch (batch norm)."""
+    layers = [*network.layers, *(part for layer in network.layers for part in layer.body)]
+    ops = {**CONV_LAYER_OPS, **SEQUENCE_LAYER_OPS}
+    return any(op.batch_statistics for layer in layers if (op := ops.get(layer.type)) is not None)
 
 
 def _sampler(table: Table) -> Sampler:
@@ -154,6 +166,13 @@ def target_of(ctx: Context, lhs: Node, relation: str, evaluator: Evaluator, env:
             return Target(f"Delta {parameter}", "layer", value, parameter, shape)
         return Target(f"Delta {parameter}", "partial", value, parameter)
     symbol = evaluator.evaluate(lhs, env)
+    if table.batch > 1 and isinstance(symbol, sympy.Mul) and symbol.args[0] == table.batch:
+        symbol = symbol.args[1]  # an error term of one example, m dJ/dz where examples differ
+        if symbol in table.per_example:
+            target = _symbol_target(ctx, symbol, relation)
+            return replace(target, reference=table.batch * target.reference)
+    if table.example_loss is not None and symbol == table.objective:  # J = ... entry by entry: one example's
+        return Target(symbol.name, "forward", table.example_loss, symbol)
     if lhs.kind == "name" and not isinstance(symbol, Symbol):  # L or s: a named part of the objective
         return Target(lhs.parts[0], "forward", symbol)
     if not isinstance(symbol, Symbol):
@@ -175,6 +194,12 @@ def _example_target(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:
 
 
 def _derivative_target(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:
+    factor = one_example(ctx.table, top, bottom)
+    target = _derivative_target_of(ctx, top, bottom)
+    return target if factor == 1 else replace(target, reference=factor * target.reference)
+
+
+def _derivative_target_of(ctx: Context, top: sympy.Expr, bottom: Symbol) -> Target:
     table, unit = ctx.table, ctx.table.unit
     if top == table.objective and bottom in unit.delta_symbols:
         return _delta_target(ctx, bottom)

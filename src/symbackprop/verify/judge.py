@@ -365,6 +365,11 @@ def _size(expr: sympy.Expr) -> int:
     return sum(1 for _ in itertools.islice(_distinct_subexpressions(expr), LARGE + 1))
 
 
+def is_large(expr: sympy.Expr) -> bool:
+    """Too large for SymPy's rewriting (polynomials, exact ties): evaluated by walking it."""
+    return _size(expr) > LARGE
+
+
 def _differs(answer, correct) -> bool:
     """At 30 digits, beyond what rounding can explain."""
     scale = max(abs(answer), abs(correct))

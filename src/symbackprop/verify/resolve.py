@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sympy
-from sympy import Rational, Symbol
+from sympy import Integer, Rational, Symbol
 
 from symbackprop.calculus.derive import GraphDerivation
 from symbackprop.calculus.layered import LayeredDerivation
@@ -45,10 +46,12 @@ from symbackprop.registry import (
     real,
 )
 from symbackprop.verify.latex import Node, ParseError, short
+from symbackprop.verify.sequence import sequence_entries
 
 MAX_SUM_TERMS = 1000
 PER_EXAMPLE = real("J_example")  # J(W,b;x,y): one example's cost, without weight decay
 BATCH = "#batch"  # env key: (index, summand names its example) of the sum over the batch around
+EXAMPLE = "#example:"  # env key + an example index: the example it stands for, where examples differ
 MAX_EXPONENT = 100
 GREEK_BASES = {"delta", "eta", "alpha", "lambda", "sigma"}
 
@@ -86,9 +89,21 @@ class Table:
     per_example: set[Symbol] = field(default_factory=set)  # what differs between examples: x, z, a, delta, y
     maps: dict = field(default_factory=dict)  # (base, layer) -> shape of a feature map: zero outside it
     layers: bool = False  # a network of layers: judged by walking its large expressions (judge.Problem)
+    # a batch of examples that differ (batch norm's statistics): how many, and for each example n
+    # the map from example 0's symbols to example n's; 1 is the model of m alike examples
+    batch: int = 1
+    example_maps: list = field(default_factory=list)
+    example_loss: sympy.Expr | None = None  # one example's loss, what J = ... writes entry by entry
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
         self.symbols[(base, tuple(str(i) for i in indices), layer)] = symbol
+
+
+def per_example(table: Table, value) -> bool:
+    """Whether a value is one example's (x, z, delta: differs between the batch's examples)."""
+    if value == PER_EXAMPLE or value in table.per_example:
+        return True
+    return table.batch > 1 and isinstance(value, sympy.Basic) and bool(value.free_symbols & table.per_example)
 
 
 def _split_name(name: str) -> tuple[str, tuple]:
@@ -119,7 +134,10 @@ def sequential_table(unit) -> Table:
     table = Table(derivation, derivation, objective=net.objective)
     delta_of = derivation.delta_symbols
     maps: dict[tuple[str, int | None], tuple[int, ...]] = {}
-    for symbol, (tensor, index, _) in unit.origin.items():
+    first = _example_maps(table, unit)
+    for symbol, (tensor, index, example) in unit.origin.items():
+        if example not in (None, 0):  # example n's entries: reached through example_maps
+            continue
         name = tensor.name
         keys = []
         m = re.fullmatch(r"(z|a|xhat|W|b|gamma|beta|mask)(\d+(?:_\d+)?)", name)
@@ -134,10 +152,12 @@ def sequential_table(unit) -> Table:
             table.add(base, index, layer, symbol)
             if len(index) == 3:
                 maps[(base, layer)] = tuple(unit.shapes[tensor])
-        if name.startswith("z") and m and symbol in delta_of:
-            table.add("delta", index, _layer_key(m.group(2)), delta_of[symbol])
+        if name.startswith("z") and m and symbol in delta_of:  # one example's: m dJ/dz, as the documents
+            table.add("delta", index, _layer_key(m.group(2)), unit.m * delta_of[symbol])
             if len(index) == 3:
                 maps[("delta", _layer_key(m.group(2)))] = tuple(unit.shapes[tensor])
+    _batch_statistics(table, unit)
+    sequence_entries(table, unit)  # a sequence model's steps, gates and attention (verify/sequence.py)
     ranks: dict[tuple[str, int], set] = {}  # a base whose entries of one rank are in one layer only
     for (base, index, layer), symbol in list(table.symbols.items()):
         if layer is not None:
@@ -156,14 +176,59 @@ def sequential_table(unit) -> Table:
         table.add("s", (), None, unit.scalars[real("s")])
     else:  # no weight decay: the loss is the objective
         table.add("L", (), None, net.objective)
-    table.add("m", (), None, real("m"))
+    table.add("m", (), None, real("m") if unit.m == 1 else Integer(unit.m))
     table.add("alpha", (), None, net.learning_rate_symbol)
     table.add("eta", (), None, net.learning_rate_symbol)
     table.maps = maps
     table.layers = True
     table.per_example = {s for s, (t, _, example) in unit.origin.items() if example is not None}
-    table.per_example |= set(delta_of.values())
+    table.per_example |= {delta_of[s] for s in first if s in delta_of}
     return table
+
+
+def _example_maps(table: Table, unit) -> set[Symbol]:
+    """A per-unit graph of m > 1 examples that differ (batch norm): for each example n the map
+    from example 0's entries (and their error terms) to example n's, and one example's own loss
+    (what J = ... writes entry by entry); the symbols of every example's entries are returned."""
+    delta_of = unit.derivation.delta_symbols
+    by_entry: dict[tuple, dict[int, Symbol]] = {}
+    for symbol, (tensor, index, example) in unit.origin.items():
+        if example is not None:
+            by_entry.setdefault((tensor, index), {})[example] = symbol
+    table.batch = unit.m
+    table.example_maps = [{} for _ in range(unit.m)]
+    for entries in by_entry.values():
+        for n, symbol in entries.items():
+            table.example_maps[n][entries[0]] = symbol
+            if symbol in delta_of:
+                table.example_maps[n][delta_of[entries[0]]] = delta_of[symbol]
+    if unit.m > 1:
+        first = {entries[0] for entries in by_entry.values()}
+        loss = unit.scalars.get(real("L"), unit.scalars[unit.network.objective])
+        others = {s for entries in by_entry.values() for n, s in entries.items() if n != 0}
+        terms = sympy.Add.make_args(sympy.expand(loss))
+        own = [t for t in terms if t.free_symbols & first and not t.free_symbols & others]
+        table.example_loss = unit.m * sympy.Add(*own)
+    return {s for entries in by_entry.values() for s in entries.values()}
+
+
+def _batch_statistics(table: Table, unit) -> None:
+    """Batch norm's statistics by the names students give them: \\mu^{(l)}_k, \\sigma^{(l)}_k (so
+    that \\sigma^2 is the variance), and \\epsilon where the network has one."""
+    eps = set()
+    for node, expr in unit.network.nodes.items():
+        m = re.fullmatch(r"xhat(\d+(?:_\d+)?)__(mean|var)_(\d+)", node.name)
+        if m is None:
+            if node.name.startswith("xhat"):
+                eps |= {a for a in expr.atoms(sympy.Float)}
+            continue
+        layer, index = _layer_key(m.group(1)), (m.group(3),)
+        table.add(
+            "mu" if m.group(2) == "mean" else "sigma", index, layer, node if m.group(2) == "mean" else sympy.sqrt(node)
+        )
+    if len(eps) == 1:
+        for name in ("epsilon", "varepsilon"):
+            table.add(name, (), None, next(iter(eps)))
 
 
 def _layer_key(tag: str) -> int | str:
@@ -262,19 +327,24 @@ _ELEMENT = re.compile(r"[A-Za-z](?:[+-]\d+)?|\d+")
 def index_elements(text: str) -> list[str]:
     """The indices of a subscript: '4,1' -> 4, 1; 'kj' -> k, j; 'k4' -> k, 4; 'l+1' -> l+1;
     '4c+2r+q' (a flattened map's entry) -> one index."""
+    return list(_index_elements(text))
+
+
+@lru_cache(maxsize=4096)
+def _index_elements(text: str) -> tuple[str, ...]:  # read once per subscript, not once per binding
     if "," in text:
         parts = [p.replace(" ", "") for p in text.split(",")]
         if not all(parts):
             raise ResolveError(f"an empty index in _{{{text}}}")
-        return parts
+        return tuple(parts)
     compact = text.replace(" ", "")
     if (
         re.fullmatch(_LINEAR_INDEX, compact)
         and re.search(r"[A-Za-z0-9][+-]", compact)
         and not re.fullmatch(r"[A-Za-z][+-]\d+", compact)
     ):
-        return [compact]
-    return _ELEMENT.findall(text)
+        return (compact,)
+    return tuple(_ELEMENT.findall(text))
 
 
 _TERM = r"[+-]?\d*[A-Za-z]?"
@@ -398,6 +468,9 @@ class Evaluator:
                 return len(self.table.sizes)
             if base in env and not sub:
                 return env[base]
+            value = self.table.symbols.get((base, (), None))
+            if not sub and layer is None and isinstance(value, sympy.Integer):  # T, a sequence's steps
+                return int(value)
         raise ResolveError("a sum's upper end must be a number, s_{l+1}, n_l or m")
 
     def lookup(self, base: str, sub: str | None, layer: int | str | None, env: dict[str, int]) -> Symbol:
@@ -477,7 +550,7 @@ class Evaluator:
         if self.free and not sub and layer is None:
             return real(f"free_{base}")
         value = self.lookup(base, sub, layer, env)
-        if not self._indexed and value in self.table.per_example:
+        if not self._indexed and per_example(self.table, value):
             self._unindexed(_spelled(base, sub, layer), env)
         return value
 
@@ -517,6 +590,8 @@ class Evaluator:
         written = _spelled_example(_spelled(base, sub, layer), letter)
         batch = env.get(BATCH)
         bound = batch[0] == letter if batch is not None else letter in self.examples
+        if self.table.batch > 1:  # examples that differ: the equation's own example inside a batch sum too
+            bound = bound or letter in self.examples
         if base == "l" and not sub and layer is None and not primes and self.table.roles:
             value = PER_EXAMPLE  # l^{(i)} (or \\ell^{(i)}): d2l's loss of example i
         else:
@@ -525,16 +600,19 @@ class Evaluator:
                 value = self.evaluate(inner, env)
             finally:
                 self._indexed = outer
-        per_example = value == PER_EXAMPLE or value in self.table.per_example
-        if per_example and bound:
+        own = per_example(self.table, value)
+        if own and bound and self.table.batch > 1:  # examples that differ: example n's own symbols
+            n = env.get(EXAMPLE + letter, 0)  # the equation's own example (free on the left) is example 0
+            return value.xreplace(self.table.example_maps[n])
+        if own and bound:
             return value
-        if per_example and batch is not None:
+        if own and batch is not None:
             i = batch[0]
             raise ExampleError(
                 f"{written} stands in the sum over the examples {i}: write example {i}'s "
                 f"{_spelled(base, sub, layer)} as {_spelled_example(_spelled(base, sub, layer), i)}"
             )
-        if per_example:
+        if own:
             raise ExampleError(
                 f"the example index {letter} of {written} is not bound: sum over the batch "
                 f"(\\sum_{{{letter}=1}}^{{m}}) or name example {letter} on the left-hand side as well"
@@ -759,12 +837,26 @@ class Evaluator:
             return COUPLED[base].unit(k - 1, values)
         if not primes and len(args) == 1 and (base, (), None) in self.table.symbols and not sub:
             return self.product(self.table.symbols[(base, (), None)], self.evaluate(args[0], env))  # f (1 - f)
+        gate = self._named_entry(name, env) if not primes and len(args) == 1 and sub and base in GENERIC else None
+        if gate is not None:  # an LSTM's gates f and g: f_{t,k} (1 - f_{t,k}) is a product
+            return self.product(gate, self.evaluate(args[0], env))
         if len(args) != 1:
             raise ResolveError(f"{base}(...) takes one argument")
         arg = self.evaluate(args[0], env)
         if isinstance(arg, sympy.MatrixBase):  # sigma of a written-out vector: elementwise
             return arg.applyfunc(lambda a: self._apply_one(base, primes, a))
         return self._apply_one(base, primes, arg)
+
+    def _named_entry(self, name: Node, env: dict) -> sympy.Expr | None:
+        """The quantity a subscripted name of a network of layers denotes (an LSTM's gate f_{t,k}),
+        None where it denotes none (f_j(net_j) is the activation f)."""
+        base, sub, layer, _ = name.parts
+        if not self.table.layers:
+            return None
+        try:
+            return self.lookup(base, sub, layer, env)
+        except ResolveError:
+            return None
 
     def _apply_one(self, base: str, primes: int, arg: sympy.Expr) -> sympy.Expr:
         if base in NAMED:
@@ -811,6 +903,10 @@ class Evaluator:
                 if env.get(BATCH) is not None:
                     raise ExampleError("a sum over the batch inside another: the batch is summed over once")
                 inner = {**env, BATCH: (var, _names_example(body, var))}
+                if self.table.batch > 1:  # examples that differ: one term each
+                    return sympy.Add(
+                        *(self.evaluate(body, {**inner, EXAMPLE + var: n}) for n in range(self.table.batch))
+                    )
                 return self.lookup("m", None, None, env) * self.evaluate(body, inner)
         if low is not None:
             if high < low:
@@ -864,7 +960,7 @@ class Evaluator:
             return term
         if not isinstance(bottom, Symbol):
             raise ResolveError("differentiate with respect to one quantity: \\frac{\\partial E}{\\partial net_k}")
-        return derivative_of(self.table, top, bottom)
+        return one_example(self.table, top, bottom) * derivative_of(self.table, top, bottom)
 
     def _differential(self, node, env):
         raise ResolveError("a lone differential; write a derivative as \\frac{\\partial E}{\\partial w}")
@@ -900,15 +996,18 @@ def _batch_sum(node: Node) -> bool:
 _LINEAR = {"add", "sub", "neg", "transpose", "sum", "matrix"}  # a batch sum's value passes through linearly
 
 
-def example_scope(lhs, rhs, target=None) -> tuple[frozenset[str], bool]:
+def example_scope(lhs, rhs, target=None, differ: bool = False) -> tuple[frozenset[str], bool]:
     """The examples an equation names and how it sums over the batch: (the example indices free
     on the left-hand side or the target, whether a sum over the batch occurs). Refuses what the
-    checker's batch of alike examples cannot judge: see the module's docstring."""
+    checker's batch of alike examples cannot judge: see the module's docstring. ``differ``: the
+    checker's examples differ (batch norm), so it judges every such equation."""
     left = (lhs, target)
     examples = frozenset(n.parts[1] for n, bound in walk(left) if n.kind == "example" and n.parts[1] not in bound)
     trees = (lhs, *rhs, target)
     if not any(n.kind == "sum" and _batch_sum(n) for n, _ in walk(trees)):
         return examples, False
+    if differ:
+        return examples, True
     if examples:
         i = min(examples)
         raise ExampleError(
@@ -1026,12 +1125,23 @@ def derivative_of(table: Table, top: sympy.Expr, bottom: sympy.Expr) -> sympy.Ex
     raise ResolveError(f"d{top}/d{bottom} is not a derivative this derivation names")
 
 
+def one_example(table: Table, top: sympy.Expr, bottom: Symbol) -> int:
+    """m where examples differ and dJ/dv is written of one example's v with no example index:
+    the documents' one-example derivative, m times the derivative of J, the mean over the batch."""
+    averaged = (table.objective, table.symbols.get(("L", (), None)))
+    return table.batch if table.batch > 1 and top in averaged and bottom in table.per_example else 1
+
+
 def example_derivative(table: Table, top: sympy.Expr, bottom: Symbol) -> sympy.Expr:
     """d(top)/d(v^{(i)}) for a quantity v of example i: of that example's own cost (J(W,b;x,y),
     d2l's l^{(i)}) as the per-example equations give it (m = 1); of the objective J or its data
     term L, which average over the batch, 1/m of that."""
     m = table.symbols.get(("m", (), None))
     averaged = (table.objective, table.symbols.get(("L", (), None)))
+    if table.batch > 1:  # examples that differ: the derivative itself
+        return derivative_of(table, table.objective if top == PER_EXAMPLE else top, bottom) * (
+            table.batch if top == PER_EXAMPLE else 1
+        )
     if m is not None and (top == PER_EXAMPLE or top in averaged):
         own = derivative_of(table, PER_EXAMPLE, bottom).subs(m, 1)
         return own if top == PER_EXAMPLE else own / m
