@@ -12,7 +12,8 @@ The document shows the first example of the batch: each layer's values beside th
 terms (per example: m times d(objective)/d(node), as train.py's ``backward`` returns them), each
 parameter with its gradient and its value after one update (weight decay included), the
 objective, and for the first convolution the input, kernel and output grids of its first
-channel and filter with the window that gives output entry (0, 0).
+channel and filter with the window that gives output entry (0, 0); for a sequence model, the
+paths of its gradient through time (:mod:`~symbackprop.analysis.sequence_paths`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sympy
 from sympy import Symbol
 
 from symbackprop.analysis.numeric import KernelPrinter
+from symbackprop.analysis.sequence_paths import sequence_paths
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.registry import Conv2d, LossMean, kernels
 
@@ -91,6 +93,7 @@ class SequentialExample:
     objective: tuple[Symbol, float]
     example_loss: float  # the first example's own loss (without weight decay)
     conv: ConvWindow | None = None
+    paths: list = field(default_factory=list)  # the sequence layers' paths (analysis.sequence_paths)
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # every value, whole batch
     deltas: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # by node name, whole batch
     gradients: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # by leaf name
@@ -215,6 +218,11 @@ def _conv_window(d: SequentialDerivation, point, values) -> ConvWindow | None:
     return None
 
 
+def _by_node(graph, deltas: dict[str, np.ndarray]):
+    """(node, error term) for every node that has one, from the error terms by node name."""
+    return [(node, deltas[node.name]) for node in graph.nodes if node.name in deltas]
+
+
 def sequential_example(d: SequentialDerivation) -> SequentialExample | None:
     """The worked example (module docstring), or None when the spec has no example or one
     example's tensors have more than MAX_EXAMPLE_ENTRIES entries."""
@@ -255,6 +263,7 @@ def sequential_example(d: SequentialDerivation) -> SequentialExample | None:
     inputs = [(s, point[s.name][0]) for s in graph.inputs]
     (t,) = graph.targets
     objective = graph.objective
+    env.update({tensor.delta_symbols[node].name: value for node, value in _by_node(graph, deltas)})
     return SequentialExample(
         rows_in_data=int(point["x"].shape[0]),
         inputs=inputs,
@@ -264,6 +273,7 @@ def sequential_example(d: SequentialDerivation) -> SequentialExample | None:
         objective=(objective, float(values[objective.name])),
         example_loss=_loss_of_first(d, env),
         conv=_conv_window(d, point, values),
+        paths=sequence_paths(d, env),
         values=values,
         deltas=deltas,
         gradients=gradients,

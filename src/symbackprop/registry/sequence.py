@@ -561,6 +561,233 @@ def _attention_lemma():
     return [(sympy.Derivative(sympy.Symbol("J"), S), RowSoftmaxInput(A, d))]
 
 
+class NoteProduct(sympy.Function):
+    """A matrix product in a section's general equations, A B, either factor transposed
+    (arguments A, B, 1 or 0 for each): a plain symbol as it is (x^T), a superscripted one or an
+    expression in parentheses ((W^{(1)}_{hh})^T, (dJ/dh ⊙ f') h^T). Printing only: no rule."""
+
+    nargs = 4
+
+    def _latex(self, printer, exp=None):
+        a, b, ta, tb = self.args
+        return "%s %s" % (self._operand(printer, a, bool(ta)), self._operand(printer, b, bool(tb)))
+
+    @staticmethod
+    def _operand(printer, expr, transposed: bool) -> str:
+        text = printer._print(expr)
+        plain = expr.is_Symbol and "^" not in text and "frac" not in text
+        if not transposed:
+            return text if expr.is_Symbol or isinstance(expr, sympy.Function) else r"\left(%s\right)" % text
+        return r"%s^{\top}" % text if plain else r"\left(%s\right)^{\top}" % text
+
+
+def _mm(a, b, ta: int = 0, tb: int = 0) -> NoteProduct:
+    return NoteProduct(a, b, Integer(ta), Integer(tb))
+
+
+class Notes:
+    """The general equations of a sequence layer's own section, for layer ``l`` at step t:
+    ``groups`` name -> [(lhs, rhs) or (lhs, rhs, relation)] (lhs None: continues the line
+    above), ``vectors`` the symbols that hold a tensor (their products print with ⊙). Symbols are
+    named in LaTeX, as a lemma's are; the document prints them, the words come from its
+    messages (``seq_<op>_...``)."""
+
+    def __init__(self, layer: int, source: str = "x"):
+        self.sup = "^{(%d)}" % layer
+        self.source = source  # the layer's input sequence: x, or the layer below's output
+        self.groups: dict[str, list[tuple]] = {}
+        self._vectors: set[sympy.Symbol] = set()
+
+    @property
+    def vectors(self) -> frozenset:
+        return frozenset(self._vectors)
+
+    def v(self, base: str, sub: str = "", layer: bool = True) -> sympy.Symbol:
+        """A tensor of the layer: base^{(l)}_{sub} (no superscript for the input x)."""
+        name = base + (self.sup if layer else "") + (f"_{{{sub}}}" if sub else "")
+        symbol = sympy.Symbol(name)
+        self._vectors.add(symbol)
+        return symbol
+
+    def grad(self, of: str) -> sympy.Symbol:
+        """dJ/d(of) as one symbol, the tensor form's own name for it."""
+        return self.v(r"\frac{\partial J}{\partial %s}" % of, layer=False)
+
+    def x(self, sub: str) -> sympy.Symbol:
+        return self.v(self.source, sub, layer=False)
+
+    @staticmethod
+    def m(base: str, sub: str, sup: str) -> sympy.Symbol:
+        """A weight matrix (not a vector: a product with it is no elementwise product)."""
+        return sympy.Symbol(f"{base}{sup}_{{{sub}}}")
+
+
+def _odot(*factors):
+    return sympy.Mul(*factors, evaluate=False)
+
+
+def _minus(a, b):
+    return sympy.Add(a, sympy.Mul(-1, b, evaluate=False), evaluate=False)
+
+
+def _one_minus(a, power: int = 1):
+    return sympy.Add(1, -(a**power) if power > 1 else sympy.Mul(-1, a, evaluate=False), evaluate=False)
+
+
+def _diag(expr):
+    return sympy.Function(r"\operatorname{diag}")(expr)
+
+
+def rnn_notes(layer: int, source: str = "x") -> Notes:
+    """BPTT for an rnn layer: dJ/dh_t's two paths, delta_t, W_hh's gradient per unit and as a
+    matrix, row t of the input's error term, and the chain of Jacobians dh_T/dh_t."""
+    n = Notes(layer, source)
+    t, T, k = (sympy.Symbol(c, integer=True) for c in ("t", "T", "k"))
+    W, Wx = n.m("W", "hh", n.sup), n.m("W", "xh", n.sup)
+    dh, g = n.grad("h%s_{t}" % n.sup), n.v("g", "t")
+    delta, fp = n.v(r"\delta", "t"), n.v(r"f'\left(z%s_{t}\right)" % n.sup, layer=False)
+    n.groups["paths"] = [
+        (dh, sympy.Add(g, _mm(W, n.v(r"\delta", "t+1"), 1), evaluate=False)),
+        (delta, _odot(dh, fp)),
+    ]
+    entry = sympy.Symbol(r"\frac{\partial J}{\partial \left(W%s_{hh}\right)_{ij}}" % n.sup)
+    n.groups["weight"] = [
+        (
+            entry,
+            sympy.Sum(_odot(sympy.Symbol(r"\delta%s_{t,i}" % n.sup), sympy.Symbol("h%s_{t-1,j}" % n.sup)), (t, 1, T)),
+        ),
+        (n.grad(r"W%s_{hh}" % n.sup), sympy.Sum(_mm(delta, n.v("h", "t-1"), 0, 1), (t, 1, T))),
+        (None, sympy.Sum(_mm(_odot(dh, fp), n.v("h", "t-1"), 0, 1), (t, 1, T))),
+    ]
+    n.groups["input"] = [
+        (n.v(r"\left(\frac{\partial J}{\partial %s}\right)" % source, "t", layer=False), _mm(Wx, delta, 1))
+    ]
+    step = _mm(_diag(n.v(r"f'\left(z%s_{k}\right)" % n.sup, layer=False)), W)
+    n.groups["chain"] = [
+        (sympy.Symbol(r"\frac{\partial h%s_{t}}{\partial h%s_{t-1}}" % (n.sup, n.sup)), _mm(_diag(fp), W)),
+        (
+            sympy.Symbol(r"\frac{\partial h%s_{T}}{\partial h%s_{t}}" % (n.sup, n.sup)),
+            sympy.Product(step, (k, sympy.Symbol("t+1"), T)),
+        ),
+    ]
+    return n
+
+
+def lstm_notes(layer: int, source: str = "x") -> Notes:
+    """An LSTM's error terms: the cell state's two paths, each gate's error term, the stacked
+    error term that goes through W_hh and W_ih, and the cell path's product of forget gates."""
+    n = Notes(layer, source)
+    t, T, k = (sympy.Symbol(c, integer=True) for c in ("t", "T", "k"))
+    dh, dc = n.v(r"\delta", "h,t"), n.v(r"\delta", "c,t")
+    i, f, g, o, c = (n.v(name, "t") for name in "ifgoc")
+    n.groups["cell"] = [
+        (
+            dc,
+            sympy.Add(
+                _odot(dh, o, _one_minus(sympy.tanh(c), 2)),
+                _odot(n.v(r"\delta", "c,t+1"), n.v("f", "t+1")),
+                evaluate=False,
+            ),
+        ),
+    ]
+    d = {name: n.v(r"\delta", f"{name},t") for name in "ifgo"}
+    n.groups["gates"] = [
+        (d["o"], _odot(dh, sympy.tanh(c), o, _one_minus(o))),
+        (d["f"], _odot(dc, n.v("c", "t-1"), f, _one_minus(f))),
+        (d["i"], _odot(dc, g, i, _one_minus(i))),
+        (d["g"], _odot(dc, i, _one_minus(g, 2))),
+        (n.v(r"\delta", "t"), sympy.Matrix([d[name] for name in "ifgo"])),
+    ]
+    W, delta = n.m("W", "hh", n.sup), n.v(r"\delta", "t")
+    n.groups["state"] = [
+        (n.v(r"\delta", "h,t-1"), sympy.Add(n.v("g", "t-1"), _mm(W, delta, 1), evaluate=False)),
+        (n.grad(r"W%s_{hh}" % n.sup), sympy.Sum(_mm(delta, n.v("h", "t-1"), 0, 1), (t, 1, T))),
+        (n.grad(r"W%s_{ih}" % n.sup), sympy.Sum(_mm(delta, n.x("t"), 0, 1), (t, 1, T))),
+    ]
+    n.groups["chain"] = [
+        (
+            sympy.Symbol(r"\frac{\partial c%s_{T}}{\partial c%s_{t}}" % (n.sup, n.sup)),
+            _diag(sympy.Product(n.v("f", "k"), (k, sympy.Symbol("t+1"), T))),
+        ),
+    ]
+    return n
+
+
+def gru_notes(layer: int, source: str = "x") -> Notes:
+    """A GRU's error terms: the gates r, z, n, the stacked error terms of u_t and v_t, the
+    three paths into h_{t-1}, and the interpolation path's product of update gates."""
+    n = Notes(layer, source)
+    t, T, k = (sympy.Symbol(c, integer=True) for c in ("t", "T", "k"))
+    dh = n.v(r"\delta", "h,t")
+    r, z, g = (n.v(name, "t") for name in "rzn")
+    d = {name: n.v(r"\delta", f"{name},t") for name in "rzn"}
+    n.groups["gates"] = [
+        (d["n"], _odot(dh, _one_minus(z), _one_minus(g, 2))),
+        (d["z"], _odot(dh, _minus(n.v("h", "t-1"), g), z, _one_minus(z))),
+        (d["r"], _odot(d["n"], n.v("v", "n,t"), r, _one_minus(r))),
+        (n.v(r"\delta", "u,t"), sympy.Matrix([d["r"], d["z"], d["n"]])),
+        (n.v(r"\delta", "v,t"), sympy.Matrix([d["r"], d["z"], _odot(r, d["n"])])),
+    ]
+    W = n.m("W", "hh", n.sup)
+    n.groups["state"] = [
+        (
+            n.v(r"\delta", "h,t-1"),
+            sympy.Add(n.v("g", "t-1"), _odot(dh, z), _mm(W, n.v(r"\delta", "v,t"), 1), evaluate=False),
+        ),
+        (n.grad(r"W%s_{hh}" % n.sup), sympy.Sum(_mm(n.v(r"\delta", "v,t"), n.v("h", "t-1"), 0, 1), (t, 1, T))),
+        (n.grad(r"W%s_{ih}" % n.sup), sympy.Sum(_mm(n.v(r"\delta", "u,t"), n.x("t"), 0, 1), (t, 1, T))),
+    ]
+    n.groups["chain"] = [
+        (
+            sympy.Symbol(r"\left.\frac{\partial h%s_{T}}{\partial h%s_{t}}\right|_{z}" % (n.sup, n.sup)),
+            _diag(sympy.Product(n.v("z", "k"), (k, sympy.Symbol("t+1"), T))),
+        ),
+    ]
+    return n
+
+
+def attention_notes(layer: int, dim: int, source: str = "x") -> Notes:
+    """Attention's gradients: through A V, the softmax Jacobian row by row and entry by entry,
+    the scores' 1/sqrt(d_k) into Q and K, the three weights and the input."""
+    n = Notes(layer, source)
+    A, V, Q, K, X = n.v("A"), n.v("V"), n.v("Q"), n.v("K"), n.v(source, layer=False)
+    dO, dA, dS = n.grad("O%s" % n.sup), n.grad("A%s" % n.sup), n.grad("S%s" % n.sup)
+    dQ, dK, dV = n.grad("Q%s" % n.sup), n.grad("K%s" % n.sup), n.grad("V%s" % n.sup)
+    a, da = n.v("a", "t"), n.grad("a%s_{t}" % n.sup)
+    dk = Integer(dim)
+    n.groups["values"] = [(dV, _mm(A, dO, 1)), (dA, _mm(dO, V, 0, 1))]
+    jac = sympy.Add(_diag(a), sympy.Mul(-1, _mm(a, a, 0, 1), evaluate=False), evaluate=False)
+    dot = _mm(a, da, 1)  # a_t^T dJ/da_t: a number
+    one = sympy.Symbol(r"\mathbf{1}")
+    w = sympy.Symbol("v", integer=True)
+    steps = sympy.Symbol("T", integer=True)
+    a_tu, a_tv = sympy.Symbol("a%s_{t,u}" % n.sup), sympy.Symbol("a%s_{t,v}" % n.sup)
+    da_tu = sympy.Symbol(r"\frac{\partial J}{\partial a%s_{t,u}}" % n.sup)
+    da_tv = sympy.Symbol(r"\frac{\partial J}{\partial a%s_{t,v}}" % n.sup)
+    n.groups["softmax"] = [
+        (n.grad("s%s_{t}" % n.sup), _mm(jac, da)),
+        (None, _odot(a, _minus(da, sympy.Mul(dot, one, evaluate=False)))),
+        (
+            sympy.Symbol(r"\frac{\partial J}{\partial s%s_{t,u}}" % n.sup),
+            sympy.Mul(
+                a_tu, _minus(da_tu, sympy.Sum(sympy.Mul(a_tv, da_tv, evaluate=False), (w, 1, steps))), evaluate=False
+            ),
+        ),
+    ]
+    n.groups["scores"] = [(dQ, ScoresQuery(dS, K, dk)), (dK, ScoresKey(dS, Q, dk))]
+    n.groups["weights"] = [
+        *((n.grad("W%s_{%s}" % (n.sup, part)), _mm(X, grad, 1)) for part, grad in (("q", dQ), ("k", dK), ("v", dV))),
+        (
+            n.grad(source),
+            sympy.Add(
+                *(_mm(grad, n.m("W", part, n.sup), 0, 1) for part, grad in (("q", dQ), ("k", dK), ("v", dV))),
+                evaluate=False,
+            ),
+        ),
+    ]
+    return n
+
+
 RNN = LayerOp(
     "rnn",
     Text("recurrent layer (unrolled through time)", "循环层（按时间展开）"),
@@ -614,3 +841,5 @@ ATTENTION = LayerOp(
 MEAN_OVER_TIME = LayerOp("mean_over_time", Text("mean over time", "对时间取平均"), spellings=("mean_t",))
 LAST_STEP = LayerOp("last_step", Text("last time step", "最后一个时间步"), spellings=("h_T",))
 SEQUENCE_LAYER_OPS = {op.name: op for op in (RNN, LSTM, GRU, ATTENTION, MEAN_OVER_TIME, LAST_STEP)}
+# each sequence op's own section of the document: its general equations (beside its block above)
+SEQUENCE_NOTES = {"rnn": rnn_notes, "lstm": lstm_notes, "gru": gru_notes, "attention": attention_notes}
