@@ -22,7 +22,7 @@ tests check that no label touches another label, a box or a wire that is not its
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from symbackprop.backends.diagram import (
@@ -39,6 +39,7 @@ from symbackprop.backends.diagram import (
 )
 from symbackprop.backends.diagram_geometry import Geometry, Piece, box, circle
 from symbackprop.backends.diagram_text import text_box
+from symbackprop.backends.sequence_diagram import Drawn
 
 BOX_FONT = 9
 SHAPE_FONT = 8
@@ -51,6 +52,7 @@ SHAPE_GAP_CM = 0.22  # between an arrow and its shape (clear of the arrow head)
 SKIP_GAP_CM = 0.45  # between the column of boxes and the skip wire
 SUM_DIAMETER_CM = 0.5
 MIN_SCALE = 0.6
+BESIDE_GAP_CM = 0.9  # between the stack (and its shapes) and a picture beside it
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,11 @@ class StackItem:
     skip_text: str = ""
 
 
-def stack_layout(items: Sequence[StackItem]) -> Layout:
-    """The layer stack (module docstring); items from the input down to the output layer."""
+def stack_layout(items: Sequence[StackItem], beside: Callable[[float, float], Drawn] | None = None) -> Layout:
+    """The layer stack (module docstring); items from the input down to the output layer.
+    ``beside(x0, y_mid)``: a picture drawn in the same tikzpicture right of the stack (its left
+    edge at x0, centred on the stack's middle), the recurrent layer unrolled
+    (:mod:`~symbackprop.backends.sequence_diagram`), its outlines checked with the stack's."""
     geometry = Geometry()
     sizes = []
     for item in items:
@@ -123,8 +128,16 @@ def stack_layout(items: Sequence[StackItem]) -> Layout:
             cx, cy = left - SHAPE_GAP_CM - tw / 2, (branch + ys[k]) / 2
             geometry.add(Piece(f"skip {k}", "label", box(cx, cy, tw / 2, th / 2), name))
             labels.append(f"\\node[skiplabel, {_sized(tw, th)}] at ({_num(cx)},{_num(cy)}) {{{item.skip_text}}};")
+    styles: list[str] = []
+    if beside is not None:
+        _, _, right, _ = geometry.extent()
+        drawn = beside(right + BESIDE_GAP_CM, (ys[0] + ys[-1]) / 2)
+        for piece in drawn.pieces:
+            geometry.add(piece)
+        styles, labels = drawn.styles, [*labels, *drawn.lines]
     out = [
         f"\\begin{{tikzpicture}}[>={{Stealth[length={_num(ARROW_CM * 10)}mm]}},",
+        *styles,
         f"  layerbox/.style={{rectangle, draw, thick, fill=black!5, rounded corners=2pt, inner sep=0pt, font={_font(BOX_FONT)}}},",
         f"  sumnode/.style={{circle, draw, thick, fill=white, inner sep=0pt, font={_font(BOX_FONT)}}},",
         "  wire/.style={->, draw=black!75},",

@@ -20,7 +20,10 @@ import numpy as np
 
 from symbackprop.backends.diagram_text import text_box
 from symbackprop.backends.layer_diagram import StackItem, conv_layout, stack_layout
+from symbackprop.backends.printers import NotationLatexPrinter
+from symbackprop.backends.sequence_diagram import Unrolled, unrolled_drawing
 from symbackprop.registry import ACTIVATIONS, LOSSES
+from symbackprop.registry.sequence import SEQUENCE_NOTES
 
 LINE_PT = 465.0  # of the 472 pt of the text width (A4, 2.2 cm margins); the widths are upper estimates
 FONT_PT = 10.0  # the example is set \small (10 pt in an 11 pt document)
@@ -198,7 +201,38 @@ def layer_stack(net, msg, lang: str):
             items.append(StackItem("$" + ACTIVATIONS[layer.activation].latex + "$", _shape(shape)))
     loss = LOSSES[net.loss].title[lang]
     items.append(StackItem(f"{loss} $J$", ""))
-    return stack_layout(items)
+    unrolled = _unrolled(net, msg)
+    if unrolled is None:
+        return stack_layout(items)
+    return stack_layout(items, lambda x0, y_mid: unrolled_drawing(unrolled, x0, y_mid))
+
+
+def _unrolled(net, msg) -> Unrolled | None:
+    """The first recurrent (rnn) layer at the top level unrolled, or None: what its picture shows."""
+    layers = list(net.layers)
+    number = next((k for k, layer in enumerate(layers, start=1) if layer.type == "rnn"), None)
+    if number is None:
+        return None
+    layer, sup = layers[number - 1], f"^{{({number})}}"
+    above = layers[number:]
+    words = layer_kind(above[0], msg) if above else ""
+    if len(above) > 1:
+        words += r" $\to \cdots \to J$"
+    elif above:
+        words += r" $\to J$"
+    source = "x" if number == 1 else f"a^{{({number - 1})}}"
+    return Unrolled(
+        steps=net.input_shape[0] if number == 1 else net.shapes[number - 2][0],
+        x=f"${source}_{{{{t}}}}$",
+        z=f"$z{sup}_{{{{t}}}}$",
+        h=f"$h{sup}_{{{{t}}}}$",
+        h0=f"$h{sup}_{{0}} = 0$" if not layer.learn_initial else f"$h{sup}_{{0}}$",
+        w_xh=f"$W{sup}_{{xh}}$",
+        w_hh=f"$W{sup}_{{hh}}$",
+        activation="$" + ACTIVATIONS[layer.activation].latex + "$",
+        above=words or "$J$",
+        every_step=layer.returns != "last",
+    )
 
 
 def conv_picture(conv, fmt, msg, p):
@@ -254,8 +288,10 @@ def _room(layout) -> str:
 def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate: str) -> dict:
     """The template's context for the worked example of a network of layers (``rate``: the
     learning rate as printed, $\\alpha = 0.1$)."""
+    sequence = sequence_notes(net, ex, fmt, msg)
     if ex is None:
-        return {"too_large": True, "words": msg.layers_example_too_large if net.example else msg.no_example}
+        words = msg.layers_example_too_large if net.example else msg.no_example
+        return {"too_large": True, "words": words, "sequence": sequence}
     masks = msg.layers_example_masks if net.masks() else ""
     if ex.rows_in_data > 1:
         coupled = msg.layers_example_coupled if net.batch_norm else ""
@@ -319,4 +355,224 @@ def layers_example(ex, p: Callable, fmt: Callable[[float], str], msg, net, rate:
         "max_columns": MAX_COLUMNS,
         "units": [],
         "circuit": "",
+        "sequence": sequence,
+    }
+
+
+# --- a sequence model's own parts: its notation, its backward words, its section -------------------
+SEQUENCE_KINDS = ("rnn", "lstm", "gru", "attention")
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    """A line of a section's general equations, as the lemma macro prints it."""
+
+    lhs: str
+    rhs: str
+    relation: str = "="
+
+
+def _fill(text: str, **fields: str) -> str:
+    """A message with its {name} fields filled (by name: the maths keeps its braces)."""
+    for key, value in fields.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def _top_layers(net) -> list:
+    return list(net.layers)
+
+
+def _kinds(net) -> list[str]:
+    """The sequence layer types of the network, in order, each once."""
+    return list(dict.fromkeys(layer.type for layer in _top_layers(net) if layer.type in SEQUENCE_KINDS))
+
+
+def _printed(notes, group: str) -> list[NoteLine]:
+    """A group of a section's equations, printed (⊙ between the tensors of the layer)."""
+    printer = NotationLatexPrinter({}, notes.vectors)
+    return [
+        NoteLine(printer.doprint(line[0]) if line[0] is not None else "", printer.doprint(line[1]), *line[2:])
+        for line in notes.groups[group]
+    ]
+
+
+def _source(number: int) -> str:
+    """The name of a layer's input sequence in its section: x for the first layer."""
+    return "x" if number == 1 else f"a^{{({number - 1})}}"
+
+
+def _vector(value, fmt) -> str:
+    return tensor_pieces(value, fmt)[0].latex
+
+
+def _sum_line(name: str, parts: list, total, fmt, joiner: str = "+") -> list[_Piece]:
+    """name = part + part = total, as pieces (their widths for the line breaking)."""
+    pieces = [_Piece(f"{name} =", _width(name) + 12.0)]
+    for k, part in enumerate(parts):
+        if k:
+            pieces.append(_Piece(joiner, 10.0))
+        pieces += tensor_pieces(part, fmt)
+    pieces.append(_Piece("=", 10.0))
+    return pieces + tensor_pieces(total, fmt)
+
+
+def _rnn_numbers(paths, fmt, sup: str) -> list[str]:
+    groups = []
+    for step in reversed(paths.steps):
+        t = step.t
+        dh = rf"\frac{{\partial J}}{{\partial h{sup}_{{{t}}}}}"
+        first = _sum_line(dh, [step.direct, step.through], step.total, fmt)
+        second = _sum_line(rf"\delta{sup}_{{{t}}}", [step.total, step.gate], step.delta, fmt, r"\odot")
+        groups.append([first, second])
+    return _lines(groups)
+
+
+def _gated_numbers(paths, fmt, sup: str) -> list[str]:
+    lstm = paths.kind == "lstm"
+    carried, last = dict(paths.carried), paths.steps[-1].t
+    groups = []
+    for step in reversed(paths.steps):
+        t = step.t
+        name = rf"\delta{sup}_{{c,{t}}}" if lstm else rf"\delta{sup}_{{h,{t - 1}}}"
+        gate = rf"{'f' if lstm else 'z'}{sup}_{{{t}}}"
+        state = "c" if lstm else "h"
+        chain = rf"\frac{{\partial {state}{sup}_{{{last}}}}}{{\partial {state}{sup}_{{{t}}}}}"
+        group = [_item(gate, "=", step.gate, fmt)] if t > 1 else []  # step 1 has no forget or update gate
+        if lstm:
+            group.append(_sum_line(name, [step.direct, step.through], step.total, fmt))
+        group.append(_item(chain, r"= \operatorname{diag}", carried[t], fmt))
+        groups.append(group)
+    if not lstm:  # a GRU's dJ/dh_t from the step after it: straight through z_{t+1}, and the rest
+        for step in reversed(paths.steps[:-1]):
+            name = rf"\delta{sup}_{{h,{step.t}}}"
+            groups.append([_sum_line(name, [step.through, step.direct], step.total, fmt)])
+    return _lines(groups)
+
+
+def _attention_numbers(paths, fmt, sup: str) -> list[str]:
+    a = _item(rf"a{sup}_{{1}}", "=", paths.weights[0], fmt)
+    jac = _item(
+        rf"\operatorname{{diag}}(a{sup}_{{1}}) - a{sup}_{{1}} (a{sup}_{{1}})^{{\top}}", "=", paths.jacobian, fmt
+    )
+    return _lines([[a, jac]])
+
+
+def _rnn_section(layer, number, paths, fmt, msg) -> dict:
+    notes = SEQUENCE_NOTES["rnn"](number, _source(number))
+    direct = msg.seq_rnn_direct_last if layer.returns == "last" else msg.seq_rnn_direct_all
+    blocks = [
+        (
+            _fill(msg.seq_rnn_paths, steps=str(paths.steps[-1].t if paths else "T"), direct=direct),
+            _printed(notes, "paths"),
+        ),
+        (msg.seq_rnn_weight, _printed(notes, "weight")),
+        (msg.seq_rnn_input, _printed(notes, "input")),
+    ]
+    section = {"heading": msg.seq_rnn_heading, "blocks": blocks, "numbers_words": "", "numbers": []}
+    sub = {"heading": msg.seq_rnn_vanishing, "words": msg.seq_rnn_chain, "lines": _printed(notes, "chain")}
+    if paths is not None:
+        sup = f"^{{({number})}}"
+        section["numbers_words"] = _fill(msg.seq_rnn_numbers, example=msg.example)
+        section["numbers"] = _rnn_numbers(paths, fmt, sup)
+        factors, bounds = dict(paths.factor_norms), dict(paths.bounds)
+        sub["table_words"] = _fill(msg.seq_rnn_bound, norm=fmt(paths.weight_norm))
+        sub["columns"] = [msg.seq_rnn_col_step, msg.seq_rnn_col_factor, msg.seq_rnn_col_product, msg.seq_rnn_col_bound]
+        sub["rows"] = [
+            [f"${t}$", f"${fmt(factors[t])}$" if t in factors else "", f"${fmt(v)}$", f"${fmt(bounds[t])}$"]
+            for t, v in paths.jacobian_norms
+        ]
+        last = paths.jacobian_norms[-1][1]
+        closing = msg.seq_rnn_shrinks if paths.shrinking else msg.seq_rnn_grows
+        sub["after"] = _fill(closing, steps=str(paths.steps[-1].t), value=f"${fmt(last)}$")
+    section["sub"] = sub
+    return section
+
+
+def _gated_section(layer, number, paths, fmt, msg) -> dict:
+    kind = layer.type
+    notes = SEQUENCE_NOTES[kind](number, _source(number))
+    if kind == "lstm":
+        blocks = [
+            (msg.seq_lstm_cell, _printed(notes, "cell")),
+            (msg.seq_lstm_gates, _printed(notes, "gates") + _printed(notes, "state")),
+            (msg.seq_lstm_chain, _printed(notes, "chain")),
+        ]
+    else:
+        blocks = [
+            (msg.seq_gru_gates, _printed(notes, "gates")),
+            (msg.seq_gru_state, _printed(notes, "state")),
+            (msg.seq_gru_chain, _printed(notes, "chain")),
+        ]
+    section = {"heading": getattr(msg, f"seq_{kind}_heading"), "blocks": blocks, "numbers_words": "", "numbers": []}
+    if paths is not None:
+        section["numbers_words"] = getattr(msg, f"seq_{kind}_numbers")
+        section["numbers"] = _gated_numbers(paths, fmt, f"^{{({number})}}")
+    section["sub"] = None
+    return section
+
+
+def _attention_section(layer, number, paths, fmt, msg) -> dict:
+    notes = SEQUENCE_NOTES["attention"](number, layer.dim, _source(number))
+    if layer.causal:
+        entries = ", ".join(f"$({t}, {u})$" for t, u in paths.masked) if paths is not None else ""
+        mask = _fill(msg.seq_attention_causal, entries=entries)
+    else:
+        mask = msg.seq_attention_no_mask
+    scale = fmt(1 / float(layer.dim) ** 0.5) if paths is None else fmt(paths.scale)
+    blocks = [
+        (msg.seq_attention_values, _printed(notes, "values")),
+        (msg.seq_attention_softmax, _printed(notes, "softmax")),
+        (mask, []),
+        (_fill(msg.seq_attention_scores, scale=f"{scale}", dim=str(layer.dim)), _printed(notes, "scores")),
+        (msg.seq_attention_weights, _printed(notes, "weights")),
+    ]
+    section = {"heading": msg.seq_attention_heading, "blocks": blocks, "numbers_words": "", "numbers": [], "sub": None}
+    if paths is not None:
+        section["numbers_words"] = msg.seq_attention_numbers
+        section["numbers"] = _attention_numbers(paths, fmt, f"^{{({number})}}")
+    return section
+
+
+def sequence_notes(net, ex, fmt: Callable[[float], str], msg) -> dict | None:
+    """A sequence model's own parts (None for other networks): the notation paragraphs of the
+    layer kinds it has (not the others'), the first paragraph of its backward pass and of its
+    gradients, and a section per sequence layer (its general equations, the worked example's
+    numbers of its paths, an rnn's vanishing and exploding gradients)."""
+    kinds = _kinds(net)
+    if not kinds:
+        return None
+    layers = _top_layers(net)
+    types = [layer.type for layer in layers]
+    notation = [msg.seq_notation_base]
+    for kind in kinds:
+        text = getattr(msg, f"seq_notation_{kind}")
+        if kind == "attention":
+            causal = any(layer.causal for layer in layers if layer.type == "attention")
+            text = _fill(text, causal=msg.seq_notation_causal if causal else "")
+        notation.append(text)
+    notation += [
+        getattr(msg, f"seq_notation_{t}") for t in dict.fromkeys(types) if t in ("mean_over_time", "last_step")
+    ]
+    paths = {p.layer: p for p in ex.paths} if ex is not None else {}
+    builders = {"rnn": _rnn_section, "lstm": _gated_section, "gru": _gated_section, "attention": _attention_section}
+    sections = [
+        builders[layer.type](layer, number, paths.get(number), fmt, msg)
+        for number, layer in enumerate(layers, start=1)
+        if layer.type in SEQUENCE_KINDS
+    ]
+    headings = {kind: getattr(msg, f"seq_{kind}_heading") for kind in kinds}
+    backward = " ".join(
+        [msg.seq_backward_base]
+        + [_fill(getattr(msg, f"seq_backward_{k}"), heading=headings[k]) for k in kinds]
+        + [msg.seq_backward_end]
+    )
+    gradient = " ".join([msg.seq_gradient_base] + [getattr(msg, f"seq_gradient_{k}") for k in kinds])
+    rnn = next((layer for layer in layers if layer.type == "rnn"), None)
+    figure = _fill(msg.seq_figure_unrolled, steps=str(net.input_shape[0])) if rnn is not None else ""
+    return {
+        "notation": notation,
+        "words": {"delta": backward, "gradient": gradient},
+        "sections": sections,
+        "figure_words": figure,
     }

@@ -741,6 +741,207 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# --- a sequence model's own words, keyed by op (seq_<op>_...): only the layer kinds a document
+# has are described (backends.layers_document.sequence_notes picks them); "{name}" fields are filled by name (str.replace, so the maths keeps its braces)
+_SEQUENCE_MESSAGES = {
+    "seq_notation_base": (
+        r"Layer $l$ is the $l$-th layer of the list and $a^{(0)} = x$ the input; a dense layer's weighted input is $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$ and $a^{(l)} = f(z^{(l)})$ its output. Each symbol is one example's tensor: a vector, or a sequence of $T$ steps, a matrix whose row $t$ (from 1) is step $t$, $x_t$ the $t$-th row of the input. The error term is $\delta^{(l)} = \partial J / \partial z^{(l)}$ per example, and $y$ is the target.",
+        r"第 $l$ 层是列表中的第 $l$ 层，$a^{(0)} = x$ 是输入；全连接层的加权输入为 $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$，输出为 $a^{(l)} = f(z^{(l)})$。每个符号是一个样本的张量：向量，或 $T$ 个时间步的序列，即第 $t$ 行（从 1 起）为第 $t$ 步的矩阵，$x_t$ 是输入的第 $t$ 行。误差项 $\delta^{(l)} = \partial J / \partial z^{(l)}$ 按样本计算，$y$ 是目标值。",
+    ),
+    "seq_notation_rnn": (
+        r"The recurrent layer is unrolled through time (the picture below, right): step $t$ has its own nodes $z^{(l)}_{t} = W^{(l)}_{xh} x_t + W^{(l)}_{hh} h^{(l)}_{t-1} + b^{(l)}_{h}$ and $h^{(l)}_{t} = f(z^{(l)}_{t})$, and the steps share the weights $W^{(l)}_{xh}$ (input to hidden) and $W^{(l)}_{hh}$ (hidden to hidden), with $h^{(l)}_{0} = 0$; $\delta^{(l)}_{t} = \partial J / \partial z^{(l)}_{t}$.",
+        r"循环层按时间展开（见下图右）：第 $t$ 步有自己的节点 $z^{(l)}_{t} = W^{(l)}_{xh} x_t + W^{(l)}_{hh} h^{(l)}_{t-1} + b^{(l)}_{h}$ 与 $h^{(l)}_{t} = f(z^{(l)}_{t})$，各时间步共享权重 $W^{(l)}_{xh}$（输入到隐藏）与 $W^{(l)}_{hh}$（隐藏到隐藏），$h^{(l)}_{0} = 0$；$\delta^{(l)}_{t} = \partial J / \partial z^{(l)}_{t}$。",
+    ),
+    "seq_notation_lstm": (
+        r"The LSTM layer is unrolled through time and stacks its four gates $i, f, g, o$ (PyTorch's order) in $z^{(l)}_{t} = W^{(l)}_{ih} x_t + W^{(l)}_{hh} h^{(l)}_{t-1} + b^{(l)}$, $s^{(l)}_{g,t}$ being gate $g$'s block: $i_t, f_t, o_t$ are $\sigma$ of theirs, $g_t$ is $\tanh$ of its own. The cell state is $c^{(l)}_{t} = f_t \odot c_{t-1} + i_t \odot g_t$ and $h^{(l)}_{t} = o_t \odot \tanh(c_t)$, with $h_0 = c_0 = 0$ (so step 1 has no forget gate). $\delta^{(l)}_{t}$ is the stacked error term, $\delta^{(l)}_{g,t}$ gate $g$'s, $\delta^{(l)}_{h,t} = \partial J / \partial h_t$ and $\delta^{(l)}_{c,t} = \partial J / \partial c_t$. PyTorch's two biases $b_{ih} + b_{hh}$ are merged into one $b$.",
+        r"LSTM 层按时间展开，把四个门 $i, f, g, o$（PyTorch 的顺序）叠放在 $z^{(l)}_{t} = W^{(l)}_{ih} x_t + W^{(l)}_{hh} h^{(l)}_{t-1} + b^{(l)}$ 中，$s^{(l)}_{g,t}$ 是门 $g$ 的那一块：$i_t, f_t, o_t$ 是各自一块的 $\sigma$，$g_t$ 是其一块的 $\tanh$。细胞状态为 $c^{(l)}_{t} = f_t \odot c_{t-1} + i_t \odot g_t$，$h^{(l)}_{t} = o_t \odot \tanh(c_t)$，$h_0 = c_0 = 0$（所以第 1 步没有遗忘门）。$\delta^{(l)}_{t}$ 是叠放的误差项，$\delta^{(l)}_{g,t}$ 是门 $g$ 的误差项，$\delta^{(l)}_{h,t} = \partial J / \partial h_t$，$\delta^{(l)}_{c,t} = \partial J / \partial c_t$。PyTorch 的两个偏置 $b_{ih} + b_{hh}$ 在此合并为一个 $b$。",
+    ),
+    "seq_notation_gru": (
+        r"The GRU layer is unrolled through time and stacks its three gates $r, z, n$ (PyTorch's order) in $u^{(l)}_{t} = W^{(l)}_{ih} x_t + b^{(l)}$ and $v^{(l)}_{t} = W^{(l)}_{hh} h^{(l)}_{t-1}$, $u_{g,t}$ and $v_{g,t}$ being gate $g$'s blocks: $r_t = \sigma(u_{r,t} + v_{r,t})$, $z_t = \sigma(u_{z,t} + v_{z,t})$, $n_t = \tanh(u_{n,t} + r_t \odot v_{n,t})$ and $h^{(l)}_{t} = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$, with $h_0 = 0$ (so step 1 has no $v_1$ and no reset gate). $\delta^{(l)}_{h,t} = \partial J / \partial h_t$; $\delta^{(l)}_{u,t}$, $\delta^{(l)}_{v,t}$ and $\delta^{(l)}_{g,t}$ are the error terms of $u_t$, $v_t$ and of gate $g$'s pre-activation. PyTorch's two biases are merged into one $b$.",
+        r"GRU 层按时间展开，把三个门 $r, z, n$（PyTorch 的顺序）叠放在 $u^{(l)}_{t} = W^{(l)}_{ih} x_t + b^{(l)}$ 与 $v^{(l)}_{t} = W^{(l)}_{hh} h^{(l)}_{t-1}$ 中，$u_{g,t}$ 与 $v_{g,t}$ 是门 $g$ 的那一块：$r_t = \sigma(u_{r,t} + v_{r,t})$，$z_t = \sigma(u_{z,t} + v_{z,t})$，$n_t = \tanh(u_{n,t} + r_t \odot v_{n,t})$，$h^{(l)}_{t} = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$，$h_0 = 0$（所以第 1 步没有 $v_1$，也没有重置门）。$\delta^{(l)}_{h,t} = \partial J / \partial h_t$；$\delta^{(l)}_{u,t}$、$\delta^{(l)}_{v,t}$ 与 $\delta^{(l)}_{g,t}$ 分别是 $u_t$、$v_t$ 与门 $g$ 的加权输入的误差项。PyTorch 的两个偏置在此合并为一个 $b$。",
+    ),
+    "seq_notation_attention": (
+        r"The attention layer takes its input sequence $X$ ($T \times d$) and computes $Q = X W_q$, $K = X W_k$, $V = X W_v$, the scores $S = Q K^{\top} / \sqrt{d_k}$, the weights $A = \operatorname{softmax}(S)$ (softmax of each row{causal}) and the output $O = A V$; $s_t$ and $a_t$ are row $t$ of $S$ and $A$.",
+        r"注意力层以输入序列 $X$（$T \times d$）计算 $Q = X W_q$、$K = X W_k$、$V = X W_v$，得分 $S = Q K^{\top} / \sqrt{d_k}$，权重 $A = \operatorname{softmax}(S)$（逐行 softmax{causal}）与输出 $O = A V$；$s_t$ 与 $a_t$ 是 $S$ 与 $A$ 的第 $t$ 行。",
+    ),
+    "seq_notation_causal": ("; with its causal mask, 0 above the diagonal", "；有因果掩码，对角线以上为 0"),
+    "seq_notation_mean_over_time": (
+        r"The mean over time averages the steps, $a = \frac{1}{T} \sum_t O_t$ (row $t$ of its input).",
+        r"对时间取平均把各时间步平均，$a = \frac{1}{T} \sum_t O_t$（其输入的第 $t$ 行）。",
+    ),
+    "seq_notation_last_step": (
+        r"The last time step keeps the last row of its input sequence.",
+        r"最后一个时间步取其输入序列的最后一行。",
+    ),
+    "seq_backward_base": (
+        r"From the output back, each error term follows from the one after it by the rule of the layer between them: $W^{\top} \delta$ through a dense layer, $f'(z)$ through an activation, $\odot$ the elementwise product.",
+        r"从输出层往回，每个误差项由其后一层的误差项按两者之间那一层的规则得到：经过全连接层是 $W^{\top} \delta$，经过激活函数乘以 $f'(z)$，$\odot$ 表示逐元素相乘。",
+    ),
+    "seq_backward_rnn": (
+        r"Through time, $h_{t}$ feeds both the layers above (the direct path) and $z_{t+1}$ (the path through $h_{t+1}$), so its error term is the sum of the two, the total derivative over time (section ``{heading}'').",
+        r"沿时间方向，$h_{t}$ 既进入上面的层（直接路径），也进入 $z_{t+1}$（经过 $h_{t+1}$ 的路径），所以它的误差项是两者之和，即对时间的全导数（见“{heading}”一节）。",
+    ),
+    "seq_backward_lstm": (
+        r"In the LSTM, $h_t$ and the cell state $c_t$ each carry the gradient back to the step before; $c_t$ passes it on through the forget gate alone (section ``{heading}'').",
+        r"在 LSTM 中，$h_t$ 与细胞状态 $c_t$ 都把梯度传回前一步；$c_t$ 只经过遗忘门把它传下去（见“{heading}”一节）。",
+    ),
+    "seq_backward_gru": (
+        r"In the GRU, $h_{t-1}$ gets the gradient straight through the update gate, $\delta_{h,t} \odot z_t$, besides the path through $W_{hh}$ (section ``{heading}'').",
+        r"在 GRU 中，$h_{t-1}$ 除经过 $W_{hh}$ 的路径外，还经过更新门直接得到梯度 $\delta_{h,t} \odot z_t$（见“{heading}”一节）。",
+    ),
+    "seq_backward_attention": (
+        r"Through attention, each row of $A = \operatorname{softmax}(S)$ has the Jacobian $\operatorname{diag}(a) - a a^{\top}$, off-diagonal terms included, and $1/\sqrt{d_k}$ scales the error terms of $Q$ and $K$ (section ``{heading}'').",
+        r"经过注意力时，$A = \operatorname{softmax}(S)$ 的每一行的雅可比矩阵是 $\operatorname{diag}(a) - a a^{\top}$，包括非对角项，$1/\sqrt{d_k}$ 缩放 $Q$ 与 $K$ 的误差项（见“{heading}”一节）。",
+    ),
+    "seq_backward_end": (
+        r"Each error term is one example's, $m$ times the derivative of $J$:",
+        r"每个误差项按单个样本计算，是 $J$ 的导数的 $m$ 倍：",
+    ),
+    "seq_gradient_base": (
+        r"A parameter's gradient averages, over the batch, what each example sends it.",
+        r"参数的梯度是每个样本贡献的批内平均。",
+    ),
+    "seq_gradient_rnn": (
+        r"A weight the steps share collects one term from each step, summed over time: $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$, and $W_{xh}$, $b_h$ likewise.",
+        r"各时间步共享的权重从每个时间步得到一项，对时间求和：$\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$，$W_{xh}$、$b_h$ 同理。",
+    ),
+    "seq_gradient_lstm": (
+        r"The LSTM's weights are shared by the steps: each collects one term per step, $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$ with the stacked error term of the four gates, $W_{ih}$ and $b$ likewise.",
+        r"LSTM 的权重由各时间步共享：每个时间步贡献一项，\allowbreak $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$，其中 $\delta_{t}$ 是四个门叠放的误差项，$W_{ih}$ 与 $b$ 同理。",
+    ),
+    "seq_gradient_gru": (
+        r"The GRU's weights are shared by the steps: $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{v,t} h_{t-1}^{\top}$ and $\partial J / \partial W_{ih} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{u,t} x_{t}^{\top}$, summed over time.",
+        r"GRU 的权重由各时间步共享，对时间求和：$W_{hh}$ 的梯度是 $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{v,t} h_{t-1}^{\top}$，$W_{ih}$ 的梯度是 $\partial J / \partial W_{ih} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{u,t} x_{t}^{\top}$。",
+    ),
+    "seq_gradient_attention": (
+        r"Attention's $W_q$ gets $\frac{1}{m} \sum_{i} X^{\top} \partial J / \partial Q$, and $W_k$, $W_v$ likewise: $X^{\top}$ sums over the steps.",
+        r"注意力的 $W_q$ 得到 $\frac{1}{m} \sum_{i} X^{\top} \partial J / \partial Q$，$W_k$、$W_v$ 同理：$X^{\top}$ 对各时间步求和。",
+    ),
+    # the sections of each op
+    "seq_rnn_heading": ("Backpropagation through time", "随时间反向传播"),
+    "seq_rnn_paths": (
+        r"Unrolled over its {steps} steps (the picture in section 1), the recurrent layer is an ordinary graph whose steps share $W_{hh}$. The error term of $h_t$ is the total derivative over its two consumers: the direct path $g_t$, what the layers above send to $h_t$ {direct}, and the path through $h_{t+1}$, since $h_t$ enters $z_{t+1}$ through $W_{hh}$ (absent at $t = T$). The activation's derivative then gives $\delta_t$; for one example:",
+        r"展开 {steps} 个时间步后（见第 1 节的图），循环层就是一个普通的计算图，各时间步共享 $W_{hh}$。$h_t$ 的误差项是它的两个去向上的全导数：直接路径 $g_t$，即上面的层传给 $h_t$ 的梯度{direct}；以及经过 $h_{t+1}$ 的路径，因为 $h_t$ 经 $W_{hh}$ 进入 $z_{t+1}$（$t = T$ 时没有这一项）。再乘以激活函数的导数得到 $\delta_t$；对单个样本：",
+    ),
+    "seq_rnn_direct_last": (
+        r"(only $h_T$ feeds them here: $g_t = 0$ for $t < T$)",
+        r"（这里只有 $h_T$ 进入上面的层：$t < T$ 时 $g_t = 0$）",
+    ),
+    "seq_rnn_direct_all": (r"(every step feeds them here)", r"（这里每个时间步都进入上面的层）"),
+    "seq_rnn_weight": (
+        r"$W_{hh}$ is used at every step, so its gradient is the sum over the steps of each step's contribution, per unit and as a matrix (the term $t = 1$ is 0, as $h_0 = 0$; the tensor form of section 6 averages it over the batch):",
+        r"$W_{hh}$ 在每个时间步都被使用，所以它的梯度是各时间步贡献之和，逐个单元与矩阵形式如下（$t = 1$ 一项为 0，因为 $h_0 = 0$；第 6 节的张量形式再对批取平均）：",
+    ),
+    "seq_rnn_input": (
+        r"The input gets its error term row by row: row $t$ of $\partial J / \partial x$ is what step $t$ sends back through $W_{xh}$ (the tensor form stacks these rows):",
+        r"输入的误差项逐行得到：$\partial J / \partial x$ 的第 $t$ 行是第 $t$ 步经 $W_{xh}$ 传回的梯度（张量形式把这些行叠放起来）：",
+    ),
+    "seq_rnn_numbers": (
+        r"At the worked example (the first example of section ``{example}''), the two paths and their sum, step by step from the last:",
+        r"在数值算例中（“{example}”一节的第一个样本），两条路径及其和，从最后一步往回逐步列出：",
+    ),
+    "seq_rnn_vanishing": ("Vanishing and exploding gradients", "梯度消失与梯度爆炸"),
+    "seq_rnn_chain": (
+        r"Going back one step multiplies by the Jacobian $\partial h_t / \partial h_{t-1}$; going back from $h_T$ to $h_t$ multiplies $T - t$ of them:",
+        r"往回一步要乘以雅可比矩阵 $\partial h_t / \partial h_{t-1}$；从 $h_T$ 回到 $h_t$ 要连乘 $T - t$ 个：",
+    ),
+    "seq_rnn_bound": (
+        r"Each factor's norm is at most $\max \lvert f'(z_k) \rvert \, \lVert W_{hh} \rVert_2$ ($f' \le 1$ for $\tanh$). Where the factors stay below 1, the product shrinks geometrically with the distance $T - t$ and the early steps get almost no gradient: the gradient vanishes. Where they exceed 1, it can grow geometrically: the gradient explodes (clipping it by its norm keeps a step bounded). At the worked example $\lVert W_{hh} \rVert_2 = {norm}$, and the spectral norms of the factors and their products are:",
+        r"每个因子的范数不超过 $\max \lvert f'(z_k) \rvert \, \lVert W_{hh} \rVert_2$（$\tanh$ 的 $f' \le 1$）。因子小于 1 时，乘积随距离 $T - t$ 按几何级数缩小，前面的时间步几乎得不到梯度：梯度消失。因子大于 1 时，乘积可能按几何级数增长：梯度爆炸（按范数裁剪梯度可使每一步有界）。在数值算例中 $\lVert W_{hh} \rVert_2 = {norm}$，各因子及其乘积的谱范数为：",
+    ),
+    "seq_rnn_col_step": ("step $t$", "时间步 $t$"),
+    "seq_rnn_col_factor": (
+        r"$\lVert \partial h_t / \partial h_{t-1} \rVert_2$",
+        r"$\lVert \partial h_t / \partial h_{t-1} \rVert_2$",
+    ),
+    "seq_rnn_col_product": (
+        r"$\lVert \partial h_T / \partial h_t \rVert_2$",
+        r"$\lVert \partial h_T / \partial h_t \rVert_2$",
+    ),
+    "seq_rnn_col_bound": (
+        r"bound $\prod_k \max \lvert f'(z_k) \rvert \, \lVert W_{hh} \rVert_2$",
+        r"上界 $\prod_k \max \lvert f'(z_k) \rvert \, \lVert W_{hh} \rVert_2$",
+    ),
+    "seq_rnn_shrinks": (
+        r"Over these {steps} steps the norm of $\partial h_T / \partial h_1$ is {value}, below 1: what reaches $h_1$ from $h_T$ is already damped. Over a long sequence, a product of factors like this vanishes geometrically; it explodes where they are larger than 1.",
+        r"在这 {steps} 个时间步上 $\partial h_T / \partial h_1$ 的范数为 {value}，小于 1：从 $h_T$ 传到 $h_1$ 的梯度已被削弱。在长序列上，这样的因子连乘会按几何级数消失；因子大于 1 时则会爆炸。",
+    ),
+    "seq_rnn_grows": (
+        r"Over these {steps} steps the norm of $\partial h_T / \partial h_1$ is {value}, above 1: what reaches $h_1$ from $h_T$ is already amplified. Over a long sequence, a product of factors like this explodes geometrically; it vanishes where they are smaller than 1.",
+        r"在这 {steps} 个时间步上 $\partial h_T / \partial h_1$ 的范数为 {value}，大于 1：从 $h_T$ 传到 $h_1$ 的梯度已被放大。在长序列上，这样的因子连乘会按几何级数爆炸；因子小于 1 时则会消失。",
+    ),
+    "seq_lstm_heading": ("The LSTM's gates and its cell-state path", "LSTM 的门控与细胞状态路径"),
+    "seq_lstm_cell": (
+        r"The cell state is the LSTM's second path through time: $c_t$ enters $h_t$ and $c_{t+1}$, the latter through the forget gate alone, with no weight matrix and no squashing on the way. So $\partial J / \partial c_t$ is the sum of the path through $h_t$ and the path through $c_{t+1}$ (the total derivative over time); for one example:",
+        r"细胞状态是 LSTM 在时间上的第二条路径：$c_t$ 进入 $h_t$ 与 $c_{t+1}$，后者只经过遗忘门，途中没有权重矩阵，也没有压缩。所以 $\partial J / \partial c_t$ 是经过 $h_t$ 的路径与经过 $c_{t+1}$ 的路径之和（对时间的全导数）；对单个样本：",
+    ),
+    "seq_lstm_gates": (
+        r"Each gate's error term is what reaches the gate times its activation's derivative ($\sigma' = \sigma (1 - \sigma)$, $\tanh' = 1 - \tanh^2$). Stacked in PyTorch's order they are the error term of $z_t$, which goes back through $W_{hh}$ to $h_{t-1}$ (besides its direct path $g_{t-1}$) and gives the shared weights their gradients, summed over the steps:",
+        r"每个门的误差项是到达该门的梯度乘以其激活函数的导数（$\sigma' = \sigma (1 - \sigma)$，$\tanh' = 1 - \tanh^2$）。按 PyTorch 的顺序叠放，就是 $z_t$ 的误差项；它经 $W_{hh}$ 传回 $h_{t-1}$（另加直接路径 $g_{t-1}$），并给出共享权重的梯度，对各时间步求和：",
+    ),
+    "seq_lstm_chain": (
+        r"Along the cell path alone, going back from $c_T$ to $c_t$ multiplies the forget gates elementwise, with no $W_{hh}$ and no $f'$ in the product: forget gates near 1 carry the gradient over many steps, which is why an LSTM suffers much less from vanishing gradients than a plain recurrent layer:",
+        r"仅沿细胞状态路径，从 $c_T$ 回到 $c_t$ 是逐元素连乘遗忘门，乘积中没有 $W_{hh}$，也没有 $f'$：接近 1 的遗忘门能把梯度传过很多时间步，这就是 LSTM 的梯度消失远比普通循环层轻的原因：",
+    ),
+    "seq_lstm_numbers": (
+        r"At the worked example (first example), the forget gates, the two paths of $\delta_{c,t}$ and the cell path's products:",
+        r"在数值算例中（第一个样本），遗忘门、$\delta_{c,t}$ 的两条路径及细胞状态路径上的乘积：",
+    ),
+    "seq_gru_heading": ("The GRU's gates and its update path", "GRU 的门控与更新门路径"),
+    "seq_gru_gates": (
+        r"Each gate's error term is what reaches the gate times its activation's derivative; the reset gate's reaches it through $n_t$, where it multiplies $v_{n,t}$. Stacked, they are the error terms of $u_t$ and $v_t$ (in $v_t$ the block of $n$ is multiplied by $r_t$); for one example:",
+        r"每个门的误差项是到达该门的梯度乘以其激活函数的导数；重置门的梯度经 $n_t$ 到达，在那里它乘以 $v_{n,t}$。叠放起来就是 $u_t$ 与 $v_t$ 的误差项（$v_t$ 中 $n$ 的那一块要乘以 $r_t$）；对单个样本：",
+    ),
+    "seq_gru_state": (
+        r"$h_{t-1}$ gets three terms (the total derivative over time): its direct path $g_{t-1}$, the path straight through the interpolation $z_t \odot h_{t-1}$, and the path through $W_{hh}$; the shared weights sum over the steps:",
+        r"$h_{t-1}$ 得到三项（对时间的全导数）：直接路径 $g_{t-1}$、直接经过插值 $z_t \odot h_{t-1}$ 的路径，以及经过 $W_{hh}$ 的路径；共享权重对各时间步求和：",
+    ),
+    "seq_gru_chain": (
+        r"Along the interpolation path alone, going back from $h_T$ to $h_t$ multiplies the update gates elementwise, with no weight matrix on the way, as the LSTM's cell path does with its forget gates:",
+        r"仅沿插值路径，从 $h_T$ 回到 $h_t$ 是逐元素连乘更新门，途中没有权重矩阵，与 LSTM 的细胞状态路径连乘遗忘门一样：",
+    ),
+    "seq_gru_numbers": (
+        r"At the worked example (first example), the update gates, the two parts of $\delta_{h,t}$ (straight through the interpolation, and the rest) and the interpolation path's products:",
+        r"在数值算例中（第一个样本），更新门、$\delta_{h,t}$ 的两部分（直接经过插值的，以及其余的）与插值路径上的乘积：",
+    ),
+    "seq_attention_heading": ("The gradients of attention", "注意力的梯度"),
+    "seq_attention_values": (
+        r"The output $O = A V$ is a product of two matrices of the example, so its error term goes to both; for one example:",
+        r"输出 $O = A V$ 是该样本的两个矩阵之积，所以它的误差项传给两者；对单个样本：",
+    ),
+    "seq_attention_softmax": (
+        r"Row $t$ of $A$ is the softmax of row $t$ of $S$, so its Jacobian is $\operatorname{diag}(a_t) - a_t a_t^{\top}$: every score of a row moves every weight of that row (softmax is not elementwise; the off-diagonal terms $-a_{t,u} a_{t,v}$ count). Row by row and entry by entry:",
+        r"$A$ 的第 $t$ 行是 $S$ 第 $t$ 行的 softmax，所以它的雅可比矩阵是 $\operatorname{diag}(a_t) - a_t a_t^{\top}$：一行中的每个得分都影响该行的每个权重（softmax 不是逐元素的，非对角项 $-a_{t,u} a_{t,v}$ 不能丢）。逐行与逐元素：",
+    ),
+    "seq_attention_causal": (
+        r"With the causal mask, $a_{t,u} = 0$ for $u > t$, and so is $\partial J / \partial s_{t,u}$: the entries above the diagonal of $A$ and of $\partial J / \partial S$ are 0 (row $t$ keeps columns $1, \dots, t$), here {entries}.",
+        r"有因果掩码时，$u > t$ 的 $a_{t,u} = 0$，$\partial J / \partial s_{t,u}$ 也为 0：$A$ 与 $\partial J / \partial S$ 对角线以上的元素为 0（第 $t$ 行只保留第 $1, \dots, t$ 列），这里是 {entries}。",
+    ),
+    "seq_attention_no_mask": (
+        r"This layer has no causal mask, so every weight is positive and every entry of $\partial J / \partial S$ can be nonzero; with one (\texttt{causal = true}) the entries above the diagonal ($u > t$) of both would be 0.",
+        r"这一层没有因果掩码，所以每个权重都为正，$\partial J / \partial S$ 的每个元素都可能非零；若有因果掩码（\texttt{causal = true}），两者对角线以上（$u > t$）的元素都为 0。",
+    ),
+    "seq_attention_scores": (
+        r"The scores are $S = Q K^{\top} / \sqrt{d_k}$, so the factor $1/\sqrt{d_k} = {scale}$ multiplies the error terms of both $Q$ and $K$ (here $d_k = {dim}$):",
+        r"得分为 $S = Q K^{\top} / \sqrt{d_k}$，所以因子 $1/\sqrt{d_k} = {scale}$ 同时乘在 $Q$ 与 $K$ 的误差项上（这里 $d_k = {dim}$）：",
+    ),
+    "seq_attention_weights": (
+        r"$Q$, $K$ and $V$ are linear in the input, each through its own weight: a weight's gradient is the input's transpose times that error term (which sums over the steps), and the input collects all three:",
+        r"$Q$、$K$ 与 $V$ 都是输入的线性函数，各有自己的权重：权重的梯度是输入的转置乘以相应的误差项（对各时间步求和），输入则汇集三者：",
+    ),
+    "seq_attention_numbers": (
+        r"At the worked example (first example), step 1's weights $a_1$ and their Jacobian; each row of the Jacobian sums to 0, as the weights of a row sum to 1, and so does each row of $\partial J / \partial S$:",
+        r"在数值算例中（第一个样本），第 1 步的权重 $a_1$ 及其雅可比矩阵；雅可比矩阵每行之和为 0（一行权重之和为 1），$\partial J / \partial S$ 的每行之和也为 0：",
+    ),
+    "seq_figure_unrolled": (
+        "Right: the recurrent layer unrolled over its {steps} steps, the same weights at every step.",
+        "右图：循环层按 {steps} 个时间步展开，每一步用同样的权重。",
+    ),
+    "seq_above": ("layers above", "上面的层"),
+}
+_MESSAGES.update(_SEQUENCE_MESSAGES)
+
+
 def catalogue(lang: str) -> SimpleNamespace:
     """All messages in one language, as attributes (``msg.forward``)."""
     if lang not in LANGUAGES:
