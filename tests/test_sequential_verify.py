@@ -7,6 +7,9 @@
   kernel, with sums over several indices and entries outside the map zero;
 * the mistakes, each named: the kernel not rotated, the dropout mask left out (with or without
   its scaling), a sum over the positions missing;
+* max pooling's routing, [a^{(1)}_{c,i,j} = a^{(2)}_{c,\lfloor i/2 \rfloor,\lfloor j/2 \rfloor}] times the
+  window's error term, judged where the window has one maximum (at a tie the derivative with
+  respect to its entries does not exist);
 * batch norm over a batch of three examples that differ (with two, each normalised entry is
   +-1): the compact input error term and the three paths through the mean and the variance,
   with the variance path or the mean path dropped named as such.
@@ -154,3 +157,49 @@ def test_the_checkers_batch_of_examples_that_differ_has_no_degenerate_normalisat
     table = context("bn-mlp").table
     assert table.batch == DIFFERING_BATCH >= 3
     assert context("lenet-tiny").table.batch == 1  # no statistics over the batch: alike examples
+
+
+# --- max pooling's routing, entry by entry ---------------------------------------------------------
+
+ROUTE = r"[a^{(1)}_{c,i,j} = a^{(2)}_{c,\lfloor i/2 \rfloor,\lfloor j/2 \rfloor}]"
+UPSTREAM = r"\frac{\partial J}{\partial a^{(2)}_{c,\lfloor i/2\rfloor,\lfloor j/2\rfloor}}"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        rf"\frac{{\partial J}}{{\partial a^{{(1)}}_{{c,i,j}}}} = {ROUTE} {UPSTREAM}",
+        r"\frac{\partial J}{\partial a^{(1)}_{c,i,j}} = [a^{(1)}_{c,i,j} = a^{(2)}_{c,\lfloor \frac{i}{2} \rfloor,"
+        r"\lfloor \frac{j}{2} \rfloor}] \frac{\partial J}{\partial a^{(2)}_{c,\lfloor \frac{i}{2}\rfloor,\lfloor \frac{j}{2}\rfloor}}",
+        r"\frac{\partial J}{\partial a^{(1)}_{1,3,2}} = [a^{(1)}_{1,3,2} = a^{(2)}_{1,1,1}] \frac{\partial J}{\partial a^{(2)}_{1,1,1}}",
+    ],
+)
+def test_max_pooling_routes_delta_to_the_maximum_of_its_window(answer):
+    """Where a window ties (ReLU zeros), the derivative with respect to its entries does not
+    exist, so those probes do not count: [a = max] sends delta to every tied entry, the tensor
+    form to the first, and neither is wrong there."""
+    v = verify_answer("lenet-tiny", answer, seconds=30)
+    assert v.verdict == "correct", v.message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        rf"\frac{{\partial J}}{{\partial a^{{(1)}}_{{c,i,j}}}} = {UPSTREAM}",  # every entry, not the maximum
+        rf"\frac{{\partial J}}{{\partial a^{{(1)}}_{{c,i,j}}}} = \frac{{1}}{{4}} {UPSTREAM}",  # average pooling's rule
+        # the window of another entry
+        rf"\frac{{\partial J}}{{\partial a^{{(1)}}_{{c,i,j}}}} = [a^{{(1)}}_{{c,i,j}} = a^{{(2)}}_{{c,0,0}}] "
+        r"\frac{\partial J}{\partial a^{(2)}_{c,0,0}}",
+    ],
+)
+def test_wrong_routings_are_refuted(answer):
+    v = verify_answer("lenet-tiny", answer, seconds=30)
+    assert v.verdict == "incorrect", v.message
+
+
+def test_a_floored_index_needs_its_letter_bound():
+    v = verify_answer(
+        "lenet-tiny",
+        r"\frac{\partial J}{\partial a^{(1)}_{0,0,0}} = \frac{\partial J}{\partial a^{(2)}_{0,\lfloor i/2 \rfloor,0}}",
+    )
+    assert v.verdict == "invalid" and "index i is free on the right-hand side" in v.message, v.message

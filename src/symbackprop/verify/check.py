@@ -36,6 +36,7 @@ from symbackprop.verify.context import (
     target_from_tree,
     target_of,
     target_tree,
+    undefined_at,
 )
 from symbackprop.verify.diagnose import _counterexample, _diagnose, _shape_mismatch
 from symbackprop.verify.judge import (
@@ -98,8 +99,9 @@ def decide_answer(ctx: Context, target: Target, answer: sympy.Expr) -> Decision:
     """The judge's decision over every component: the first refuted one decides, then any one
     left undecided, else the answer is correct."""
     decisions = []
+    undefined = tuple(in_leaves(ctx, u) for u in undefined_at(ctx, target))
     for a, r in _pairs(ctx, target, answer):
-        decision = decide(Problem(in_leaves(ctx, a), in_leaves(ctx, r), ctx.sampler, ctx.table.layers))
+        decision = decide(Problem(in_leaves(ctx, a), in_leaves(ctx, r), ctx.sampler, ctx.table.layers, undefined))
         if decision.verdict == "incorrect":
             return decision
         decisions.append(decision)

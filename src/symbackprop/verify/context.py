@@ -27,6 +27,7 @@ from symbackprop.core.network import LayeredNetwork
 from symbackprop.core.sequential import SequentialNetwork
 from symbackprop.core.spec import load_spec
 from symbackprop.registry import CONV_LAYER_OPS, SEQUENCE_LAYER_OPS, loss
+from symbackprop.registry.layers import MaxGate
 from symbackprop.verify.judge import Sampler
 from symbackprop.verify.latex import Node, parse_line
 from symbackprop.verify.resolve import (
@@ -67,6 +68,7 @@ class Context:
     points: dict  # symbol name -> POINTS values, for diagnosis
     assumed: dict  # the last target of a group that sums to one -> 1 - the others
     leaf_forms: dict = field(default_factory=dict)  # symbol -> its value in the leaves, built once
+    max_gates: dict | None = None  # a max pooling window's entry -> the max gates that read it, built once
 
 
 @lru_cache(maxsize=16)
@@ -340,6 +342,30 @@ def _unfold(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
             break
         expr = expr.xreplace(by_symbol)
     return expr
+
+
+def undefined_at(ctx: Context, target: Target) -> list[sympy.Expr]:
+    """Where the target's derivative does not exist, as expressions that are zero there: for an
+    entry of a max pooling's input, the ties of its window (a - b of each max gate above it),
+    where the derivative with respect to the entry has no value (any split of delta among the
+    tied entries is a convention: the tensor form's first maximum, or a student's [a = max])."""
+    if not ctx.table.layers or target.symbol is None or target.kind not in ("delta", "partial"):
+        return []
+    consumers = ctx.max_gates
+    if consumers is None:
+        consumers = {}
+        for node, expr in ctx.table.unit.network.nodes.items():
+            if isinstance(expr, MaxGate):
+                for arg in expr.args:
+                    consumers.setdefault(arg, []).append(node)
+        ctx.max_gates = consumers
+    out, stack = [], list(consumers.get(target.symbol, ()))
+    while stack:
+        gate = stack.pop()
+        a, b = ctx.table.unit.network.nodes[gate].args
+        out.append(a - b)
+        stack.extend(consumers.get(gate, ()))
+    return out
 
 
 def in_leaves(ctx: Context, expr: sympy.Expr) -> sympy.Expr:

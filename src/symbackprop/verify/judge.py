@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import mpmath
@@ -173,10 +174,21 @@ def _vanishes(expr: sympy.Expr) -> bool:
 class Problem:
     """One equation to decide: the answer and the reference, both in the leaves."""
 
-    def __init__(self, answer: sympy.Expr, reference: sympy.Expr, sampler: Sampler, walk: bool = False):
+    def __init__(
+        self,
+        answer: sympy.Expr,
+        reference: sympy.Expr,
+        sampler: Sampler,
+        walk: bool = False,
+        undefined: tuple[sympy.Expr, ...] = (),
+    ):
         """``walk``: evaluate at 30 digits by walking the trees, no symbolic proof (a network of
-        layers, whose expressions in the leaves are too large for SymPy's rewriting)."""
+        layers, whose expressions in the leaves are too large for SymPy's rewriting).
+        ``undefined``: expressions in the leaves that are zero where the reference has no value
+        (the ties of a max pooling window, for the derivative with respect to its entries): no
+        difference there counts."""
         self.answer, self.reference, self.sampler = answer, reference, sampler
+        self.undefined = undefined
         self.large = walk or _size(answer) > LARGE or _size(reference) > LARGE
         self.difference = answer - reference
         present = leaf_symbols(answer) | leaf_symbols(reference)
@@ -297,25 +309,53 @@ def walked_value(expr: sympy.Expr, point: dict[Symbol, sympy.Expr]) -> mpmath.mp
     subtree, takes minutes. The point is a random probe, never a tie, so 30-digit arithmetic
     decides every sign; a node this walk does not know is evaluated by SymPy from its children's
     values."""
+    return walked_values([expr], point)[0]
+
+
+def walked_values(exprs: list[sympy.Expr], point: dict[Symbol, sympy.Expr]) -> list[mpmath.mpf | None]:
+    """:func:`walked_value` of several expressions at one point, the subtrees they share (the
+    network's forward values, in an answer and its reference) walked once."""
     with mpmath.workdps(DIGITS + 5):
-        done: dict = {}
-        stack = [(expr, False)]
-        while stack:
-            node, ready = stack.pop()
-            if node in done:
-                continue
-            if not ready and node.args and not node.is_Number:
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if a not in done)
-                continue
-            try:
-                done[node] = _walk_node(node, [done.get(a) for a in node.args], point)
-            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-                return None
-            if done[node] is None:
-                return None
-        value = done[expr]
-        return value if isinstance(value, mpmath.mpf) else None
+        done = _walked_at(point)
+        return [_walked(expr, point, done) for expr in exprs]
+
+
+_WALKED: OrderedDict = OrderedDict()  # point -> the values walked there (the probes repeat over instances)
+WALKED_POINTS = 32
+
+
+def _walked_at(point: dict) -> dict:
+    """The values already walked at this point: a general equation's instances are probed at
+    the same points (the sampler's seed), and share the network's forward values there."""
+    key = frozenset(point.items())
+    done = _WALKED.pop(key, None)
+    if done is None:
+        done = {}
+        while len(_WALKED) >= WALKED_POINTS:
+            _WALKED.popitem(last=False)
+    _WALKED[key] = done
+    return done
+
+
+def _walked(expr: sympy.Expr, point: dict, done: dict) -> mpmath.mpf | None:
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if not ready and node.args and not node.is_Number:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in done)
+            continue
+        try:
+            value = _walk_node(node, [done.get(a) for a in node.args], point)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+        if value is None:
+            return None
+        done[node] = value
+    value = done[expr]
+    return value if isinstance(value, mpmath.mpf) else None
 
 
 def _walk_node(node, args: list, point: dict):
@@ -350,8 +390,14 @@ def _walk_node(node, args: list, point: dict):
         return abs(args[0])
     if isinstance(node, sympy.core.relational.Relational) or isinstance(node, sympy.Piecewise) or not args:
         raise TypeError("not walked")
-    # a registry function or anything else: its definition at its arguments' values
-    small = node.func(*(sympy.Float(mpmath.nstr(a, DIGITS + 3), DIGITS + 3) for a in args))
+    return _function_value(node.func, tuple(args))
+
+
+@functools.lru_cache(maxsize=65536)
+def _function_value(func, args: tuple):
+    """A registry function (or anything else) at its arguments' values, by its definition; the
+    same values recur at a general equation's instances and probes, so each is computed once."""
+    small = func(*(sympy.Float(mpmath.nstr(a, DIGITS + 3), DIGITS + 3) for a in args))
     value = elementary(small).rewrite(sympy.Piecewise).evalf(DIGITS)
     if not value.is_number or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo, sympy.I):
         return None
@@ -386,9 +432,13 @@ def refute(problem: Problem, points: dict[Symbol, np.ndarray], gaps: np.ndarray)
     for i in chosen:
         point = {s: sympy.Rational(float(points[s][i])) for s in problem.leaves}
         if large:  # walked at 30 digits, shared subtrees once
-            answer, correct = walked_value(problem.answer, point), walked_value(problem.reference, point)
+            answer, correct, *undefined = walked_values([problem.answer, problem.reference, *problem.undefined], point)
+            if any(u == 0 for u in undefined):  # no value there to be wrong about
+                continue
             if answer is not None and correct is not None and _differs(answer, correct):
                 return {s.name: float(points[s][i]) for s in problem.leaves}, float(answer), float(correct)
+            continue
+        if any(exact_value(u, point) == 0 for u in problem.undefined):
             continue
         answer_form, correct_form = problem.exact_forms
         answer, correct = exact_value(answer_form, point), exact_value(correct_form, point)
@@ -397,6 +447,8 @@ def refute(problem: Problem, points: dict[Symbol, np.ndarray], gaps: np.ndarray)
     if large:  # exact arithmetic at the ties would walk the whole tree at every one of them
         return None
     for point in tie_points(problem, points):
+        if any(exact_value(u, point) == 0 for u in problem.undefined):
+            continue
         answer, correct = exact_value(problem.answer, point), exact_value(problem.reference, point)
         if answer is not None and correct is not None and _differs(mpmath.mpf(str(answer)), mpmath.mpf(str(correct))):
             return {s.name: float(v) for s, v in point.items()}, float(answer), float(correct)

@@ -101,6 +101,8 @@ OTHER = {
     "hat",
     "widehat",
     "ell",
+    "lfloor",
+    "rfloor",
 }
 ALLOWED = GREEK | FUNCTIONS | IGNORED | WRAPPERS | set(OPERATORS) | set(RELATIONS) | OTHER
 # The sets a sum may range over, in English and Chinese (simplified and traditional), to the
@@ -766,6 +768,8 @@ class Parser:
                     raise ParseError("missing '}' after a subscript")
                 if tok.kind in ("letter", "num") or tok.text in (",", "+", "-"):
                     parts.append(tok.text)
+                elif tok.kind == "cmd" and tok.text == "lfloor":
+                    parts.append(self._floor())
                 elif tok.kind == "cmd" and tok.text in GREEK:
                     parts.append(tok.text)
                 elif tok.text not in ("{", "}", "(", ")"):
@@ -780,6 +784,23 @@ class Parser:
         if not text:
             raise ParseError(f"a subscript is missing (position {self.peek().pos})")
         return text
+
+    def _floor(self) -> str:
+        """An index \\lfloor i/2 \\rfloor (or \\lfloor \\frac{i}{2} \\rfloor), after its \\lfloor:
+        max pooling's window of an entry, as index text: ⌊i/2⌋ (no letters of its own)."""
+        parts = []
+        while not self.at("cmd", "rfloor"):
+            tok = self.take()
+            if tok.kind == "end" or len(parts) > 40:
+                raise ParseError("missing \\rfloor after \\lfloor in a subscript")
+            if tok.kind == "cmd" and tok.text in ("frac", "dfrac", "tfrac"):
+                parts.append("(" + self.subscript() + ")/(" + self.subscript() + ")")
+            elif tok.kind in ("letter", "num") or tok.text in ("+", "-", "/", "(", ")"):
+                parts.append(tok.text)
+            elif tok.text not in ("{", "}"):
+                raise ParseError(f"unexpected '{tok.text}' in \\lfloor ... \\rfloor (position {tok.pos})")
+        self.take()
+        return "⌊" + "".join(parts) + "⌋"
 
     def _layer_superscript(self) -> bool:
         """^{(2)}, ^{(l)}, ^{(l+1)}, ^{(n_l)}, ^{(L)}: a layer index, not a power."""

@@ -338,6 +338,8 @@ def _index_elements(text: str) -> tuple[str, ...]:  # read once per subscript, n
             raise ResolveError(f"an empty index in _{{{text}}}")
         return tuple(parts)
     compact = text.replace(" ", "")
+    if "⌊" in compact:  # one floored index (a pooling window's), written alone
+        return (compact,)
     if (
         re.fullmatch(_LINEAR_INDEX, compact)
         and re.search(r"[A-Za-z0-9][+-]", compact)
@@ -386,10 +388,33 @@ def _index_candidates(text: str | None, env: dict[str, int]) -> list[tuple]:
     return out
 
 
+_FLOOR = re.compile(r"⌊\(?([^()/⌊⌋]+)\)?/\(?(\d+)\)?⌋")
+
+
+def _floored(index: str, env: dict[str, int]) -> int | None:
+    """⌊(linear index)/n⌋ with every letter bound (max pooling's window of an entry); None if
+    a letter is not bound yet."""
+    m = _FLOOR.fullmatch(index)
+    if m is None:
+        raise ResolveError(f"cannot read the index '{short(index)}': write \\lfloor i/2 \\rfloor")
+    inner = m.group(1)
+    value = _bound(inner, env) if re.fullmatch(r"[A-Za-z]", inner) and inner in env else _linear_value(inner, env)
+    if value is None or int(m.group(2)) == 0:
+        return None
+    return value // int(m.group(2))
+
+
 def _bound(index: str, env: dict[str, int]):
-    """One index: a number, or a letter (plus or minus a number) bound by a sum or a binding."""
+    """One index: a number, or a letter (plus or minus a number) bound by a sum or a binding, a
+    linear index (i+u), or a floored one (⌊i/2⌋)."""
     if index.isdigit():
         return int(index)
+    if "⌊" in index:
+        value = _floored(index, env)
+        if value is not None:
+            return value
+        unbound = [c for c in _letters_of(index) if c not in env] or [index]
+        raise ResolveError(f"the index {unbound[0]} is not bound by a sum; write it as a number or sum over it")
     m = re.fullmatch(r"([A-Za-z])([+-]\d+)?", index)
     if m and m.group(1) in env:
         return env[m.group(1)] + int(m.group(2) or 0)
@@ -758,7 +783,8 @@ class Evaluator:
 
     def _equal(self, node, env):
         """[i = j]: 1 where two indices agree, else 0 (the Kronecker delta, written so that it
-        is not taken for an error term delta)."""
+        is not taken for an error term delta); [a = b] of two quantities: 1 where they are equal
+        (max pooling's routing, [a_{c,i,j} = a^{(2)}_{c,p,q}]), as two steps [a >= b][b >= a]."""
         values = []
         for side in node.parts:
             base, sub, layer, primes = side.parts if side.kind == "name" else (None, None, None, 0)
@@ -766,9 +792,18 @@ class Evaluator:
                 values.append(int(side.parts[0]) if side.parts[0].isdigit() else None)
             else:
                 values.append(env.get(base) if base and not sub and layer is None and not primes else None)
-        if None in values:
-            raise ResolveError("[a = b] compares two indices: [i = j]")
-        return sympy.S.One if values[0] == values[1] else sympy.S.Zero
+        if None not in values:
+            return sympy.S.One if values[0] == values[1] else sympy.S.Zero
+        if all(side.kind in ("name", "num") for side in node.parts) and any(
+            side.kind == "name" and not side.parts[1] and side.parts[2] is None for side in node.parts
+        ):
+            raise ResolveError(
+                "[a = b] compares two indices ([i = j]) or two quantities ([a_{c,i,j} = a^{(2)}_{c,p,q}])"
+            )
+        a, b = (self.evaluate(side, env) for side in node.parts)
+        if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
+            raise ResolveError("[a = b] compares two numbers, one entry each")
+        return sympy.Heaviside(a - b, 1) * sympy.Heaviside(b - a, 1)  # 1 where they are equal, else 0
 
     def _norm2(self, node, env):
         inner = self.evaluate(node.parts[0], env)
