@@ -55,6 +55,11 @@ def test_every_line_written_entry_by_entry_verifies(name, lang):
             "lenet-tiny",
             r"\frac{\partial J}{\partial x_{c,r,q}} = \sum_{f,u,v} \delta^{(1)}_{f,r-u,q-v} W^{(1)}_{f,c,u,v}",
         ),
+        (  # the kernel rotated by 180 degrees, written out: W_{f,c,2-u,2-v} against delta shifted
+            "lenet-tiny",
+            r"\frac{\partial J}{\partial x_{c,r,q}} = \sum_{f=0}^{1}\sum_{u=0}^{2}\sum_{v=0}^{2}"
+            r" \delta^{(1)}_{f,r+u-2,q+v-2} W^{(1)}_{f,c,2-u,2-v}",
+        ),
         ("lenet-tiny", r"\frac{\partial J}{\partial b^{(1)}_{f}} = \sum_{i=0}^{3} \sum_{j=0}^{3} \delta^{(1)}_{f,i,j}"),
         ("lenet-tiny", r"z^{(1)}_{f,i,j} = \sum_{c,u,v} W^{(1)}_{f,c,u,v} x_{c,i+u,j+v} + b^{(1)}_f"),
         ("dropout-mlp", r"\delta^{(1)}_{k} = 2 r^{(2)}_k \frac{\partial J}{\partial a^{(2)}_{k}} [z^{(1)}_k > 0]"),
