@@ -32,7 +32,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symbackprop.analysis.numeric import KernelPrinter
 from symbackprop.core.latex_names import upright_base, with_upright_base
-from symbackprop.registry import BlockPut, Elementwise, TensorFunction, TimePut
+from symbackprop.registry import BlockPut, Elementwise, MatTVec, TensorFunction, TimePut
 
 
 class NotationLatexPrinter(LatexPrinter):
@@ -96,10 +96,18 @@ class NotationLatexPrinter(LatexPrinter):
         if places is None:
             return super()._print_Add(expr, order)
         kind, parts = places
-        cells = [self._print(p) if p is not None else r"\mathbf{0}" for p in parts]
-        if kind is TimePut:
-            cells = [r"\left(%s\right)^{\top}" % c if c != r"\mathbf{0}" else c for c in cells]
+        if kind is TimePut:  # rows of a sequence: (W^T delta)^T is delta^T W
+            cells = [self._row(p) if p is not None else r"\mathbf{0}" for p in parts]
+        else:
+            cells = [self._print(p) if p is not None else r"\mathbf{0}" for p in parts]
         return r"\begin{bmatrix} %s \end{bmatrix}" % r" \\ ".join(cells)
+
+    def _row(self, part) -> str:
+        """One step's row of a sequence: a vector transposed, W^T delta as delta^T W."""
+        if isinstance(part, MatTVec):
+            W, d = part.args
+            return r"\left(%s\right)^{\top} %s" % (self._print(d), self._print(W))
+        return r"\left(%s\right)^{\top}" % self._print(part)
 
     def _is_vector(self, expr) -> bool:
         """Does the expression hold a whole tensor? One entry of it (``scalar_entry``) does not."""
@@ -112,7 +120,8 @@ class NotationLatexPrinter(LatexPrinter):
         """Elementwise products of vectors with odot; a thin space between factors where one is
         a word (\\mathrm{invq} \\, \\mathrm{num}, not invqnum)."""
         reciprocal = [a for a in expr.args if a.is_Pow and a.exp == -1 and a.base.is_Symbol]
-        if len(reciprocal) == 1 and any(isinstance(a, TensorFunction) for a in expr.args):
+        stacked = any(isinstance(a, sympy.Add) and _places(a) is not None for a in expr.args)
+        if len(reciprocal) == 1 and (stacked or any(isinstance(a, TensorFunction) for a in expr.args)):
             rest = sympy.Mul(*(a for a in expr.args if a is not reciprocal[0]), evaluate=False)
             return rf"\frac{{1}}{{{self._print(reciprocal[0].base)}}} {self._print(rest)}"
         words = [a for a in expr.args if isinstance(a, sympy.Symbol) and upright_base(a.name)]
