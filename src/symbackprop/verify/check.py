@@ -60,10 +60,11 @@ from symbackprop.verify.resolve import (
     Transposed,
     binding_candidates,
     example_scope,
+    fold_labels,
     free_indices,
     walk,
 )
-from symbackprop.verify.sequence import SEQUENCE_TENSORS, fold_labels, joined_subscripts
+from symbackprop.verify.sequence import SEQUENCE_TENSORS, joined_subscripts
 from symbackprop.verify.verdict import CORRECT, INCORRECT, INVALID, UNDECIDED, Verdict, invalid
 
 TIME_LIMIT = 5.0

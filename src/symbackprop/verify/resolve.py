@@ -231,6 +231,63 @@ def _batch_statistics(table: Table, unit) -> None:
             table.add(name, (), None, next(iter(eps)))
 
 
+# --- a sequence model's labelled names in the syntax tree (verify/sequence.py) --------------------
+
+
+def _ranks(table: Table) -> dict[str, set[int]]:
+    """Each base's numbers of indices: W_hh -> {2}, delta -> {1, 2}."""
+    ranks: dict[str, set[int]] = {}
+    for base, index, _ in table.symbols:
+        ranks.setdefault(base, set()).add(len(index))
+    return ranks
+
+
+def _folded_name(node: Node, ranks: dict[str, set[int]]) -> Node:
+    """W_{hh,k,j} as the name W_hh with indices k, j, where the table has such entries and W
+    itself has none with three indices; any other name unchanged."""
+    base, sub, layer, primes = node.parts
+    if not sub:
+        return node
+    head, _, rest = sub.partition(",")
+    labelled = f"{base}_{head.strip()}"
+    if labelled not in ranks:
+        return node
+    rank = len(index_elements(rest)) if rest else 0
+    if rank not in ranks[labelled] or len(index_elements(sub)) in ranks.get(base, set()):
+        return node
+    return Node("name", (labelled, rest or None, layer, primes), node.extra)
+
+
+def fold_labels(table: Table, tree):
+    """The tree with every labelled name folded (see the module docstring); the same tree where
+    the table has no labelled names. Iterative: a long sum is a deep left spine."""
+    if tree is None or not any("_" in base for base, _, _ in table.symbols if base != "J_example"):
+        return tree
+    ranks = _ranks(table)
+    done: dict[int, object] = {}
+    stack = [(tree, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in done:
+            continue
+        parts = node if isinstance(node, tuple) else node.parts if isinstance(node, Node) else None
+        if parts is None:
+            done[id(node)] = node
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((p, False) for p in parts if isinstance(p, (Node, tuple)) and id(p) not in done)
+            continue
+        new = tuple(done.get(id(p), p) if isinstance(p, (Node, tuple)) else p for p in parts)
+        if isinstance(node, tuple):
+            done[id(node)] = new
+        elif node.kind == "name":
+            done[id(node)] = _folded_name(node, ranks)
+        else:
+            done[id(node)] = Node(node.kind, new, node.extra) if new != parts else node
+    return done[id(tree)]
+
+
 def _layer_key(tag: str) -> int | str:
     """A layer's number from a tensor's name: 1 (z1), or "1,2" for a residual block's (z1_2)."""
     return int(tag) if tag.isdigit() else tag.replace("_", ",")

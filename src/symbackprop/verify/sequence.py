@@ -19,7 +19,7 @@ the derivation documents write them (section "Entry by entry"):
   recurrence \\delta_t = ... \\delta_{t+1} ... holds for every t = 1 .. T, as the textbooks write it.
 
 A labelled name's label is read as part of its name, never as an index (h in W_{hh,k,j}, i in
-s_{i,t,k}): :func:`fold_labels` rewrites the syntax tree before its free indices are counted,
+s_{i,t,k}): :func:`~symbackprop.verify.resolve.fold_labels` rewrites the syntax tree before its free indices are counted,
 and only where the table has that labelled name with the remaining indices (W_{k,j} stays an
 entry of a dense layer's W; W_{k,0,j} is attention's W_k). :func:`joined_subscripts` reads the
 documents' spelling of a labelled entry, {W_{hh}^{(1)}}_{k,j}, as W^{(1)}_{hh,k,j}.
@@ -30,15 +30,19 @@ documents' spelling of a labelled entry, {W_{hh}^{(1)}}_{k,j}, as W^{(1)}_{hh,k,
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sympy
 from sympy import Integer, Symbol
 
-from symbackprop.verify.latex import Node
 
-if TYPE_CHECKING:  # resolve.py imports this module while it builds its table
-    from symbackprop.verify.resolve import Table
+class Table(Protocol):
+    """What this module needs of resolve.py's table (which imports this module)."""
+
+    symbols: dict
+
+    def add(self, base: str, indices: tuple, layer, symbol) -> None: ...
+
 
 STEP = re.compile(r"([A-Za-z]+?)(\d+)_(\d+)")  # z1_2: z of layer 1 at step 2 (or a residual block's)
 LABELLED = re.compile(r"(W|b)_([a-z]+)(\d+)")  # W_hh1, b_h1, W_q1
@@ -131,65 +135,6 @@ def _step_delta(symbol: Symbol, delta_of: dict, totals: dict, nodes: dict, total
     if isinstance(expr, Symbol) and expr in delta_of:
         return delta_of[expr]
     return totals.get(symbol) if total else None
-
-
-# --- labelled names in the syntax tree -----------------------------------------------------------
-
-
-def _ranks(table: Table) -> dict[str, set[int]]:
-    """Each base's numbers of indices: W_hh -> {2}, delta -> {1, 2}."""
-    ranks: dict[str, set[int]] = {}
-    for base, index, _ in table.symbols:
-        ranks.setdefault(base, set()).add(len(index))
-    return ranks
-
-
-def _folded_name(node: Node, ranks: dict[str, set[int]]) -> Node:
-    """W_{hh,k,j} as the name W_hh with indices k, j, where the table has such entries and W
-    itself has none with three indices; any other name unchanged."""
-    from symbackprop.verify.resolve import index_elements  # resolve.py imports this module
-
-    base, sub, layer, primes = node.parts
-    if not sub:
-        return node
-    head, _, rest = sub.partition(",")
-    labelled = f"{base}_{head.strip()}"
-    if labelled not in ranks:
-        return node
-    rank = len(index_elements(rest)) if rest else 0
-    if rank not in ranks[labelled] or len(index_elements(sub)) in ranks.get(base, set()):
-        return node
-    return Node("name", (labelled, rest or None, layer, primes), node.extra)
-
-
-def fold_labels(table: Table, tree):
-    """The tree with every labelled name folded (see the module docstring); the same tree where
-    the table has no labelled names. Iterative: a long sum is a deep left spine."""
-    if tree is None or not any("_" in base for base, _, _ in table.symbols if base != "J_example"):
-        return tree
-    ranks = _ranks(table)
-    done: dict[int, object] = {}
-    stack = [(tree, False)]
-    while stack:
-        node, ready = stack.pop()
-        if id(node) in done:
-            continue
-        parts = node if isinstance(node, tuple) else node.parts if isinstance(node, Node) else None
-        if parts is None:
-            done[id(node)] = node
-            continue
-        if not ready:
-            stack.append((node, True))
-            stack.extend((p, False) for p in parts if isinstance(p, (Node, tuple)) and id(p) not in done)
-            continue
-        new = tuple(done.get(id(p), p) if isinstance(p, (Node, tuple)) else p for p in parts)
-        if isinstance(node, tuple):
-            done[id(node)] = new
-        elif node.kind == "name":
-            done[id(node)] = _folded_name(node, ranks)
-        else:
-            done[id(node)] = Node(node.kind, new, node.extra) if new != parts else node
-    return done[id(tree)]
 
 
 _SUB = r"(?:\{([^{}]*)\}|([A-Za-z0-9]))"
