@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from symbackprop.analysis.tensor_values import evaluate_tensor
 from symbackprop.calculus.sequential import SequentialDerivation
 
 
@@ -89,9 +90,7 @@ class AttentionPaths:
 
 def _evaluate_first(expr, env) -> np.ndarray:
     """A tensor expression at the whole batch, its first example's entries."""
-    from symbackprop.analysis.sequential_example import _evaluate
-
-    return np.asarray(_evaluate(expr, env)[0], dtype=float)
+    return np.asarray(evaluate_tensor(expr, env)[0], dtype=float)
 
 
 def _split(total: sympy.Expr, marker: sympy.Symbol | None) -> tuple[sympy.Expr, sympy.Expr]:

@@ -18,17 +18,16 @@ paths of its gradient through time (:mod:`~symbackprop.analysis.sequence_paths`)
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy
 from sympy import Symbol
 
-from symbackprop.analysis.numeric import KernelPrinter
 from symbackprop.analysis.sequence_paths import sequence_paths
+from symbackprop.analysis.tensor_values import evaluate_tensor as _evaluate
 from symbackprop.calculus.sequential import SequentialDerivation
-from symbackprop.registry import Conv2d, LossMean, kernels
+from symbackprop.registry import Conv2d, LossMean
 
 MAX_EXAMPLE_ENTRIES = 400  # entries of one example's tensors (all layers) the tables show at most
 
@@ -119,40 +118,6 @@ def initial_point(net) -> dict[str, np.ndarray] | None:
     for name, (shape, rate) in net.masks().items():
         point[name] = np.asarray(rng.random((m, *shape)) >= rate, dtype=float)
     return point
-
-
-class _TensorPrinter(KernelPrinter):
-    """NumPy code of a tensor equation from the registry ops' own array code (``_arraycode``),
-    batch first, as train.py computes it (``xp`` is NumPy, ``m`` the batch size)."""
-
-    def __init__(self):
-        super().__init__({"order": "none"})
-        self.printmethod = "_arraycode"
-
-    def kernel_call(self, name: str, args: str) -> str:
-        return f"{name}(xp, {args})"
-
-    def operand(self, expr) -> str:
-        text = self._print(expr)
-        return text if expr.is_Symbol else f"({text})"
-
-    def _print_Heaviside(self, expr):  # train.py's step: 1 above 0, 0 at and below (relu's)
-        x = expr.args[0]
-        at_zero = expr.args[1] if len(expr.args) > 1 else sympy.Rational(1, 2)
-        return self._print(sympy.Piecewise((1, x > 0), (at_zero, sympy.Eq(x, 0)), (0, True)))
-
-
-@functools.lru_cache(maxsize=1)
-def _namespace() -> dict:
-    return {**kernels(), "numpy": np, "xp": np}
-
-
-def _evaluate(expr: sympy.Expr, env: dict[str, np.ndarray]) -> np.ndarray:
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    namespace = {**_namespace(), "m": env["m"]}
-    function = sympy.lambdify(symbols, expr, modules=[namespace, "numpy"], printer=_TensorPrinter(), dummify=True)
-    with np.errstate(all="ignore"):
-        return np.asarray(function(*(env[s.name] for s in symbols)), dtype=float)
 
 
 def _batch_values(d: SequentialDerivation, point: dict[str, np.ndarray]):

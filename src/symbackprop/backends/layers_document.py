@@ -522,7 +522,7 @@ def _attention_section(layer, number, paths, fmt, msg) -> dict:
     scale = fmt(1 / float(layer.dim) ** 0.5) if paths is None else fmt(paths.scale)
     blocks = [
         (msg.seq_attention_values, _printed(notes, "values")),
-        (msg.seq_attention_softmax, _printed(notes, "softmax")),
+        (msg.seq_attention_softmax, _printed(notes, "jacobian")),
         (mask, []),
         (_fill(msg.seq_attention_scores, scale=f"{scale}", dim=str(layer.dim)), _printed(notes, "scores")),
         (msg.seq_attention_weights, _printed(notes, "weights")),

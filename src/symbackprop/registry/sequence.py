@@ -764,7 +764,7 @@ def attention_notes(layer: int, dim: int, source: str = "x") -> Notes:
     a_tu, a_tv = sympy.Symbol("a%s_{t,u}" % n.sup), sympy.Symbol("a%s_{t,v}" % n.sup)
     da_tu = sympy.Symbol(r"\frac{\partial J}{\partial a%s_{t,u}}" % n.sup)
     da_tv = sympy.Symbol(r"\frac{\partial J}{\partial a%s_{t,v}}" % n.sup)
-    n.groups["softmax"] = [
+    n.groups["jacobian"] = [
         (n.grad("s%s_{t}" % n.sup), _mm(jac, da)),
         (None, _odot(a, _minus(da, sympy.Mul(dot, one, evaluate=False)))),
         (
