@@ -27,7 +27,7 @@ from symbackprop.backends.document import _Builder
 from symbackprop.backends.layers_document import layer_stack
 from symbackprop.backends.pdf import compile_pdf
 
-ROOT = "src/symbackprop/core/examples/sequential"
+ROOT = "src/symbackprop/core/examples"
 KINDS = ["rnn", "lstm", "gru", "attention"]
 HEADINGS = {
     "rnn": ("Backpropagation through time", "随时间反向传播"),

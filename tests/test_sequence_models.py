@@ -42,7 +42,7 @@ from test_sequential import jax_agreement
 from symbackprop import derive, load_spec
 from symbackprop.analysis.gradcheck import check_derivation, import_source, random_values
 from symbackprop.cli import main
-from symbackprop.core.examples import example_names, staged_example_names
+from symbackprop.core.examples import example_names
 from symbackprop.core.sequential import Layer, SequentialNetwork
 from symbackprop.registry import BatchOuter, MatTVec
 
@@ -269,9 +269,8 @@ def ids(n) -> str:
 
 
 # --- the examples -------------------------------------------------------------------------------------
-def test_the_sequence_examples_load_by_name_but_are_not_listed_yet():
-    assert set(EXAMPLES) <= set(staged_example_names())
-    assert not set(EXAMPLES) & set(example_names())
+def test_the_sequence_examples_load_by_name_and_are_listed():
+    assert set(EXAMPLES) <= set(example_names())
     rnn = load_spec("rnn-tiny")
     assert rnn.input_shape == (3, 2) and rnn.layers[0].activation == "tanh"  # the spec's default
     assert Layer("rnn", units=2).activation == "tanh" and Layer("gru", units=2).activation == "identity"

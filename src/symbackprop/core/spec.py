@@ -29,7 +29,7 @@ from typing import Any
 import sympy
 from sympy import Symbol
 
-from symbackprop.core.examples import example_names, example_text, staged_example_names
+from symbackprop.core.examples import example_names, example_text
 from symbackprop.core.expr import ExprError, parse_expression
 from symbackprop.core.limits import time_limit
 from symbackprop.core.network import D2L_SHAPE, RESERVED_NAMES, GraphNetwork, LayeredNetwork, NetworkError
@@ -70,7 +70,7 @@ class SpecError(ValueError):
 def load_spec(name_or_path: str | Path) -> GraphNetwork | LayeredNetwork | SequentialNetwork:
     """Load a built-in example by name, or a ``.toml`` spec from a path."""
     path = Path(name_or_path)
-    builtin = str(name_or_path) in example_names() or str(name_or_path) in staged_example_names()
+    builtin = str(name_or_path) in example_names()
     if builtin and not path.is_file():  # a folder of that name (derive -o NAME) is no spec
         return load_spec_text(
             example_text(str(name_or_path)), source=f"{name_or_path} (built-in)", default_name=str(name_or_path)
