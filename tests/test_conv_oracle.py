@@ -260,3 +260,60 @@ def test_the_oracle_comparison_is_not_vacuous():
 def test_shapes_that_do_not_fit_are_refused_before_any_derivation():
     with pytest.raises(LayerError, match=r"layers\[0\]\.kernel: layer 1 \(conv2d\): kernel 5 is larger"):
         SequentialNetwork("bad", (1, 3, 3), (Layer("conv2d", channels=1, kernel=5),), "squared_error")
+
+
+# --- the kernels on their own: every geometry, NumPy's fast paths and the portable forms ------------
+def _kernel_cases(count: int, seed: int):
+    """Random (m, C, F, H, W, k, stride, padding), strides and sizes that leave rows uncovered too."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        k, stride, padding = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(0, 3))
+        h, w = (int(rng.integers(max(1, k - 2 * padding), 10)) for _ in range(2))
+        yield (*(int(n) for n in rng.integers(1, 4, 3)), h, w, k, stride, padding), rng
+
+
+@pytest.mark.parametrize("namespace", ["numpy", "array-api-strict"])
+def test_conv_kernels_match_torch_on_every_geometry(namespace):
+    """conv2d, its input's error term (shares added as flat runs) and its kernels' gradient
+    against torch.nn.grad, on NumPy (im2col as one strided view) and on array-api-strict (im2col
+    as a stack of slices)."""
+    import array_api_strict
+
+    from symbackprop.registry import layers
+
+    xp, to = (np, np.asarray) if namespace == "numpy" else (array_api_strict, array_api_strict.asarray)
+    for (m, c, f, h, w, k, stride, padding), rng in _kernel_cases(60, seed=1):
+        x, kernels = rng.normal(size=(m, c, h, w)), rng.normal(size=(f, c, k, k))
+        tx, tk = torch.tensor(x), torch.tensor(kernels)
+        z = F.conv2d(tx, tk, stride=stride, padding=padding)
+        d = torch.tensor(rng.normal(size=tuple(z.shape)))
+        got = np.asarray(layers.conv2d(xp, to(x), to(kernels), stride, padding))
+        np.testing.assert_allclose(got, z.numpy(), rtol=1e-12, atol=1e-12)
+        want = torch.nn.grad.conv2d_input(tx.shape, tk, d, stride=stride, padding=padding).numpy()
+        got = np.asarray(layers.conv2d_input(xp, to(d.numpy()), to(kernels), stride, padding, h, w))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        want = torch.nn.grad.conv2d_weight(tx, tk.shape, d, stride=stride, padding=padding).numpy()
+        got = np.asarray(layers.conv2d_weight_sum(xp, to(x), to(d.numpy()), k, stride, padding))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_max_pooling_backward_routes_ties_as_torch_does_on_every_geometry():
+    """Windows that overlap (stride < size: shares added), that do not (written) and that skip
+    entries, on inputs of few distinct values (many ties, all-zero windows as after relu)."""
+    from symbackprop.registry import layers
+
+    for (m, c, _, h, w, size, stride, _), rng in _kernel_cases(80, seed=2):
+        if size > min(h, w):
+            continue
+        x = np.maximum(rng.integers(-2, 3, size=(m, c, h, w)), 0).astype(float)
+        tx = torch.tensor(x, requires_grad=True)
+        y = F.max_pool2d(tx, size, stride)
+        d = torch.tensor(rng.normal(size=tuple(y.shape)))
+        (want,) = torch.autograd.grad(y, tx, d)
+        pooled = layers.maxpool2d(np, x, size, stride)
+        np.testing.assert_array_equal(pooled, y.detach().numpy())
+        got = layers.maxpool2d_input(np, x, pooled, d.numpy(), size, stride)
+        if stride >= size:  # each entry gets one window's share or none: exactly torch's
+            np.testing.assert_array_equal(got, want.numpy())
+        else:  # the shares of overlapping windows are summed, in another order than torch's
+            np.testing.assert_allclose(got, want.numpy(), rtol=1e-14, atol=1e-15)

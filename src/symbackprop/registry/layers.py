@@ -41,8 +41,15 @@ that the batch mean's 1/m reaches the parameters through the batch reductions (`
 
 Kernels take the array namespace first and use only the array API standard (slicing, stack,
 reshape, matmul, where, and assignment into a strided slice): a Python loop runs over the k*k
-offsets of a window, never over pixels, units or examples. A scatter-add (``add2d``) adds into
-a slice in place, or through ``.at[].add`` on JAX's immutable arrays.
+offsets of a window, never over pixels, units or examples. A scatter-add (``add2d``, and
+``add_run`` along the last axis) adds into a slice in place, ``put2d`` writes one, or through
+``.at[].add`` and ``.at[].set`` on JAX's immutable arrays. One fast path is not the standard's:
+im2col takes all windows as one strided view where the namespace has ``lib.stride_tricks`` and
+the array ``strides`` (NumPy, CuPy), the same columns as the portable stack of slices.
+The products are shaped for BLAS and the temporaries kept small, since NumPy takes each
+step's multi-megabyte arrays from malloc anew: the kernel gradient multiplies the columns by
+delta^T (the long side first), the input's error term never holds all its k*k shares at once,
+and max pooling's backward rule writes its shares where windows do not overlap.
 """
 
 from __future__ import annotations
@@ -79,6 +86,18 @@ def add2d(xp, out, part, row, column, stride):
     return out
 
 
+def put2d(xp, out, part, row, column, stride):
+    """out (m, C, H, W) with part (m, C, ho, wo) written at rows row + stride i and columns
+    column + stride j, in place (JAX's immutable arrays: ``.at[].set``): add2d where nothing
+    is there to add to, one pass instead of reading the zeros too."""
+    rows = slice(row, row + stride * (part.shape[2] - 1) + 1, stride)
+    columns = slice(column, column + stride * (part.shape[3] - 1) + 1, stride)
+    if hasattr(out, "at"):
+        return out.at[:, :, rows, columns].set(part)
+    out[:, :, rows, columns] = part
+    return out
+
+
 def pad2d(xp, x, top, bottom, left, right):
     """x (m, C, H, W) with rows and columns of zeros added on each side; a negative amount crops."""
     rows = slice(max(-top, 0), x.shape[2] - max(-bottom, 0))
@@ -90,7 +109,7 @@ def pad2d(xp, x, top, bottom, left, right):
         return x
     m, c, h, w = x.shape
     shape = (m, c, h + top + bottom, w + left + right)
-    return add2d(xp, zeros_like_shape(xp, shape, x), x, top, left, 1)
+    return put2d(xp, zeros_like_shape(xp, shape, x), x, top, left, 1)
 
 
 def window2d(xp, x, row, column, stride, ho, wo):
@@ -100,12 +119,30 @@ def window2d(xp, x, row, column, stride, ho, wo):
     return x[:, :, rows, columns]
 
 
+def add_run(xp, out, part, start, stride):
+    """out (..., n) with part (..., r) added at start + stride t, t < r: a scatter-add along the
+    last axis, in place (JAX's immutable arrays: ``.at[].add``)."""
+    run = slice(start, start + stride * (part.shape[-1] - 1) + 1, stride)
+    if hasattr(out, "at"):
+        return out.at[..., run].add(part)
+    out[..., run] += part
+    return out
+
+
 def im2col(xp, x, k, stride, padding):
     """The k*k windows of the padded x (m, C, H, W) stacked: (m, C k k, ho wo), channels major
     and offsets minor, as the kernels (F, C, k, k) flatten to (F, C k k)."""
     x = pad2d(xp, x, padding, padding, padding, padding)
     m, c, h, w = x.shape
     ho, wo = (h - k) // stride + 1, (w - k) // stride + 1
+    tricks = getattr(getattr(xp, "lib", None), "stride_tricks", None)
+    if tricks is not None and hasattr(x, "strides"):
+        # NumPy and CuPy: every window as one strided view (m, C, k, k, ho, wo) of x, which
+        # the reshape copies once, instead of k*k slices copied into a stack
+        sm, sc, sh, sw = x.strides
+        strides = (sm, sc, sh, sw, stride * sh, stride * sw)
+        view = tricks.as_strided(x, (m, c, k, k, ho, wo), strides)
+        return xp.reshape(view, (m, c * k * k, ho * wo))
     offsets = [(u, v) for u in range(k) for v in range(k)]
     windows = [window2d(xp, x, u, v, stride, ho, wo) for u, v in offsets]
     return xp.reshape(xp.stack(windows, axis=2), (m, c * k * k, ho * wo))
@@ -129,11 +166,12 @@ def conv2d(xp, x, w, stride, padding):
 
 def conv2d_weight_columns(xp, columns, d, k):
     """The kernels' gradient times m from the input's im2col columns and the error term d
-    (m, F, ho, wo): d_i columns_i^T for every example, summed over the batch."""
+    (m, F, ho, wo): d_i columns_i^T for every example, summed over the batch. Computed as its
+    transpose, columns_i d_i^T, whose C k k rows (more than the F) make the faster product."""
     m, f = d.shape[0], d.shape[1]
     d = xp.reshape(d, (m, f, columns.shape[2]))
-    total = xp.sum(d @ xp.matrix_transpose(columns), axis=0)
-    return xp.reshape(total, (f, columns.shape[1] // (k * k), k, k))
+    total = xp.sum(columns @ xp.matrix_transpose(d), axis=0)
+    return xp.reshape(total.T, (f, columns.shape[1] // (k * k), k, k))
 
 
 def conv2d_weight_sum(xp, x, d, k, stride, padding):
@@ -145,17 +183,34 @@ def conv2d_weight_sum(xp, x, d, k, stride, padding):
 def conv2d_input(xp, d, w, stride, padding, height, width):
     """The error term of a convolution's input (m, C, height, width): the full convolution of d
     (m, F, ho, wo), spread out by the stride, with the kernel rotated by 180 degrees and its
-    channel axes swapped. Computed as im2col transposed: the channels contracted first (W^T d
-    for every window offset), then each offset's share added into place; the padding cropped."""
-    m, f, ho, wo = d.shape
+    channel axes swapped. Computed as im2col transposed: for every window offset (u, v) the
+    channels contracted (W[:, :, u, v]^T d, one matrix product over the whole batch), then that
+    share added into place; the padding cropped.
+
+    The adds are long runs, not k*k adds of ho short rows of wo entries each: d is spread out by
+    the stride onto rows as wide as the padded input's (wp), zeros between and after its
+    entries (at least k - 1 at the end of every row), and flattened over the batch and its rows.
+    Offset (u, v) moves an entry v places along that flat grid and u rows down. What a move of
+    v places carries past the end of a row (into the next row or example) is one of those k - 1
+    zeros, so the k shares of kernel row u add up as flat runs over the whole batch, shifted by
+    v, and their sum is added u rows down into every example: k*k runs and k adds. No array of
+    all the k*k shares at once (im2col's size) is made."""
+    m, f = d.shape[0], d.shape[1]
     c, k = w.shape[1], w.shape[2]
-    columns = xp.reshape(w, (f, c * k * k)).T @ xp.reshape(d, (m, f, ho * wo))
-    columns = xp.reshape(columns, (m, c, k, k, ho, wo))
-    shape = (m, c, height + 2 * padding, width + 2 * padding)
-    out = zeros_like_shape(xp, shape, d)
+    hp, wp = height + 2 * padding, width + 2 * padding
+    hs = hp - k + 1  # the rows of a stride-1 convolution of the padded input
+    n = hs * wp
+    wide = zeros_like_shape(xp, (f, m, hs, wp), d)
+    wide = put2d(xp, wide, xp.permute_dims(d, (1, 0, 2, 3)), 0, 0, stride)
+    wide = xp.reshape(wide, (f, m * n))
+    out = zeros_like_shape(xp, (m, c, hp * wp), d)
     for u in range(k):
+        row = zeros_like_shape(xp, (c, m * n + k - 1), d)
         for v in range(k):
-            out = add2d(xp, out, columns[:, :, u, v, :, :], u, v, stride)
+            row = add_run(xp, row, w[:, :, u, v].T @ wide, v, 1)
+        share = xp.permute_dims(xp.reshape(row[:, : m * n], (c, m, n)), (1, 0, 2))
+        out = add_run(xp, out, share, u * wp, 1)
+    out = xp.reshape(out, (m, c, hp, wp))
     return out[:, :, padding : padding + height, padding : padding + width]
 
 
@@ -172,19 +227,20 @@ def maxpool2d(xp, x, size, stride):
 
 def maxpool2d_input(xp, x, y, d, size, stride):
     """d (m, C, ho, wo) routed to the arg-max of each window of x (y its maxima): to the first
-    maximum in row-major order where entries tie, as PyTorch does."""
+    maximum in row-major order where entries tie, as PyTorch does. What is routed to an entry
+    is taken from d, so that a later entry of the same maximum finds nothing left; windows
+    that do not overlap (stride >= size) write their shares, with no zeros to add them to."""
     ho, wo = y.shape[2], y.shape[3]
-    taken = None
+    overlap = stride < size
     out = zeros_like_shape(xp, x.shape, d)
     for u in range(size):
         for v in range(size):
-            hit = window2d(xp, x, u, v, stride, ho, wo) == y
-            if taken is None:
-                taken = hit
+            share = d * xp.astype(window2d(xp, x, u, v, stride, ho, wo) == y, d.dtype)
+            d = d - share
+            if overlap:
+                out = add2d(xp, out, share, u, v, stride)
             else:
-                hit = xp.logical_and(hit, xp.logical_not(taken))
-                taken = xp.logical_or(taken, hit)
-            out = add2d(xp, out, d * xp.astype(hit, d.dtype), u, v, stride)
+                out = put2d(xp, out, share, u, v, stride)
     return out
 
 
@@ -781,6 +837,8 @@ LAYER_CLASSES = (
 HELPER_KERNELS = (
     zeros_like_shape,
     add2d,
+    add_run,
+    put2d,
     pad2d,
     window2d,
     im2col,
@@ -806,6 +864,8 @@ def kernel_samples(xp, x) -> dict[str, tuple]:
         "pad2d": (x, 1, -1, 2, 0),
         "zeros_like_shape": ((2, 3), x),
         "add2d": (xp.zeros((x.shape[0], c, 2 * h, 2 * wd), dtype=x.dtype), x, 1, 0, 2),
+        "put2d": (xp.zeros((x.shape[0], c, 2 * h, 2 * wd), dtype=x.dtype), x, 1, 0, 2),
+        "add_run": (xp.zeros((x.shape[0], c, 2 * h * wd), dtype=x.dtype), xp.reshape(x, (x.shape[0], c, -1)), 1, 2),
         "window2d": (x, 0, 1, 1, h - 1, wd - 1),
         "im2col": (x, 3, 2, 1),
         "conv2d_columns": (im2col(xp, x, 3, 1, 1), w, h, wd),
