@@ -121,9 +121,13 @@ class NotationLatexPrinter(LatexPrinter):
         a word (\\mathrm{invq} \\, \\mathrm{num}, not invqnum)."""
         reciprocal = [a for a in expr.args if a.is_Pow and a.exp == -1 and a.base.is_Symbol]
         stacked = any(isinstance(a, sympy.Add) and _places(a) is not None for a in expr.args)
-        if len(reciprocal) == 1 and (stacked or any(isinstance(a, TensorFunction) for a in expr.args)):
+        summed = any(isinstance(a, sympy.Add) and a.has(TensorFunction) for a in expr.args)
+        if len(reciprocal) == 1 and (stacked or summed or any(isinstance(a, TensorFunction) for a in expr.args)):
             rest = sympy.Mul(*(a for a in expr.args if a is not reciprocal[0]), evaluate=False)
-            return rf"\frac{{1}}{{{self._print(reciprocal[0].base)}}} {self._print(rest)}"
+            body = self._print(rest)
+            if isinstance(rest, sympy.Add) and _places(rest) is None:  # 1/m (a + b), not 1/m a + b
+                body = r"\left(%s\right)" % body
+            return rf"\frac{{1}}{{{self._print(reciprocal[0].base)}}} {body}"
         words = [a for a in expr.args if isinstance(a, sympy.Symbol) and upright_base(a.name)]
         if words and len(expr.args) > 1 and self._settings["mul_symbol_latex"] == " ":
             self._settings["mul_symbol_latex"] = r" \, "
