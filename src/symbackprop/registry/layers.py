@@ -923,7 +923,7 @@ CONV2D = LayerOp(
 MAXPOOL2D = LayerOp("maxpool2d", Text("max pooling", "最大池化"), spellings=("maxpool",))
 AVGPOOL2D = LayerOp("avgpool2d", Text("average pooling", "平均池化"), spellings=("avgpool",))
 FLATTEN = LayerOp("flatten", Text("flattening", "展平"), spellings=("vec",))
-BATCHNORM = LayerOp("batchnorm", Text("batch normalisation", "批归一化"), spellings=("BN",))
+BATCHNORM = LayerOp("batchnorm", Text("batch normalisation", "批归一化"), spellings=("BN",), batch_statistics=True)
 LAYERNORM = LayerOp("layernorm", Text("layer normalisation", "层归一化"), spellings=("LN",))
 DROPOUT = LayerOp("dropout", Text("dropout (inverted scaling)", "随机失活（反向缩放）"), spellings=("dropout",))
 RESIDUAL = LayerOp("residual", Text("residual connection", "残差连接"), spellings=("residual",))
