@@ -20,6 +20,7 @@ stack) and its worked example come from :mod:`~symbackprop.backends.layers_docum
 
 from __future__ import annotations
 
+
 import math
 import re
 from contextlib import nullcontext
@@ -61,6 +62,23 @@ ACTIVATED_LAYERS = ("dense", "conv2d", "batchnorm", "layernorm", "residual", "rn
 # the activations of the gates (and of an LSTM's cell output)
 GATED_ACTIVATIONS = {kind: (*(act for _, act in gates), CELL_ACTIVATION) for kind, gates in GATES.items()}
 LINE_WIDTH = 64  # visible characters of maths that fit on one display line beside a tag
+
+
+# a network of layers' words, one piece per layer kind (messages.py, layers_notation_* ...): the
+# pieces of the kinds whose layer types a network has, in this order
+_NOTATION_KINDS = {"norm": ("batchnorm", "layernorm"), "dropout": ("dropout",), "residual": ("residual",)}
+_MAP_KINDS = {"flatten": ("flatten",), "batchnorm": ("batchnorm",)}
+_BACKWARD_KINDS = {
+    "conv": ("conv2d",),
+    "maxpool": ("maxpool2d",),
+    "avgpool": ("avgpool2d",),
+    "flatten": ("flatten",),
+    "batchnorm": ("batchnorm",),
+    "layernorm": ("layernorm",),
+    "dropout": ("dropout",),
+    "residual": ("residual",),
+}
+_GRADIENT_KINDS = {"conv": ("conv2d",), "norm": ("batchnorm", "layernorm")}
 
 
 @dataclass(frozen=True)
@@ -191,8 +209,8 @@ class _Builder:
         if self.sequential:
             decay = m.regularisation_words.format(decay=f"{self.net.weight_decay:g}")
             text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
-            text["delta"] = [m.layers_backward_words] + self._layers_check_words()
-            text["gradient"] = [m.layers_gradient_words, m.layers_update_words.format(rate=rate)]
+            text["delta"] = [self._layers_backward_words()] + self._layers_check_words()
+            text["gradient"] = [self._layers_gradient_words(), m.layers_update_words.format(rate=rate)]
             if self.sequence_model:
                 text["delta"] = [m.sequence_backward_words] + self._layers_check_words()
                 text["gradient"] = [m.sequence_gradient_words, m.gradient_words.format(rate=rate)]
@@ -444,6 +462,39 @@ class _Builder:
 
         return re.sub(r"\$[^$]*\$", maths, latex)
 
+    @cached_property
+    def _layer_types(self) -> set[str]:
+        """The layer types of a network of layers, a residual block's body's included."""
+        layers = [*self.net.layers, *(part for layer in self.net.layers for part in layer.body)]
+        return {layer.type for layer in layers}
+
+    def _pieces(self, prefix: str, kinds: dict[str, tuple[str, ...]]) -> list[str]:
+        """The messages ``prefix + kind`` of the kinds whose layer types the network has."""
+        return [getattr(self.msg, prefix + kind) for kind, types in kinds.items() if self._layer_types & set(types)]
+
+    def _layers_notation(self) -> str:
+        """What a network of layers' symbols mean: those of the layer kinds it has, no others."""
+        m, has = self.msg, self._layer_types
+        conv = "conv2d" in has
+        text = m.layers_notation_base + (m.layers_notation_conv if conv else "") + m.layers_notation_bias
+        text += "".join(self._pieces("layers_notation_", _NOTATION_KINDS))
+        text += m.layers_notation_tensor + (m.layers_notation_map if conv else m.layers_notation_vector)
+        text += "".join(self._pieces("layers_notation_", _MAP_KINDS))
+        return text + m.layers_notation_end
+
+    def _layers_backward_words(self) -> str:
+        """Each layer kind's rule for the error term, of the kinds the network has."""
+        m = self.msg
+        return (
+            m.layers_backward_base + "".join(self._pieces("layers_backward_", _BACKWARD_KINDS)) + m.layers_backward_end
+        )
+
+    def _layers_gradient_words(self) -> str:
+        m = self.msg
+        parts = self._pieces("layers_gradient_", _GRADIENT_KINDS)
+        listed = m.layers_gradient_colon + m.layers_gradient_comma.join(parts) if parts else ""
+        return m.layers_gradient_base + listed + m.layers_gradient_stop
+
     @property
     def sequence_model(self) -> bool:
         """A network of layers with a recurrent or attention layer (its own notes on time)."""
@@ -642,7 +693,9 @@ class _Builder:
     def intro(self) -> list[str]:
         m = self.msg
         if self.sequential:
-            return [self._layers_intro(), m.layers_notation] + ([m.sequence_notation] if self.sequence_model else [])
+            return [self._layers_intro(), self._layers_notation()] + (
+                [m.sequence_notation] if self.sequence_model else []
+            )
         if self.layered:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)

@@ -342,18 +342,94 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "A network of layers: {layers}; each example's input is {shape}; loss function {loss}.",
         "由若干层组成的网络：{layers}；每个样本的输入为 {shape}；损失函数 {loss}。",
     ),
-    "layers_notation": (
-        r"Layer $l$ is the $l$-th layer of the list and $a^{(0)} = x$ the input; $z^{(l)}$ is a layer's weighted input and $a^{(l)} = f(z^{(l)})$ its output, $W^{(l)}$ its weights or kernels (a kernel has shape $(F, C, k, k)$, as in PyTorch), $b^{(l)}$ its bias, $\gamma^{(l)}, \beta^{(l)}$ the scale and shift of a normalisation, $\hat{x}^{(l)}$ its normalised input, $r^{(l)}$ a dropout mask; a residual block's own layers are $(l,1), (l,2), \dots$. Each symbol is one example's tensor: a vector, or a feature map of shape (channels, height, width). $\operatorname{conv}(a, W)$ is the cross-correlation of $a$ with the kernels $W$ (what a convolutional layer computes; $s$ its stride, $p$ its zero padding), $\operatorname{vec}$ flattens a map into a vector, $\mu_B$ and $\sigma_B^2$ are the mean and variance over the batch. The error term is $\delta^{(l)} = \partial J / \partial z^{(l)}$ per example, and $y$ is the target.",
-        r"第 $l$ 层是列表中的第 $l$ 层，$a^{(0)} = x$ 是输入；$z^{(l)}$ 是该层的加权输入，$a^{(l)} = f(z^{(l)})$ 是它的输出，$W^{(l)}$ 是权重或卷积核（卷积核形状为 $(F, C, k, k)$，与 PyTorch 相同），$b^{(l)}$ 是偏置，$\gamma^{(l)}, \beta^{(l)}$ 是归一化的缩放与平移，$\hat{x}^{(l)}$ 是归一化后的输入，$r^{(l)}$ 是随机失活的掩码；残差块内部的层记为 $(l,1), (l,2), \dots$。每个符号是一个样本的张量：向量，或形状为（通道，高，宽）的特征图。$\operatorname{conv}(a, W)$ 是 $a$ 与卷积核 $W$ 的互相关（卷积层计算的就是它；$s$ 为步幅，$p$ 为零填充），$\operatorname{vec}$ 把特征图展平成向量，$\mu_B$ 与 $\sigma_B^2$ 是批内的均值与方差。误差项 $\delta^{(l)} = \partial J / \partial z^{(l)}$ 按样本计算，$y$ 是目标值。",
+    # a network of layers' notation, backward and gradient words, one piece per layer kind that
+    # needs one (the document joins those of the kinds it has: a residual block's says nothing
+    # of convolutions); the keys after the prefix are "base", "end" or a group of layer types
+    "layers_notation_base": (
+        r"Layer $l$ is the $l$-th layer of the list and $a^{(0)} = x$ the input; $z^{(l)}$ is a layer's weighted input and $a^{(l)} = f(z^{(l)})$ its output, $W^{(l)}$ its weights",
+        r"第 $l$ 层是列表中的第 $l$ 层，$a^{(0)} = x$ 是输入；$z^{(l)}$ 是该层的加权输入，$a^{(l)} = f(z^{(l)})$ 是它的输出，$W^{(l)}$ 是权重",
     ),
-    "layers_backward_words": (
-        r"From the output back, each error term follows from the one after it by the rule of the layer between them: $W^{\top} \delta$ through a dense layer; through a convolution the full convolution of $\delta$ (spread out by the stride) with the kernel rotated by 180 degrees, $\operatorname{rot180}(W)$, its two channel axes swapped; max pooling routes $\delta$ to the maximum of each window ($\operatorname{route}_{\max}$; where entries tie, to the first of them), average pooling spreads it evenly over the window; $\operatorname{vec}^{-1}$ reshapes it back into a map; batch norm subtracts its batch means, since $\mu_B$ and $\sigma_B^2$ depend on every example of the batch; dropout multiplies it by the mask; an activation by $f'(z)$, $\odot$ the elementwise product. Each error term is one example's, $m$ times the derivative of $J$, which averages over the batch:",
-        r"从输出层往回，每个误差项由其后一层的误差项按两者之间那一层的规则得到：经过全连接层是 $W^{\top} \delta$；经过卷积层是 $\delta$（按步幅展开）与旋转 180 度的卷积核 $\operatorname{rot180}(W)$（交换其两个通道轴）的全卷积；最大池化把 $\delta$ 传给每个窗口的最大值（$\operatorname{route}_{\max}$；有并列时传给第一个），平均池化把它平均分给窗口；$\operatorname{vec}^{-1}$ 把它变回特征图；批归一化要减去 $\delta$ 的批内均值，因为 $\mu_B$ 与 $\sigma_B^2$ 依赖批中的每个样本；随机失活乘以掩码；激活函数乘以 $f'(z)$，$\odot$ 表示逐元素相乘。每个误差项按单个样本计算，是 $J$ 的导数的 $m$ 倍（$J$ 对批量取平均）：",
+    "layers_notation_conv": (
+        r" or kernels (a kernel has shape $(F, C, k, k)$, as in PyTorch)",
+        r"或卷积核（卷积核形状为 $(F, C, k, k)$，与 PyTorch 相同）",
     ),
-    "layers_gradient_words": (
-        r"A parameter's gradient averages, over the batch, what each example sends it: a kernel's is the cross-correlation of the layer's input with $\delta$, a conv bias's the sum of $\delta$ over the positions $(u, v)$ of the map, $\gamma$'s that of $\delta \odot \hat{x}$.",
-        r"参数的梯度是每个样本贡献的批内平均：卷积核的梯度是该层输入与 $\delta$ 的互相关，卷积偏置的梯度是 $\delta$ 在特征图各位置 $(u, v)$ 上的和，$\gamma$ 的梯度则是 $\delta \odot \hat{x}$ 的和。",
+    "layers_notation_bias": (r", $b^{(l)}$ its bias", r"，$b^{(l)}$ 是偏置"),
+    "layers_notation_norm": (
+        r", $\gamma^{(l)}, \beta^{(l)}$ the scale and shift of a normalisation, $\hat{x}^{(l)}$ its normalised input",
+        r"，$\gamma^{(l)}, \beta^{(l)}$ 是归一化的缩放与平移，$\hat{x}^{(l)}$ 是归一化后的输入",
     ),
+    "layers_notation_dropout": (r", $r^{(l)}$ a dropout mask", r"，$r^{(l)}$ 是随机失活的掩码"),
+    "layers_notation_residual": (
+        r"; a residual block's own layers are $(l,1), (l,2), \dots$",
+        r"；残差块内部的层记为 $(l,1), (l,2), \dots$",
+    ),
+    "layers_notation_tensor": (r". Each symbol is one example's tensor", r"。每个符号是一个样本的张量"),
+    "layers_notation_map": (
+        r": a vector, or a feature map of shape (channels, height, width). $\operatorname{conv}(a, W)$ is the cross-correlation of $a$ with the kernels $W$ (what a convolutional layer computes; $s$ its stride, $p$ its zero padding).",
+        r"：向量，或形状为（通道，高，宽）的特征图。$\operatorname{conv}(a, W)$ 是 $a$ 与卷积核 $W$ 的互相关（卷积层计算的就是它；$s$ 为步幅，$p$ 为零填充）。",
+    ),
+    "layers_notation_vector": (r", a vector.", r"，即一个向量。"),
+    "layers_notation_flatten": (
+        r" $\operatorname{vec}$ flattens a map into a vector.",
+        r"$\operatorname{vec}$ 把特征图展平成向量。",
+    ),
+    "layers_notation_batchnorm": (
+        r" $\mu_B$ and $\sigma_B^2$ are the mean and variance over the batch.",
+        r"$\mu_B$ 与 $\sigma_B^2$ 是批内的均值与方差。",
+    ),
+    "layers_notation_end": (
+        r" The error term is $\delta^{(l)} = \partial J / \partial z^{(l)}$ per example, and $y$ is the target.",
+        r"误差项 $\delta^{(l)} = \partial J / \partial z^{(l)}$ 按样本计算，$y$ 是目标值。",
+    ),
+    "layers_backward_base": (
+        r"From the output back, each error term follows from the one after it by the rule of the layer between them: $W^{\top} \delta$ through a dense layer",
+        r"从输出层往回，每个误差项由其后一层的误差项按两者之间那一层的规则得到：经过全连接层是 $W^{\top} \delta$",
+    ),
+    "layers_backward_conv": (
+        r"; through a convolution the full convolution of $\delta$ (spread out by the stride) with the kernel rotated by 180 degrees, $\operatorname{rot180}(W)$, its two channel axes swapped",
+        r"；经过卷积层是 $\delta$（按步幅展开）与旋转 180 度的卷积核 $\operatorname{rot180}(W)$（交换其两个通道轴）的全卷积",
+    ),
+    "layers_backward_maxpool": (
+        r"; max pooling routes $\delta$ to the maximum of each window ($\operatorname{route}_{\max}$; where entries tie, to the first of them)",
+        r"；最大池化把 $\delta$ 传给每个窗口的最大值（$\operatorname{route}_{\max}$；有并列时传给第一个）",
+    ),
+    "layers_backward_avgpool": (r"; average pooling spreads it evenly over the window", r"；平均池化把它平均分给窗口"),
+    "layers_backward_flatten": (
+        r"; $\operatorname{vec}^{-1}$ reshapes it back into a map",
+        r"；$\operatorname{vec}^{-1}$ 把它变回特征图",
+    ),
+    "layers_backward_batchnorm": (
+        r"; batch norm subtracts its batch means, since $\mu_B$ and $\sigma_B^2$ depend on every example of the batch",
+        r"；批归一化要减去 $\delta$ 的批内均值，因为 $\mu_B$ 与 $\sigma_B^2$ 依赖批中的每个样本",
+    ),
+    "layers_backward_layernorm": (
+        r"; layer norm subtracts its means over the example's own entries, which its mean and variance are taken over",
+        r"；层归一化要减去 $\delta$ 在该样本自身各分量上的均值，因为其均值与方差取自这些分量",
+    ),
+    "layers_backward_dropout": (r"; dropout multiplies it by the mask", r"；随机失活乘以掩码"),
+    "layers_backward_residual": (
+        r"; a residual sum passes $\delta$ unchanged to both of its inputs (add distributes), so the block's input adds the error term of the skip path and that of the body",
+        r"；残差的加法把 $\delta$ 原样传给它的两个输入（加法分配梯度），因此残差块的输入把跳跃路径与主体的误差项相加",
+    ),
+    "layers_backward_end": (
+        r"; an activation by $f'(z)$, $\odot$ the elementwise product. Each error term is one example's, $m$ times the derivative of $J$, which averages over the batch:",
+        r"；激活函数乘以 $f'(z)$，$\odot$ 表示逐元素相乘。每个误差项按单个样本计算，是 $J$ 的导数的 $m$ 倍（$J$ 对批量取平均）：",
+    ),
+    "layers_gradient_base": (
+        r"A parameter's gradient averages, over the batch, what each example sends it",
+        r"参数的梯度是每个样本贡献的批内平均",
+    ),
+    "layers_gradient_conv": (
+        r"a kernel's is the cross-correlation of the layer's input with $\delta$, a conv bias's the sum of $\delta$ over the positions $(u, v)$ of the map",
+        r"卷积核的梯度是该层输入与 $\delta$ 的互相关，卷积偏置的梯度是 $\delta$ 在特征图各位置 $(u, v)$ 上的和",
+    ),
+    "layers_gradient_norm": (
+        r"$\gamma$'s that of $\delta \odot \hat{x}$",
+        r"$\gamma$ 的梯度则是 $\delta \odot \hat{x}$ 的和",
+    ),
+    "layers_gradient_colon": (": ", "："),
+    "layers_gradient_comma": (", ", "，"),
+    "layers_gradient_stop": (".", "。"),
     # sequence models (rnn, lstm, gru, attention): what the unrolled graph's symbols mean
     "sequence_notation": (
         r"A sequence model takes one example's sequence $x$ of $T$ steps, $x_t$ its $t$-th row, and is unrolled through time: every step has its own nodes ($z^{(l)}_{t}$, $h^{(l)}_{t}$), and the steps share the layer's weights $W^{(l)}_{xh}$ (input to hidden) and $W^{(l)}_{hh}$ (hidden to hidden), with $h^{(l)}_{0} = 0$. An LSTM stacks its four gates $i, f, g, o$ (PyTorch's order) in $z^{(l)}_{t}$, $s^{(l)}_{g,t}$ being gate $g$'s block, with the cell state $c^{(l)}_{t}$; a GRU stacks $r, z, n$ in $u^{(l)}_{t} = W_{ih} x_t + b$ and $v^{(l)}_{t} = W_{hh} h_{t-1}$. PyTorch's two biases $b_{ih} + b_{hh}$ are merged into one $b$. Attention computes $Q = X W_q$, $K = X W_k$, $V = X W_v$, the scores $S = Q K^{\top} / \sqrt{d_k}$, the weights $A$ (softmax of each row; with a causal mask, 0 above the diagonal) and the output $A V$.",
