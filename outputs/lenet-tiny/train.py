@@ -65,6 +65,16 @@ def add2d(xp, out, part, row, column, stride):
     return out
 
 
+def add_run(xp, out, part, start, stride):
+    """out (..., n) with part (..., r) added at start + stride t, t < r: a scatter-add along the
+    last axis, in place (JAX's immutable arrays: ``.at[].add``)."""
+    run = slice(start, start + stride * (part.shape[-1] - 1) + 1, stride)
+    if hasattr(out, "at"):
+        return out.at[..., run].add(part)
+    out[..., run] += part
+    return out
+
+
 def conv2d(xp, x, w, stride, padding):
     """Cross-correlation of x (m, C, H, W) with kernels w (F, C, k, k), as PyTorch's conv2d: the
     k*k shifted windows side by side (im2col), then one matrix product; (m, F, ho, wo)."""
@@ -84,27 +94,45 @@ def conv2d_columns(xp, columns, w, ho, wo):
 def conv2d_input(xp, d, w, stride, padding, height, width):
     """The error term of a convolution's input (m, C, height, width): the full convolution of d
     (m, F, ho, wo), spread out by the stride, with the kernel rotated by 180 degrees and its
-    channel axes swapped. Computed as im2col transposed: the channels contracted first (W^T d
-    for every window offset), then each offset's share added into place; the padding cropped."""
-    m, f, ho, wo = d.shape
+    channel axes swapped. Computed as im2col transposed: for every window offset (u, v) the
+    channels contracted (W[:, :, u, v]^T d, one matrix product over the whole batch), then that
+    share added into place; the padding cropped.
+
+    The adds are long runs, not k*k adds of ho short rows of wo entries each: d is spread out by
+    the stride onto rows as wide as the padded input's (wp), zeros between and after its
+    entries (at least k - 1 at the end of every row), and flattened over the batch and its rows.
+    Offset (u, v) moves an entry v places along that flat grid and u rows down. What a move of
+    v places carries past the end of a row (into the next row or example) is one of those k - 1
+    zeros, so the k shares of kernel row u add up as flat runs over the whole batch, shifted by
+    v, and their sum is added u rows down into every example: k*k runs and k adds. No array of
+    all the k*k shares at once (im2col's size) is made."""
+    m, f = d.shape[0], d.shape[1]
     c, k = w.shape[1], w.shape[2]
-    columns = xp.reshape(w, (f, c * k * k)).T @ xp.reshape(d, (m, f, ho * wo))
-    columns = xp.reshape(columns, (m, c, k, k, ho, wo))
-    shape = (m, c, height + 2 * padding, width + 2 * padding)
-    out = zeros_like_shape(xp, shape, d)
+    hp, wp = height + 2 * padding, width + 2 * padding
+    hs = hp - k + 1  # the rows of a stride-1 convolution of the padded input
+    n = hs * wp
+    wide = zeros_like_shape(xp, (f, m, hs, wp), d)
+    wide = put2d(xp, wide, xp.permute_dims(d, (1, 0, 2, 3)), 0, 0, stride)
+    wide = xp.reshape(wide, (f, m * n))
+    out = zeros_like_shape(xp, (m, c, hp * wp), d)
     for u in range(k):
+        row = zeros_like_shape(xp, (c, m * n + k - 1), d)
         for v in range(k):
-            out = add2d(xp, out, columns[:, :, u, v, :, :], u, v, stride)
+            row = add_run(xp, row, w[:, :, u, v].T @ wide, v, 1)
+        share = xp.permute_dims(xp.reshape(row[:, : m * n], (c, m, n)), (1, 0, 2))
+        out = add_run(xp, out, share, u * wp, 1)
+    out = xp.reshape(out, (m, c, hp, wp))
     return out[:, :, padding : padding + height, padding : padding + width]
 
 
 def conv2d_weight_columns(xp, columns, d, k):
     """The kernels' gradient times m from the input's im2col columns and the error term d
-    (m, F, ho, wo): d_i columns_i^T for every example, summed over the batch."""
+    (m, F, ho, wo): d_i columns_i^T for every example, summed over the batch. Computed as its
+    transpose, columns_i d_i^T, whose C k k rows (more than the F) make the faster product."""
     m, f = d.shape[0], d.shape[1]
     d = xp.reshape(d, (m, f, columns.shape[2]))
-    total = xp.sum(d @ xp.matrix_transpose(columns), axis=0)
-    return xp.reshape(total, (f, columns.shape[1] // (k * k), k, k))
+    total = xp.sum(columns @ xp.matrix_transpose(d), axis=0)
+    return xp.reshape(total.T, (f, columns.shape[1] // (k * k), k, k))
 
 
 def conv2d_weight_sum(xp, x, d, k, stride, padding):
@@ -119,6 +147,14 @@ def im2col(xp, x, k, stride, padding):
     x = pad2d(xp, x, padding, padding, padding, padding)
     m, c, h, w = x.shape
     ho, wo = (h - k) // stride + 1, (w - k) // stride + 1
+    tricks = getattr(getattr(xp, "lib", None), "stride_tricks", None)
+    if tricks is not None and hasattr(x, "strides"):
+        # NumPy and CuPy: every window as one strided view (m, C, k, k, ho, wo) of x, which
+        # the reshape copies once, instead of k*k slices copied into a stack
+        sm, sc, sh, sw = x.strides
+        strides = (sm, sc, sh, sw, stride * sh, stride * sw)
+        view = tricks.as_strided(x, (m, c, k, k, ho, wo), strides)
+        return xp.reshape(view, (m, c * k * k, ho * wo))
     offsets = [(u, v) for u in range(k) for v in range(k)]
     windows = [window2d(xp, x, u, v, stride, ho, wo) for u, v in offsets]
     return xp.reshape(xp.stack(windows, axis=2), (m, c * k * k, ho * wo))
@@ -143,19 +179,20 @@ def maxpool2d(xp, x, size, stride):
 
 def maxpool2d_input(xp, x, y, d, size, stride):
     """d (m, C, ho, wo) routed to the arg-max of each window of x (y its maxima): to the first
-    maximum in row-major order where entries tie, as PyTorch does."""
+    maximum in row-major order where entries tie, as PyTorch does. What is routed to an entry
+    is taken from d, so that a later entry of the same maximum finds nothing left; windows
+    that do not overlap (stride >= size) write their shares, with no zeros to add them to."""
     ho, wo = y.shape[2], y.shape[3]
-    taken = None
+    overlap = stride < size
     out = zeros_like_shape(xp, x.shape, d)
     for u in range(size):
         for v in range(size):
-            hit = window2d(xp, x, u, v, stride, ho, wo) == y
-            if taken is None:
-                taken = hit
+            share = d * xp.astype(window2d(xp, x, u, v, stride, ho, wo) == y, d.dtype)
+            d = d - share
+            if overlap:
+                out = add2d(xp, out, share, u, v, stride)
             else:
-                hit = xp.logical_and(hit, xp.logical_not(taken))
-                taken = xp.logical_or(taken, hit)
-            out = add2d(xp, out, d * xp.astype(hit, d.dtype), u, v, stride)
+                out = put2d(xp, out, share, u, v, stride)
     return out
 
 
@@ -170,7 +207,19 @@ def pad2d(xp, x, top, bottom, left, right):
         return x
     m, c, h, w = x.shape
     shape = (m, c, h + top + bottom, w + left + right)
-    return add2d(xp, zeros_like_shape(xp, shape, x), x, top, left, 1)
+    return put2d(xp, zeros_like_shape(xp, shape, x), x, top, left, 1)
+
+
+def put2d(xp, out, part, row, column, stride):
+    """out (m, C, H, W) with part (m, C, ho, wo) written at rows row + stride i and columns
+    column + stride j, in place (JAX's immutable arrays: ``.at[].set``): add2d where nothing
+    is there to add to, one pass instead of reading the zeros too."""
+    rows = slice(row, row + stride * (part.shape[2] - 1) + 1, stride)
+    columns = slice(column, column + stride * (part.shape[3] - 1) + 1, stride)
+    if hasattr(out, "at"):
+        return out.at[:, :, rows, columns].set(part)
+    out[:, :, rows, columns] = part
+    return out
 
 
 def relu(xp, x):

@@ -424,8 +424,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         r"卷积核的梯度是该层输入与 $\delta$ 的互相关，卷积偏置的梯度是 $\delta$ 在特征图各位置 $(u, v)$ 上的和",
     ),
     "layers_gradient_norm": (
-        r"$\gamma$'s that of $\delta \odot \hat{x}$",
-        r"$\gamma$ 的梯度则是 $\delta \odot \hat{x}$ 的和",
+        r"$\gamma$'s the sum of $\delta \odot \hat{x}$",
+        r"$\gamma$ 的梯度是 $\delta \odot \hat{x}$ 的和",
     ),
     "layers_gradient_colon": (": ", "："),
     "layers_gradient_comma": (", ", "，"),
