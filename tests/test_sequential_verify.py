@@ -208,3 +208,12 @@ def test_a_floored_index_needs_its_letter_bound():
         r"\frac{\partial J}{\partial a^{(1)}_{0,0,0}} = \frac{\partial J}{\partial a^{(2)}_{0,\lfloor i/2 \rfloor,0}}",
     )
     assert v.verdict == "invalid" and "index i is free on the right-hand side" in v.message, v.message
+
+
+def test_the_document_writes_max_poolings_routing_entry_by_entry():
+    """Non-overlapping windows: one window per entry, \\lfloor i/2 \\rfloor, and the line verifies
+    (test_every_line_written_entry_by_entry_verifies); no "tensor form only" for max pooling."""
+    text = derive(load_spec("lenet-tiny")).to_latex("en")
+    section = _entry_section(text, "en")
+    assert r"= {a^{(2)}_{f,\lfloor i/2 \rfloor,\lfloor j/2 \rfloor}}\right]" in section
+    assert "max pooling's error term" not in section

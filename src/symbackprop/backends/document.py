@@ -270,17 +270,25 @@ class _Builder:
         return {
             "words": [m.index_words]
             + ([m.index_conv_words] if self._has_conv() else [])
+            + [
+                m.index_maxpool_words.format(size=layer.size)
+                for layer in self._index_layers()
+                if _routed_by_window(layer)
+            ][:1]
             + ([m.index_skipped.format(ops=skipped)] if skipped else []),
             "groups": [(getattr(m, f"index_{k}"), lines) for k, lines in groups.items() if lines],
             "numbers": {eq.label: eq.number for eq in self.a.equations},
         }
+
+    def _index_layers(self) -> list:
+        return [layer for top in self.net.layers for layer in (*top.body, top)]
 
     def _has_conv(self) -> bool:
         return any(layer.type == "conv2d" for top in self.net.layers for layer in (*top.body, top))
 
     def _index_skipped(self) -> str:
         """The layer types whose equations stay in tensor form (pooling's routing, normalisation)."""
-        kinds = [layer.type for top in self.net.layers for layer in (*top.body, top)]
+        kinds = [layer.type for layer in self._index_layers() if not _routed_by_window(layer)]
         names = [getattr(self.msg, f"index_only_tensor_{k}") for k in dict.fromkeys(kinds) if k in INDEX_TENSOR_ONLY]
         return self.msg.clause_separator.join(names)
 
@@ -767,6 +775,12 @@ def _gate_label(expr: sympy.Expr, name: str) -> str:
 
 
 INDEX_TENSOR_ONLY = ("maxpool2d", "avgpool2d", "batchnorm", "layernorm")
+
+
+def _routed_by_window(layer) -> bool:
+    """Max pooling whose windows do not overlap: its error term has an index form, one window
+    per entry (registry MaxPool2dInput.index_form)."""
+    return layer.type == "maxpool2d" and (layer.stride or layer.size) == layer.size
 
 
 def context(analysis: Analysis, locations: dict[int, list[tuple[str, int]]], lang: str = "en") -> dict:

@@ -151,6 +151,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Stated in tensor form only, with their words there: {ops}.",
         "以下只给出张量形式，说明见相应公式：{ops}。",
     ),
+    "index_maxpool_words": (
+        r"Max pooling sends $\delta$ to the maximum of each window: $[a = b]$ is 1 where $a$ equals $b$ and 0 elsewhere, and row $i$ of a map lies in window row $\lfloor i/{size} \rfloor$. Where entries of a window tie (zeros from a ReLU), the derivative with respect to them does not exist; the tensor form sends $\delta$ to the first of them.",
+        r"最大池化把 $\delta$ 传给每个窗口的最大值：$[a = b]$ 在 $a$ 等于 $b$ 时为 1，否则为 0；特征图的第 $i$ 行属于第 $\lfloor i/{size} \rfloor$ 行窗口。窗口中有并列的分量时（例如 ReLU 输出的零），对它们的导数不存在；张量形式把 $\delta$ 传给其中第一个。",
+    ),
     "index_only_tensor_maxpool2d": (
         "max pooling's error term, which goes to the maximum of each window",
         "最大池化的误差项，它只传给每个窗口的最大值",

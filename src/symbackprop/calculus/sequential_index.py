@@ -7,8 +7,8 @@ kernel's gradient sum_{i,j} delta_{f,i,j} a_{c,i+u,j+v}. :func:`index_equations`
 tensor equation of a :class:`~symbackprop.calculus.sequential.SequentialDerivation` that way, one
 example at a time, with symbolic indices: each registry op says how through its
 ``index_form(ctx, index)`` (the same protocol as its per-unit ``units``, the indices symbols
-instead of numbers). An equation whose op has no index form (max pooling's routing, batch
-norm's batch sums) is left to its tensor form and the words around it.
+instead of numbers). An equation whose op has no index form (batch norm's batch sums, max
+pooling with overlapping windows) is left to its tensor form and the words around it.
 
 Entries of a tensor outside its map (a padded input, delta beyond the border in the full
 convolution) are zero, as the documents say; the checker of students' answers reads them so.
@@ -49,7 +49,11 @@ class Entry(sympy.Function):
 
 
 def index_latex(index: sympy.Expr) -> str:
-    """An index as a teacher writes it: 2i+u-1, letters before the number, no spaces."""
+    """An index as a teacher writes it: 2i+u-1, letters before the number, no spaces; a pooling
+    window's \\lfloor i/2 \\rfloor."""
+    if isinstance(index, sympy.floor):
+        numerator, denominator = index.args[0].as_numer_denom()
+        return r"\lfloor %s/%s \rfloor" % (index_latex(numerator), index_latex(denominator))
     if not index.is_Add:
         return sympy.latex(index).replace(" ", "")
     rank = {letter: n for n, letter in enumerate("fcrqijuvkl")}

@@ -601,11 +601,38 @@ class MaxPool2d(TensorFunction):
         return "maxpool2d(xp, %s, %d, %d)" % (printer._print(a), int(size), int(stride))
 
 
+class WindowMax(sympy.Function):
+    """[a = y]: 1 where an entry a is the maximum y of its pooling window, else 0 (max pooling's
+    routing entry by entry, as the teaching material writes it; the documents print it, nothing
+    computes with it: where entries tie, the tensor form sends delta to the first of them)."""
+
+    nargs = 2
+
+    def _eval_is_real(self):
+        return True
+
+    def _latex(self, printer, exp=None):
+        text = r"\left[%s = %s\right]" % tuple(printer._print(a) for a in self.args)
+        return f"{text}^{{{exp}}}" if exp else text
+
+
 class MaxPool2dInput(TensorFunction):
     """delta routed to each window's arg-max: the error term of max pooling's input."""
 
     nargs = 5
     kernel = staticmethod(maxpool2d_input)
+
+    def index_form(self, ctx, k, j=None):
+        """d_{c,i,j} = [a_{c,i,j} = y_{c,p,q}] delta_{c,p,q} with (p, q) = (floor(i/s), floor(j/s)),
+        the window of entry (i, j); windows that overlap (a stride below the size) have no such
+        one-window form."""
+        a, y, d, size, stride = self.args
+        size, stride = _whole(size, stride)
+        if stride != size:
+            raise NotImplementedError("max pooling with overlapping windows in index form")
+        c, row, column = k
+        window = (c, sympy.floor(row / size), sympy.floor(column / size))
+        return WindowMax(ctx.component(a, k), ctx.component(y, window)) * ctx.component(d, window)
 
     def _latex(self, printer, exp=None):
         a, _, d = self.args[:3]
