@@ -7,7 +7,7 @@
   kernel, with sums over several indices and entries outside the map zero;
 * the mistakes, each named: the kernel not rotated, the dropout mask left out (with or without
   its scaling), a sum over the positions missing;
-* max pooling's routing, [a^{(1)}_{c,i,j} = a^{(2)}_{c,\lfloor i/2 \rfloor,\lfloor j/2 \rfloor}] times the
+* max pooling's routing, [a^{(1)}_{c,i,j} = a^{(2)}_{c,\\lfloor i/2 \\rfloor,\\lfloor j/2 \\rfloor}] times the
   window's error term, judged where the window has one maximum (at a tie the derivative with
   respect to its entries does not exist);
 * batch norm over a batch of three examples that differ (with two, each normalised entry is

@@ -410,6 +410,15 @@ class Scores(TensorFunction):
         dot = sympy.Add(*(ctx.component(Q, (t, c)) * ctx.component(K, (u, c)) for c in range(width)))
         return dot / sympy.sqrt(int(dk))
 
+    def index_form(self, ctx, k, j=None):
+        """s_{t,u} = sum_c q_{t,c} k_{u,c} / sqrt(d_k), as a teacher writes it (1/sqrt(d_k), not
+        SymPy's sqrt(d_k)/d_k)."""
+        Q, K, dk = self.args
+        t, u = _pair(k, j)
+        c = ctx.index("c")
+        dot = sympy.Sum(ctx.component(Q, (t, c)) * ctx.component(K, (u, c)), (c, 0, ctx.shape(Q)[1] - 1))
+        return sympy.Mul(dot, sympy.Pow(sympy.sqrt(int(dk)), -1, evaluate=False), evaluate=False)
+
     def _latex(self, printer, exp=None):
         Q, K, dk = self.args
         return r"\frac{%s \left(%s\right)^{\top}}{\sqrt{%d}}" % (printer._print(Q), printer._print(K), int(dk))
