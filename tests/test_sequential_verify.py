@@ -14,7 +14,9 @@
   +-1): the compact input error term and the three paths through the mean and the variance,
   with the variance path or the mean path dropped named as such.
 
-The tensor-form lines (conv, rot180, route_max, vec^{-1}) are not read by the checker yet.
+* tensor forms (conv, conv_full with rot180, W a, (W)^T delta, elementwise steps), written entry by
+  entry before they are judged; the full convolution without rot180 named kernel_not_rotated.
+  route_max, vec^{-1} and batch norm's means are not read in tensor form.
 """
 
 from __future__ import annotations
@@ -217,3 +219,47 @@ def test_the_document_writes_max_poolings_routing_entry_by_entry():
     section = _entry_section(text, "en")
     assert r"= {a^{(2)}_{f,\lfloor i/2 \rfloor,\lfloor j/2 \rfloor}}\right]" in section
     assert "max pooling's error term" not in section
+
+
+# --- tensor forms, written entry by entry before they are judged (verify/tensor_form.py) ------------
+
+FULL = r"\operatorname{conv}_{\mathrm{full}}\left(\delta^{(1)}, {KERNEL}\right)"
+
+
+@pytest.mark.parametrize(
+    ("spec", "answer"),
+    [
+        (
+            "lenet-tiny",
+            r"\frac{\partial J}{\partial x} = "
+            + FULL.replace("{KERNEL}", r"\operatorname{rot180}\left(W^{(1)}\right)"),
+        ),
+        ("lenet-tiny", r"z^{(1)} = \operatorname{conv}(x, W^{(1)}) + b^{(1)}"),
+        ("lenet-tiny", r"\frac{\partial J}{\partial a^{(3)}} = (W^{(4)})^{\top} \delta^{(4)}"),
+        ("lenet-tiny", r"\delta^{(4)} = a^{(4)} - y"),
+        ("bn-mlp", r"\delta^{(2)} = [z^{(2)} > 0] \odot (W^{(3)})^{\top} \delta^{(3)}"),
+        ("dropout-mlp", r"z^{(3)} = W^{(3)} a^{(2)} + b^{(3)}"),
+    ],
+)
+def test_tensor_forms_are_judged_entry_by_entry(spec, answer):
+    v = verify_answer(spec, answer, seconds=30)
+    assert v.verdict == "correct", v.message
+
+
+def test_the_full_convolution_with_the_kernel_not_rotated_is_named():
+    v = verify_answer(
+        "lenet-tiny", r"\frac{\partial J}{\partial x} = " + FULL.replace("{KERNEL}", "W^{(1)}"), seconds=30
+    )
+    assert (v.verdict, v.diagnosis) == ("incorrect", ["kernel_not_rotated"]), v.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (r"z^{(1)} = \operatorname{conv}(x, W^{(4)})", "a convolution takes a layer's kernels"),
+        (r"\frac{\partial J}{\partial x} = \operatorname{conv}_{\mathrm{full}}(\delta^{(1)})", "entry by entry"),
+    ],
+)
+def test_tensor_forms_that_do_not_fit_are_one_clear_line(answer, words):
+    v = verify_answer("lenet-tiny", answer)
+    assert v.verdict == "invalid" and words in v.message, v.message

@@ -65,6 +65,7 @@ from symbackprop.verify.resolve import (
     walk,
 )
 from symbackprop.verify.sequence import SEQUENCE_TENSORS, joined_subscripts
+from symbackprop.verify.tensor_form import entrywise
 from symbackprop.verify.verdict import CORRECT, INCORRECT, INVALID, UNDECIDED, Verdict, invalid
 
 TIME_LIMIT = 5.0
@@ -456,6 +457,7 @@ def _verify_in(ctx, spec: str, answer: str, target_text: str | None, notation: s
         return _several_lines(spec, answer, notation)
     try:
         eq = _labelled(ctx, _equation(joined_subscripts(answer), target_text and joined_subscripts(target_text)))
+        eq = entrywise(ctx.table, eq)  # a network of layers' tensor-form equation, one entry at a time
         example_scope(
             eq.lhs, eq.rhs, eq.target[0] if eq.target else None, ctx.table.batch > 1
         )  # refuses what it cannot judge

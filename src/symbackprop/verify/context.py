@@ -79,6 +79,7 @@ def context(spec: str, notation: str | None = None) -> Context:
     if isinstance(network, SequentialNetwork):  # entry by entry: one example, or a batch that differs
         m = DIFFERING_BATCH if _batch_statistics(network) else 1
         table = sequential_table(sequential_unit_graph(SequentialDerivation(network).graph, m=m))
+        table.spec = network
     else:
         derivation = LayeredDerivation(network) if isinstance(network, LayeredNetwork) else derive_graph(network)
         table = build_table(derivation)

@@ -62,6 +62,7 @@ IGNORED = {
     "displaystyle",
     "limits",
 }
+TENSOR_OPERATORS = {"conv", "rot180"}  # \\operatorname{conv}(a, W) and the like: see verify/tensor_form.py
 WRAPPERS = {
     "mathrm",
     "operatorname",
@@ -465,6 +466,8 @@ class Parser:
             return self.matrix()
         if name == "sum":
             return self.summation()
+        if name == "operatorname" and self._tensor_operator() is not None:
+            return self.tensor_operator()
         if name in WRAPPERS:
             return self.name(wrapped=self.word_in_braces())
         if name in ("hat", "widehat"):  # d2l's \hat{y}, the network's output: the name yhat
@@ -476,6 +479,38 @@ class Parser:
         if name in FUNCTIONS:
             return self.function(name)
         raise ParseError(f"\\{name} cannot stand here (position {tok.pos})")
+
+    def _tensor_operator(self) -> str | None:
+        """The name after \\operatorname if it is a tensor-form operator (conv, rot180)."""
+        if not self.at("sym", "{"):
+            return None
+        k, word = 1, ""
+        while self.peek(k).kind in ("letter", "num") and len(word) < 12:
+            word += self.peek(k).text
+            k += 1
+        return word if self.peek(k).text == "}" and word in TENSOR_OPERATORS else None
+
+    def tensor_operator(self) -> Node:
+        """\\operatorname{conv}(a, W), \\operatorname{conv}_{\\mathrm{full}}(\\delta, \\operatorname{rot180}(W)):
+        a network of layers' tensor-form operators, as its documents print them (see
+        verify/tensor_form.py, which writes such an equation entry by entry)."""
+        word = self._tensor_operator()
+        while not self.at("sym", "}"):
+            self.take()
+        self.take()
+        if self.at("sym", "_"):  # conv_{full}, conv_{\mathrm{full}}
+            self.take()
+            self.expect("sym", "{")
+            letters, depth = [], 1
+            while depth:
+                tok = self.take()
+                if tok.kind == "end" or len(letters) > 12:
+                    raise ParseError("missing '}' after an operator's subscript")
+                depth += {"{": 1, "}": -1}.get(tok.text, 0) if tok.kind == "sym" else 0
+                if tok.kind == "letter":
+                    letters.append(tok.text)
+            word += "_" + "".join(letters)
+        return Node("tensorop", (word, tuple(self.arguments())))
 
     def word_in_braces(self) -> str:
         """{net}, {\\delta} (in \\vec{\\delta}), {输出层} (in \\text{}): one word."""

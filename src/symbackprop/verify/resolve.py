@@ -94,6 +94,7 @@ class Table:
     batch: int = 1
     example_maps: list = field(default_factory=list)
     example_loss: sympy.Expr | None = None  # one example's loss, what J = ... writes entry by entry
+    spec: object = None  # a network of layers' own spec (SequentialNetwork): its layers' strides and paddings
 
     def add(self, base: str, indices: tuple, layer: int | None, symbol: Symbol) -> None:
         self.symbols[(base, tuple(str(i) for i in indices), layer)] = symbol
