@@ -225,3 +225,18 @@ def test_serve_bad_input_is_one_line_and_status_2(tmp_path):
     assert proc.returncode == 2 and "no index.html" in proc.stderr
     assert _serve("--port", "99999").returncode == 2
     assert not [p for p in Path(tmp_path).iterdir() if p.name != "bad.toml"]
+
+
+def test_the_placeholder_is_the_networks_own_output_error_term(client):
+    """Not one network's delta_6 on every page: the network's first error term as its document
+    writes it, a line the checker calls correct."""
+    import html
+    import re
+
+    from symbackprop.verify.check import verify_answer
+
+    page = client.get("/check/fc-3-2-2").text
+    (placeholder,) = re.findall(r'placeholder="([^"]*)"', page)
+    answer = html.unescape(placeholder)
+    assert answer.startswith(r"\delta_{6} =")
+    assert verify_answer("fc-3-2-2", answer).verdict == "correct"

@@ -291,6 +291,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             table=table,
             target=target,
             question=target_latex(target) if target else None,
+            placeholder=site.example_answer(name, lang),
             config=_script_json({"spec": name, "target": target, "words": _words(lang)}),
             logged=settings_.log is not None,
         )

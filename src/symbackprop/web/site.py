@@ -235,6 +235,31 @@ class Site:
         table = [(to_mathml(lhs), to_mathml(rhs)) for lhs, rhs in rows[:MAX_QUANTITIES]]
         return words, table
 
+    @lru_cache(maxsize=64)  # noqa: B019
+    def example_answer(self, name: str, lang: str) -> str:
+        """The check page's placeholder: the network's own first error term as its document
+        writes it (the output's, \\delta^{(4)}_k = a^{(4)}_k - y_k for lenet-tiny), a line the
+        checker judges correct."""
+        from symbackprop.backends.document import context
+
+        with self._lock:
+            derivation = self._derivation(name, self.notation(name, None))
+            ctx = context(derivation.analysis, derivation.module().locations, lang)
+        index = ctx.get("index")
+        if index:  # a network of layers: its first error term entry by entry
+            for words, lines in index["groups"]:
+                if lines and words == ctx["msg"].index_delta:
+                    return _UNBRACED.sub(r"\1", f"{lines[0].lhs} = {lines[0].rhs}")
+        for part in ctx["parts"]:
+            if part.key.startswith("delta") and part.blocks:
+                result = part.blocks[0].result
+                return f"{result.lhs} = {result.rhs}"
+        return ""
+
+
+# an entry as the documents group it, {\\delta^{(4)}_{k}}: as a student types it, without the braces
+_UNBRACED = re.compile(r"\{(\\?[A-Za-z]+\^\{\([0-9,]+\)\}_\{[^{}]*\})\}")
+
 
 # --- Markdown -> HTML ------------------------------------------------------------------------------
 
