@@ -36,7 +36,7 @@ from symbackprop.backends import diagram
 from symbackprop.backends.d2l_sections import d2l_sections
 from symbackprop.backends.environment import render, tex_escape
 from symbackprop.backends.graph_teaching import graph_teaching
-from symbackprop.backends.layers_document import layer_stack, layers_example
+from symbackprop.backends.layers_document import layer_stack, layers_example, sequence_words
 from symbackprop.backends.messages import catalogue
 from symbackprop.backends.printers import NotationLatexPrinter
 from symbackprop.calculus.equations import PARTS, Equation
@@ -44,7 +44,6 @@ from symbackprop.calculus.layered import LayeredDerivation
 from symbackprop.calculus.sequential import SequentialDerivation
 from symbackprop.calculus.sequential_units import BATCH as UNIT_BATCH
 from symbackprop.core.notation import D2L_EXAMPLE_LOSS
-from symbackprop.core.sequential import SEQUENCE_TYPES
 from symbackprop.registry import (
     ACTIVATIONS,
     CELL_ACTIVATION,
@@ -211,9 +210,10 @@ class _Builder:
             text["loss"] = [self._layers_loss_words(), decay if self.net.weight_decay else m.batch_words]
             text["delta"] = [self._layers_backward_words()] + self._layers_check_words()
             text["gradient"] = [self._layers_gradient_words(), m.layers_update_words.format(rate=rate)]
-            if self.sequence_model:
-                text["delta"] = [m.sequence_backward_words] + self._layers_check_words()
-                text["gradient"] = [m.sequence_gradient_words, m.gradient_words.format(rate=rate)]
+            words = self._sequence_words
+            if words is not None:  # a sequence model's own words, of the layer kinds it has
+                text["delta"] = [words["delta"]] + self._layers_check_words()
+                text["gradient"] = [words["gradient"], m.gradient_words.format(rate=rate)]
         graph = not self.layered and not self.sequential
         if graph and self.net.trainable:  # a graph with a loss to train: gradients, then updates
             text["gradient"] = [m.graph_gradient_words, m.graph_update_words.format(rate=rate)]
@@ -281,10 +281,11 @@ class _Builder:
         }
 
     def _index_layers(self) -> list:
+        """Every layer of a network of layers, a residual block's body's included."""
         return [layer for top in self.net.layers for layer in (*top.body, top)]
 
     def _has_conv(self) -> bool:
-        return any(layer.type == "conv2d" for top in self.net.layers for layer in (*top.body, top))
+        return "conv2d" in self._layer_types
 
     def _index_skipped(self) -> str:
         """The layer types whose equations stay in tensor form (pooling's routing, normalisation)."""
@@ -471,10 +472,14 @@ class _Builder:
         return re.sub(r"\$[^$]*\$", maths, latex)
 
     @cached_property
+    def _sequence_words(self) -> dict | None:
+        """A sequence model's notation, backward and gradient words (None for other networks)."""
+        return sequence_words(self.net, self.msg)
+
+    @cached_property
     def _layer_types(self) -> set[str]:
         """The layer types of a network of layers, a residual block's body's included."""
-        layers = [*self.net.layers, *(part for layer in self.net.layers for part in layer.body)]
-        return {layer.type for layer in layers}
+        return {layer.type for layer in self._index_layers()}
 
     def _pieces(self, prefix: str, kinds: dict[str, tuple[str, ...]]) -> list[str]:
         """The messages ``prefix + kind`` of the kinds whose layer types the network has."""
@@ -502,11 +507,6 @@ class _Builder:
         parts = self._pieces("layers_gradient_", _GRADIENT_KINDS)
         listed = m.layers_gradient_colon + m.layers_gradient_comma.join(parts) if parts else ""
         return m.layers_gradient_base + listed + m.layers_gradient_stop
-
-    @property
-    def sequence_model(self) -> bool:
-        """A network of layers with a recurrent or attention layer (its own notes on time)."""
-        return self.sequential and any(layer.type in SEQUENCE_TYPES for layer in self.net.layers)
 
     def _layer_ops(self) -> list:
         """The registry records of the layer types a network of layers uses, in order (dense: W a)."""
@@ -701,9 +701,8 @@ class _Builder:
     def intro(self) -> list[str]:
         m = self.msg
         if self.sequential:
-            return [self._layers_intro(), self._layers_notation()] + (
-                [m.sequence_notation] if self.sequence_model else []
-            )
+            words = self._sequence_words
+            return [self._layers_intro(), *(words["notation"] if words else [self._layers_notation()])]
         if self.layered:
             sizes = "–".join(map(str, self.net.sizes))
             acts = m.list_separator.join(ACTIVATIONS[a].description[self.lang] for a in self.net.activations)

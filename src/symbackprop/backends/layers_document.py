@@ -534,16 +534,14 @@ def _attention_section(layer, number, paths, fmt, msg) -> dict:
     return section
 
 
-def sequence_notes(net, ex, fmt: Callable[[float], str], msg) -> dict | None:
-    """A sequence model's own parts (None for other networks): the notation paragraphs of the
-    layer kinds it has (not the others'), the first paragraph of its backward pass and of its
-    gradients, and a section per sequence layer (its general equations, the worked example's
-    numbers of its paths, an rnn's vanishing and exploding gradients)."""
+def sequence_words(net, msg) -> dict | None:
+    """A sequence model's own words (None for other networks): the notation paragraphs of the
+    layer kinds it has (not the others'), and the first paragraph of its backward pass
+    ("delta") and of its gradients ("gradient")."""
     kinds = _kinds(net)
     if not kinds:
         return None
     layers = _top_layers(net)
-    types = [layer.type for layer in layers]
     notation = [msg.seq_notation_base]
     for kind in kinds:
         text = getattr(msg, f"seq_notation_{kind}")
@@ -552,14 +550,9 @@ def sequence_notes(net, ex, fmt: Callable[[float], str], msg) -> dict | None:
             text = _fill(text, causal=msg.seq_notation_causal if causal else "")
         notation.append(text)
     notation += [
-        getattr(msg, f"seq_notation_{t}") for t in dict.fromkeys(types) if t in ("mean_over_time", "last_step")
-    ]
-    paths = {p.layer: p for p in ex.paths} if ex is not None else {}
-    builders = {"rnn": _rnn_section, "lstm": _gated_section, "gru": _gated_section, "attention": _attention_section}
-    sections = [
-        builders[layer.type](layer, number, paths.get(number), fmt, msg)
-        for number, layer in enumerate(layers, start=1)
-        if layer.type in SEQUENCE_KINDS
+        getattr(msg, f"seq_notation_{t}")
+        for t in dict.fromkeys(layer.type for layer in layers)
+        if t in ("mean_over_time", "last_step")
     ]
     headings = {kind: getattr(msg, f"seq_{kind}_heading") for kind in kinds}
     backward = " ".join(
@@ -568,11 +561,23 @@ def sequence_notes(net, ex, fmt: Callable[[float], str], msg) -> dict | None:
         + [msg.seq_backward_end]
     )
     gradient = " ".join([msg.seq_gradient_base] + [getattr(msg, f"seq_gradient_{k}") for k in kinds])
+    return {"notation": notation, "delta": backward, "gradient": gradient}
+
+
+def sequence_notes(net, ex, fmt: Callable[[float], str], msg) -> dict | None:
+    """A sequence model's own sections (None for other networks): one per sequence layer (its
+    general equations, the worked example's numbers of its paths, an rnn's vanishing and
+    exploding gradients), and the words beside the unrolled picture."""
+    if not _kinds(net):
+        return None
+    layers = _top_layers(net)
+    paths = {p.layer: p for p in ex.paths} if ex is not None else {}
+    builders = {"rnn": _rnn_section, "lstm": _gated_section, "gru": _gated_section, "attention": _attention_section}
+    sections = [
+        builders[layer.type](layer, number, paths.get(number), fmt, msg)
+        for number, layer in enumerate(layers, start=1)
+        if layer.type in SEQUENCE_KINDS
+    ]
     rnn = next((layer for layer in layers if layer.type == "rnn"), None)
     figure = _fill(msg.seq_figure_unrolled, steps=str(net.input_shape[0])) if rnn is not None else ""
-    return {
-        "notation": notation,
-        "words": {"delta": backward, "gradient": gradient},
-        "sections": sections,
-        "figure_words": figure,
-    }
+    return {"sections": sections, "figure_words": figure}

@@ -434,19 +434,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "layers_gradient_colon": (": ", "："),
     "layers_gradient_comma": (", ", "，"),
     "layers_gradient_stop": (".", "。"),
-    # sequence models (rnn, lstm, gru, attention): what the unrolled graph's symbols mean
-    "sequence_notation": (
-        r"A sequence model takes one example's sequence $x$ of $T$ steps, $x_t$ its $t$-th row, and is unrolled through time: every step has its own nodes ($z^{(l)}_{t}$, $h^{(l)}_{t}$), and the steps share the layer's weights $W^{(l)}_{xh}$ (input to hidden) and $W^{(l)}_{hh}$ (hidden to hidden), with $h^{(l)}_{0} = 0$. An LSTM stacks its four gates $i, f, g, o$ (PyTorch's order) in $z^{(l)}_{t}$, $s^{(l)}_{g,t}$ being gate $g$'s block, with the cell state $c^{(l)}_{t}$; a GRU stacks $r, z, n$ in $u^{(l)}_{t} = W_{ih} x_t + b$ and $v^{(l)}_{t} = W_{hh} h_{t-1}$. PyTorch's two biases $b_{ih} + b_{hh}$ are merged into one $b$. Attention computes $Q = X W_q$, $K = X W_k$, $V = X W_v$, the scores $S = Q K^{\top} / \sqrt{d_k}$, the weights $A$ (softmax of each row; with a causal mask, 0 above the diagonal) and the output $A V$.",
-        r"序列模型的输入是单个样本的长度为 $T$ 的序列 $x$，$x_t$ 是其第 $t$ 行；网络按时间展开：每个时间步有自己的节点（$z^{(l)}_{t}$、$h^{(l)}_{t}$），各时间步共享该层的权重 $W^{(l)}_{xh}$（输入到隐藏）与 $W^{(l)}_{hh}$（隐藏到隐藏），$h^{(l)}_{0} = 0$。LSTM 把四个门 $i, f, g, o$（PyTorch 的顺序）叠放在 $z^{(l)}_{t}$ 中，$s^{(l)}_{g,t}$ 是门 $g$ 的那一块，$c^{(l)}_{t}$ 是细胞状态；GRU 把 $r, z, n$ 叠放在 $u^{(l)}_{t} = W_{ih} x_t + b$ 与 $v^{(l)}_{t} = W_{hh} h_{t-1}$ 中。PyTorch 的两个偏置 $b_{ih} + b_{hh}$ 在此合并为一个 $b$。注意力计算 $Q = X W_q$、$K = X W_k$、$V = X W_v$，得分 $S = Q K^{\top} / \sqrt{d_k}$，权重 $A$（逐行 softmax；有因果掩码时对角线以上为 0）与输出 $A V$。",
-    ),
-    "sequence_backward_words": (
-        r"Backpropagation through time is the total derivative on the unrolled graph: $h_{t}$ feeds the output (the direct path) and $z_{t+1}$ (the path through $h_{t+1}$), so its error term is the sum of both, $W_{hh}^{\top} \delta_{t+1}$ being the second; going back $k$ steps multiplies $k$ Jacobians $\operatorname{diag}(f'(z)) W_{hh}$, which is why gradients vanish or explode over long sequences. In an LSTM the cell state carries the gradient: $\partial J / \partial c_{t}$ gets $\partial J / \partial c_{t+1} \odot f_{t+1}$ besides $\partial J / \partial h_{t} \odot o_{t} \odot (1 - \tanh^{2} c_{t})$, and the gates' error terms stack into the stacked pre-activation's. Through attention, each row of $A = \operatorname{softmax}(S)$ has the Jacobian $\operatorname{diag}(a) - a a^{\top}$, off-diagonal terms included, and $1/\sqrt{d_k}$ scales the error terms of $Q$ and $K$; masked entries get 0. Each error term is one example's, $m$ times the derivative of $J$:",
-        r"随时间反向传播就是展开后的计算图上的全导数：$h_{t}$ 既进入输出（直接路径），也进入 $z_{t+1}$（经过 $h_{t+1}$ 的路径），所以它的误差项是两者之和，后者为 $W_{hh}^{\top} \delta_{t+1}$；往回 $k$ 步要连乘 $k$ 个雅可比矩阵 $\operatorname{diag}(f'(z)) W_{hh}$，这就是长序列上梯度消失或爆炸的原因。LSTM 中细胞状态传递梯度：$\partial J / \partial c_{t}$ 除 $\partial J / \partial h_{t} \odot o_{t} \odot (1 - \tanh^{2} c_{t})$ 外还得到 $\partial J / \partial c_{t+1} \odot f_{t+1}$，各门的误差项叠放成叠放的加权输入的误差项。经过注意力时，$A = \operatorname{softmax}(S)$ 的每一行的雅可比矩阵是 $\operatorname{diag}(a) - a a^{\top}$，包括非对角项，$1/\sqrt{d_k}$ 缩放 $Q$ 与 $K$ 的误差项；被掩码的位置为 0。每个误差项按单个样本计算，是 $J$ 的导数的 $m$ 倍：",
-    ),
-    "sequence_gradient_words": (
-        r"A weight the steps share collects one term from each step, summed over time, each averaged over the batch: $\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$; attention's $W_q$ gets $\frac{1}{m} \sum_{i} X^{\top} \partial J / \partial Q$, and $W_k$, $W_v$ likewise.",
-        r"各时间步共享的权重从每个时间步得到一项，对时间求和，并对批取平均：$\partial J / \partial W_{hh} = \frac{1}{m} \sum_{i} \sum_{t} \delta_{t} h_{t-1}^{\top}$；注意力的 $W_q$ 得到 $\frac{1}{m} \sum_{i} X^{\top} \partial J / \partial Q$，$W_k$、$W_v$ 同理。",
-    ),
     "appendix_words": (
         "Each numbered equation and the functions and lines of the generated train.py that compute it: forward and backward compute what they return, step a whole training step from one forward pass.",
         "每个编号公式与生成的 train.py 中计算它的函数和行号：forward 与 backward 计算各自返回的量，step 由一次前向传播完成一整步训练。",
@@ -822,7 +809,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 
 
 # --- a sequence model's own words, keyed by op (seq_<op>_...): only the layer kinds a document
-# has are described (backends.layers_document.sequence_notes picks them); "{name}" fields are filled by name (str.replace, so the maths keeps its braces)
+# has are described (backends.layers_document.sequence_words picks them); "{name}" fields are filled by name (str.replace, so the maths keeps its braces)
 _SEQUENCE_MESSAGES = {
     "seq_notation_base": (
         r"Layer $l$ is the $l$-th layer of the list and $a^{(0)} = x$ the input; a dense layer's weighted input is $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$ and $a^{(l)} = f(z^{(l)})$ its output. Each symbol is one example's tensor: a vector, or a sequence of $T$ steps, a matrix whose row $t$ (from 1) is step $t$, $x_t$ the $t$-th row of the input. The error term is $\delta^{(l)} = \partial J / \partial z^{(l)}$ per example, and $y$ is the target.",

@@ -120,9 +120,8 @@ class NotationLatexPrinter(LatexPrinter):
         """Elementwise products of vectors with odot; a thin space between factors where one is
         a word (\\mathrm{invq} \\, \\mathrm{num}, not invqnum)."""
         reciprocal = [a for a in expr.args if a.is_Pow and a.exp == -1 and a.base.is_Symbol]
-        stacked = any(isinstance(a, sympy.Add) and _places(a) is not None for a in expr.args)
-        summed = any(isinstance(a, sympy.Add) and a.has(TensorFunction) for a in expr.args)
-        if len(reciprocal) == 1 and (stacked or summed or any(isinstance(a, TensorFunction) for a in expr.args)):
+        summed = any(isinstance(a, sympy.Add) and a.has(TensorFunction) for a in expr.args)  # stacked puts too
+        if len(reciprocal) == 1 and (summed or any(isinstance(a, TensorFunction) for a in expr.args)):
             rest = sympy.Mul(*(a for a in expr.args if a is not reciprocal[0]), evaluate=False)
             body = self._print(rest)
             if isinstance(rest, sympy.Add) and _places(rest) is None:  # 1/m (a + b), not 1/m a + b

@@ -45,7 +45,6 @@ from symbackprop.verify.judge import (
     Sampler,
     decide,
     exact_value,
-    is_large,
     probe_points,
     tie_points,
 )
@@ -164,7 +163,7 @@ def _divides_by_zero(ctx: Context, target: Target, denominators: list[sympy.Expr
         return None
     for den in denominators:
         g = in_leaves(ctx, _scalar(ctx, den)) if target.kind != "layer" else None
-        if g is None or not g.free_symbols or is_large(g):  # a large one: its ties are not solved for
+        if g is None or not g.free_symbols:
             continue
         reference = in_leaves(ctx, _scalar(ctx, target.reference)) if target.kind != "layer" else None
         problem = Problem(g, reference if reference is not None else sympy.S.Zero, ctx.sampler)

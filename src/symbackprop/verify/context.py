@@ -334,10 +334,18 @@ def _scalar(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
     return expr
 
 
+def delta_definitions(ctx: Context) -> dict[Symbol, sympy.Expr]:
+    """Each error term's symbol -> its equation (in other error terms and stored values), built once."""
+    cache = ctx.leaf_forms
+    if "#deltas" not in cache:
+        unit = ctx.table.unit
+        cache["#deltas"] = {d: unit.deltas[n.name] for n, d in unit.delta_symbols.items()}
+    return cache["#deltas"]
+
+
 def _unfold(ctx: Context, expr: sympy.Expr) -> sympy.Expr:
     """Replace delta symbols by their equations until only stored forward values remain."""
-    unit = ctx.table.unit
-    by_symbol = {d: unit.deltas[n.name] for n, d in unit.delta_symbols.items()}
+    by_symbol = delta_definitions(ctx)
     for _ in range(len(by_symbol) + 1):
         if not (expr.free_symbols & by_symbol.keys()):
             break
@@ -387,9 +395,7 @@ def _leaf_form(ctx: Context, symbol: Symbol) -> sympy.Expr:
     if symbol in cache:
         return cache[symbol]
     unit = ctx.table.unit
-    if not cache:  # the error terms by symbol, the forward values expanded: the definitions
-        cache["#deltas"] = {d: unit.deltas[n.name] for n, d in unit.delta_symbols.items()}
-    deltas = cache["#deltas"]
+    deltas = delta_definitions(ctx)  # the error terms by symbol, the forward values expanded: the definitions
     if symbol in deltas:
         definition = deltas[symbol]
         order = sorted(definition.free_symbols, key=lambda s: s.name)

@@ -17,7 +17,7 @@ import sympy
 from symbackprop.analysis.evaluate import evaluate_graph
 from symbackprop.analysis.numeric import evaluate_numpy
 from symbackprop.registry import BatchMean, BatchOuter, LossMean, MatTVec, MatVec, activation, coupled_classes, real
-from symbackprop.verify.context import POINTS, Context, Target, _components, _scalar, _unfold
+from symbackprop.verify.context import POINTS, Context, Target, _components, _scalar, _unfold, delta_definitions
 from symbackprop.verify.judge import Decision
 from symbackprop.verify.resolve import ResolveError
 from symbackprop.verify.sequence import is_sequence, symbol_row, symbol_step, tensor_of
@@ -187,15 +187,15 @@ def _without_path(ctx: Context, reference: sympy.Expr, statistic: str, depth: in
     level at a time, until the statistics' appear. None if they never do within ``depth`` levels."""
     unit = ctx.table.unit
     pattern = re.compile(r"xhat\d+(?:_\d+)?__" + statistic + r"_\d+")
-    stats = {unit.delta_symbols[n] for n in unit.delta_symbols if pattern.fullmatch(n.name)}
+    stats = {d for n, d in unit.delta_symbols.items() if pattern.fullmatch(n.name)}
     if not stats:
         return None
-    node_of = {d: n for n, d in unit.delta_symbols.items()}
+    definitions = delta_definitions(ctx)
     expr = reference
     for _ in range(depth):
         if expr.free_symbols & stats:
             return expr.xreplace({d: sympy.S.Zero for d in stats})
-        inner = {d: unit.deltas[node_of[d].name] for d in expr.free_symbols if d in node_of}
+        inner = {d: definitions[d] for d in expr.free_symbols if d in definitions}
         if not inner:
             return None
         expr = expr.xreplace(inner)
@@ -419,8 +419,7 @@ def _one_step_only(ctx: Context, target: Target, answer: sympy.Expr) -> tuple[li
 def _later_deltas(ctx: Context, expr: sympy.Expr, step: int, depth: int = 4) -> set:
     """The error terms of steps after ``step`` that an expression reaches: its own, and those of
     its error terms of the same step (or of no step) written out, ``depth`` levels deep."""
-    unit = ctx.table.unit
-    by_symbol = {d: unit.deltas[n.name] for n, d in unit.delta_symbols.items()}
+    by_symbol = delta_definitions(ctx)
     found: set = set()
     frontier = expr
     for _ in range(depth):

@@ -302,19 +302,14 @@ def exact_value(expr: sympy.Expr, point: dict[Symbol, sympy.Expr]) -> sympy.Expr
     return value
 
 
-def walked_value(expr: sympy.Expr, point: dict[Symbol, sympy.Expr]) -> mpmath.mpf | None:
-    """expr at a point of exact leaf values, to DIGITS digits, each distinct subexpression once
-    (None if it is not a real number there). For the large expanded expressions of a network of
-    layers, where substituting and calling ``evalf`` on the whole tree, which repeats every shared
-    subtree, takes minutes. The point is a random probe, never a tie, so 30-digit arithmetic
-    decides every sign; a node this walk does not know is evaluated by SymPy from its children's
-    values."""
-    return walked_values([expr], point)[0]
-
-
 def walked_values(exprs: list[sympy.Expr], point: dict[Symbol, sympy.Expr]) -> list[mpmath.mpf | None]:
-    """:func:`walked_value` of several expressions at one point, the subtrees they share (the
-    network's forward values, in an answer and its reference) walked once."""
+    """Each expression at a point of exact leaf values, to DIGITS digits, each distinct
+    subexpression once (None where one is not a real number there), the subtrees they share (the
+    network's forward values, in an answer and its reference) walked once. For the large
+    expanded expressions of a network of layers, where substituting and calling ``evalf`` on the
+    whole tree, which repeats every shared subtree, takes minutes. The point is a random probe, so
+    30-digit arithmetic decides every sign; a node this walk does not know is evaluated by SymPy
+    from its children's values."""
     with mpmath.workdps(DIGITS + 5):
         done = _walked_at(point)
         return [_walked(expr, point, done) for expr in exprs]
@@ -409,11 +404,6 @@ LARGE = 2000  # distinct subexpressions beyond which an expression is evaluated 
 
 def _size(expr: sympy.Expr) -> int:
     return sum(1 for _ in itertools.islice(_distinct_subexpressions(expr), LARGE + 1))
-
-
-def is_large(expr: sympy.Expr) -> bool:
-    """Too large for SymPy's rewriting (polynomials, exact ties): evaluated by walking it."""
-    return _size(expr) > LARGE
 
 
 def _differs(answer, correct) -> bool:

@@ -135,7 +135,7 @@ def sequential_table(unit) -> Table:
     table = Table(derivation, derivation, objective=net.objective)
     delta_of = derivation.delta_symbols
     maps: dict[tuple[str, int | None], tuple[int, ...]] = {}
-    first = _example_maps(table, unit)
+    _example_maps(table, unit)
     for symbol, (tensor, index, example) in unit.origin.items():
         if example not in (None, 0):  # example n's entries: reached through example_maps
             continue
@@ -183,14 +183,14 @@ def sequential_table(unit) -> Table:
     table.maps = maps
     table.layers = True
     table.per_example = {s for s, (t, _, example) in unit.origin.items() if example is not None}
-    table.per_example |= {delta_of[s] for s in first if s in delta_of}
+    table.per_example |= {delta_of[s] for s in table.per_example if s in delta_of}
     return table
 
 
-def _example_maps(table: Table, unit) -> set[Symbol]:
+def _example_maps(table: Table, unit) -> None:
     """A per-unit graph of m > 1 examples that differ (batch norm): for each example n the map
     from example 0's entries (and their error terms) to example n's, and one example's own loss
-    (what J = ... writes entry by entry); the symbols of every example's entries are returned."""
+    (what J = ... writes entry by entry)."""
     delta_of = unit.derivation.delta_symbols
     by_entry: dict[tuple, dict[int, Symbol]] = {}
     for symbol, (tensor, index, example) in unit.origin.items():
@@ -210,7 +210,6 @@ def _example_maps(table: Table, unit) -> set[Symbol]:
         terms = sympy.Add.make_args(sympy.expand(loss))
         own = [t for t in terms if t.free_symbols & first and not t.free_symbols & others]
         table.example_loss = unit.m * sympy.Add(*own)
-    return {s for entries in by_entry.values() for s in entries.values()}
 
 
 def _batch_statistics(table: Table, unit) -> None:
@@ -221,12 +220,13 @@ def _batch_statistics(table: Table, unit) -> None:
         m = re.fullmatch(r"xhat(\d+(?:_\d+)?)__(mean|var)_(\d+)", node.name)
         if m is None:
             if node.name.startswith("xhat"):
-                eps |= {a for a in expr.atoms(sympy.Float)}
+                eps |= expr.atoms(sympy.Float)
             continue
         layer, index = _layer_key(m.group(1)), (m.group(3),)
-        table.add(
-            "mu" if m.group(2) == "mean" else "sigma", index, layer, node if m.group(2) == "mean" else sympy.sqrt(node)
-        )
+        if m.group(2) == "mean":
+            table.add("mu", index, layer, node)
+        else:
+            table.add("sigma", index, layer, sympy.sqrt(node))
     if len(eps) == 1:
         for name in ("epsilon", "varepsilon"):
             table.add(name, (), None, next(iter(eps)))
@@ -455,8 +455,7 @@ def _floored(index: str, env: dict[str, int]) -> int | None:
     m = _FLOOR.fullmatch(index)
     if m is None:
         raise ResolveError(f"cannot read the index '{short(index)}': write \\lfloor i/2 \\rfloor")
-    inner = m.group(1)
-    value = _bound(inner, env) if re.fullmatch(r"[A-Za-z]", inner) and inner in env else _linear_value(inner, env)
+    value = _linear_value(m.group(1), env)
     if value is None or int(m.group(2)) == 0:
         return None
     return value // int(m.group(2))
@@ -1231,10 +1230,10 @@ def example_derivative(table: Table, top: sympy.Expr, bottom: Symbol) -> sympy.E
     term L, which average over the batch, 1/m of that."""
     m = table.symbols.get(("m", (), None))
     averaged = (table.objective, table.symbols.get(("L", (), None)))
-    if table.batch > 1:  # examples that differ: the derivative itself
-        return derivative_of(table, table.objective if top == PER_EXAMPLE else top, bottom) * (
-            table.batch if top == PER_EXAMPLE else 1
-        )
+    if table.batch > 1 and top == PER_EXAMPLE:  # examples that differ: the example's own cost, m J's share
+        return table.batch * derivative_of(table, table.objective, bottom)
+    if table.batch > 1:  # of J itself
+        return derivative_of(table, top, bottom)
     if m is not None and (top == PER_EXAMPLE or top in averaged):
         own = derivative_of(table, PER_EXAMPLE, bottom).subs(m, 1)
         return own if top == PER_EXAMPLE else own / m

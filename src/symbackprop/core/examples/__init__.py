@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 
+
 def example_names() -> list[str]:
     """Names of the built-in examples, sorted."""
     return sorted(p.name[: -len(".toml")] for p in resources.files(__name__).iterdir() if p.name.endswith(".toml"))
